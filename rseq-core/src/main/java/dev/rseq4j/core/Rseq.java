@@ -1,0 +1,64 @@
+package dev.rseq4j.core;
+
+import dev.rseq4j.core.internal.runtime.RseqRuntime;
+
+/**
+ * Entry point of the core: what the platform supports and where the calling thread runs.
+ *
+ * <p>The first call decides, once per JVM, between {@link RseqStatus.Mode#RSEQ} (operations commit
+ * inside restartable sequences through run-time generated stubs) and {@link RseqStatus.Mode#LOCK}
+ * (a portable implementation of the same operations). That decision never throws: an unsupported
+ * OS, architecture, C library or kernel yields lock mode and a reason in {@link #status()}.
+ * {@code -Drseq4j.mode=lock} forces lock mode (the production kill switch).
+ *
+ * <p>The JVM must allow native access to this library: {@code --enable-native-access=dev.rseq4j.core}
+ * on the module path, {@code --enable-native-access=ALL-UNNAMED} on the class path. Without it JDK
+ * 22-25 print a warning on first use; later JDKs may refuse.
+ *
+ * <p>Thread-safety: every method may be called from any thread, including virtual threads. The
+ * location queries are snapshots: the thread may be moved to another CPU as soon as they return.
+ */
+public final class Rseq {
+    /** Returned by the location queries when the platform cannot tell. */
+    public static final int UNAVAILABLE = -1;
+
+    private Rseq() {
+    }
+
+    /** The platform status, decided on first use; immutable. */
+    public static RseqStatus status() {
+        return RseqRuntime.get().status();
+    }
+
+    /**
+     * The CPU the calling thread runs on: rseq's {@code cpu_id} (one load in a critical downcall), else
+     * {@code sched_getcpu()}, else {@link #UNAVAILABLE}.
+     */
+    public static int currentCpu() {
+        return RseqRuntime.get().currentCpu();
+    }
+
+    /** The NUMA node the calling thread runs on ({@code node_id}), or {@link #UNAVAILABLE} in lock mode or before Linux 4.18's rseq node field. */
+    public static int currentNumaNode() {
+        return RseqRuntime.get().currentNumaNode();
+    }
+
+    /**
+     * The calling thread's concurrency id ({@code mm_cid}, Linux 6.3+): in [0, possible CPUs), unique
+     * among this process's running threads and dense from 0, or {@link #UNAVAILABLE} when the kernel
+     * does not provide it or in lock mode ({@link RseqStatus#mmCid()} says which).
+     */
+    public static int concurrencyId() {
+        return RseqRuntime.get().concurrencyId();
+    }
+
+    /**
+     * One more than the highest possible CPU number ({@code /sys/devices/system/cpu/possible}, which
+     * counts CPUs that could be hot-plugged, unlike {@link Runtime#availableProcessors()}); falls back
+     * to {@code availableProcessors()} where that file does not exist. This is how many per-CPU
+     * regions a structure needs.
+     */
+    public static int possibleCpus() {
+        return RseqRuntime.get().status().possibleCpus();
+    }
+}

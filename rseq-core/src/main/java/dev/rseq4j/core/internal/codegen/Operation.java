@@ -1,0 +1,87 @@
+package dev.rseq4j.core.internal.codegen;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemoryLayout;
+import java.util.ArrayList;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The arch-neutral description of each restartable operation: its arguments, its steps, and its
+ * results. Every {@link StubGenerator} emits exactly these steps; {@code PortableOperations} is the
+ * same description written in Java (lock mode and the slow path use it, and tests compare the stubs
+ * against it).
+ *
+ * <h2>Common frame of every stub</h2>
+ * <pre>
+ *   long stub(long area, args...)          area = address of a 32-byte area descriptor:
+ *                                            +0  u64 base     address of region 0
+ *                                            +8  u64 stride   bytes between regions
+ *                                            +16 u32 count    number of regions
+ *                                            +20 u32 guard    offset of the u32 guard word in a region
+ *   rseq_cs    = &amp;descriptor              (arms the restartable sequence)
+ *   start_ip:
+ *   index      = rseq.cpu_id | rseq.mm_cid (read inside the section)
+ *   if index &gt;=u count: return INDEX_INVALID   (-1/-2 = thread not registered, as unsigned)
+ *   region     = base + index * stride
+ *   if region[guard] != 0: return GUARDED       (a slow path owns this region)
+ *   ... operation steps below; the last instruction before post_commit_ip is the commit store
+ *   post_commit_ip: return COMMITTED (or the operation's result)
+ *   signature; abort_ip: return ABORTED
+ * </pre>
+ * Offsets are byte offsets inside a region; all words are 64-bit, naturally aligned. Java validates
+ * every offset and length before the call, so the stub trusts them.
+ *
+ * <p>The names follow librseq's habit of naming an operation by its steps.
+ */
+public enum Operation {
+    /** {@code v = load(off); v += value; commit store(off, v)}. Args: offset, value. */
+    LOAD_ADD_STORE("offset", "value"),
+    /** {@code if (load(off) != expected) return FAILED; commit store(off, newValue)}. Args: offset, expected, newValue. */
+    LOAD_COMPARE_STORE("offset", "expected", "newValue"),
+    /**
+     * List push: {@code head = load(headOff); store(node + nextOff, head); commit store(headOff, node)}.
+     * Args: headOffset, node (absolute address of library-owned memory), nextOffset.
+     */
+    LIST_PUSH("headOffset", "node", "nextOffset"),
+    /**
+     * List pop: {@code head = load(headOff); if (head == 0) return FAILED; next = load(head + nextOff);
+     * commit store(headOff, next); return head}. Args: headOffset, nextOffset. Returns the node address
+     * (always &gt;= 4096, so it cannot be confused with a status) or a status.
+     */
+    LIST_POP("headOffset", "nextOffset"),
+    /**
+     * {@code if (load(counterOff) != expected) return FAILED; store(slotOff, value); commit store(counterOff, newCounter)}:
+     * a ring slot, then its index. Args: counterOffset, expected, slotOffset, value, newCounter.
+     */
+    LOAD_COMPARE_TRYSTORE_STORE("counterOffset", "expected", "slotOffset", "value", "newCounter"),
+    /**
+     * {@code if (load(counterOff) != expected) return FAILED; copy(dstOff, src, length); commit store(counterOff, newCounter)}:
+     * a record into a ring, then its index. Args: counterOffset, expected, dstOffset, src (may be a Java
+     * heap segment: the downcall is critical with heap access), length, newCounter.
+     */
+    LOAD_COMPARE_MEMCPY_STORE("counterOffset", "expected", "dstOffset", "src", "length", "newCounter");
+
+    private final List<String> argumentNames;
+
+    Operation(String... argumentNames) {
+        this.argumentNames = List.of(argumentNames);
+    }
+
+    /** The operation-specific arguments, after the area descriptor. */
+    public List<String> argumentNames() {
+        return argumentNames;
+    }
+
+    /** The native signature: {@code long (long area, ...)}; {@code src} is an address (heap allowed). */
+    public FunctionDescriptor descriptor() {
+        List<MemoryLayout> args = new ArrayList<>();
+        args.add(JAVA_LONG);
+        for (String name : argumentNames) {
+            args.add(name.equals("src") ? ADDRESS : JAVA_LONG);
+        }
+        return FunctionDescriptor.of(JAVA_LONG, args.toArray(MemoryLayout[]::new));
+    }
+}

@@ -1,0 +1,38 @@
+package dev.rseq4j.core.internal.codegen;
+
+/**
+ * What to generate.
+ *
+ * @param rseqOffset  offset of the thread's {@code struct rseq} from the thread pointer ({@code __rseq_offset})
+ * @param index       the field read as the region index
+ * @param delayLoops  iterations of a busy loop emitted inside every critical section right before its
+ *                    commit store (0 for production; tests use it to provoke aborts, as the kernel's
+ *                    param_test does)
+ * @param restartable false only for the negative control: the same code without arming
+ *                    {@code rseq_cs}, which must lose updates under preemption
+ */
+public record StubOptions(long rseqOffset, IndexSource index, int delayLoops, boolean restartable) {
+    public StubOptions {
+        if (index == null) {
+            throw new IllegalArgumentException("index must not be null");
+        }
+        if (delayLoops < 0) {
+            throw new IllegalArgumentException("delayLoops must be >= 0, was " + delayLoops);
+        }
+        if (rseqOffset != (int) rseqOffset || (int) rseqOffset + 32 != rseqOffset + 32) {
+            throw new IllegalArgumentException("rseqOffset must fit in 32 bits, was " + rseqOffset);
+        }
+    }
+
+    public static StubOptions production(long rseqOffset, IndexSource index) {
+        return new StubOptions(rseqOffset, index, 0, true);
+    }
+
+    public StubOptions withDelay(int loops) {
+        return new StubOptions(rseqOffset, index, loops, restartable);
+    }
+
+    public StubOptions nonRestartable() {
+        return new StubOptions(rseqOffset, index, delayLoops, false);
+    }
+}

@@ -1,0 +1,238 @@
+package dev.rseq4j.core.internal.platform;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.util.Optional;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The handful of C library functions the core needs, bound through FFM.
+ *
+ * <p>Every binding is optional: on a platform without a function (musl has no {@code __rseq_offset},
+ * macOS has no {@code sched_getcpu}) the corresponding {@link Optional} is empty and callers decide
+ * what that means (usually: lock mode, with a reason). Nothing here throws during class
+ * initialisation; failures to bind are recorded as absent functions.
+ *
+ * <p>System calls go through glibc's variadic {@code syscall(2)} wrapper so that {@code errno} can be
+ * captured with {@link Linker.Option#captureCallState}. Results are returned as {@link SyscallResult}.
+ */
+public final class Libc {
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LOOKUP = lookup();
+    private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO =
+            CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+
+    // Syscall numbers, from the kernel's unistd tables.
+    public static final long SYS_RSEQ_X86_64 = 334;
+    public static final long SYS_MEMBARRIER_X86_64 = 324;
+    public static final long SYS_RSEQ_AARCH64 = 293;
+    public static final long SYS_MEMBARRIER_AARCH64 = 283;
+
+    // errno values (asm-generic, same on x86_64 and aarch64).
+    public static final int EPERM = 1;
+    public static final int EBUSY = 16;
+    public static final int EINVAL = 22;
+    public static final int ENOSYS = 38;
+
+    // mmap/mprotect constants (Linux).
+    public static final int PROT_READ = 1;
+    public static final int PROT_WRITE = 2;
+    public static final int PROT_EXEC = 4;
+    public static final int MAP_PRIVATE = 0x02;
+    public static final int MAP_ANONYMOUS = 0x20;
+
+    // getauxval keys.
+    public static final long AT_RSEQ_FEATURE_SIZE = 27;
+    public static final long AT_RSEQ_ALIGN = 28;
+
+    private static final Optional<MethodHandle> SYSCALL4 = downcall("syscall",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+            Linker.Option.firstVariadicArg(1), Linker.Option.captureCallState("errno"));
+    private static final Optional<MethodHandle> PRCTL = downcall("prctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+            Linker.Option.firstVariadicArg(1), Linker.Option.captureCallState("errno"));
+    private static final Optional<MethodHandle> GETAUXVAL = downcall("getauxval",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG));
+    private static final Optional<MethodHandle> SCHED_GETCPU = downcall("sched_getcpu",
+            FunctionDescriptor.of(JAVA_INT), Linker.Option.critical(false));
+    private static final Optional<MethodHandle> MMAP = downcall("mmap",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG),
+            Linker.Option.captureCallState("errno"));
+    private static final Optional<MethodHandle> MPROTECT = downcall("mprotect",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT),
+            Linker.Option.captureCallState("errno"));
+
+    private Libc() {
+    }
+
+    /** A system call's raw result: {@code value} is the return value, {@code errno} is set when it is -1. */
+    public record SyscallResult(long value, int errno) {
+        public boolean ok() {
+            return value != -1;
+        }
+    }
+
+    private static SymbolLookup lookup() {
+        try {
+            SymbolLookup lookup = LINKER.defaultLookup();
+            // __rseq_* live in the dynamic loader on glibc; look there too in case the default
+            // lookup does not reach it.
+            for (String lib : new String[] {"libc.so.6", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"}) {
+                try {
+                    lookup = lookup.or(SymbolLookup.libraryLookup(lib, Arena.global()));
+                } catch (IllegalArgumentException | UnsupportedOperationException absent) {
+                    // not this platform's library
+                }
+            }
+            return lookup;
+        } catch (RuntimeException | Error e) {
+            return name -> Optional.empty();
+        }
+    }
+
+    private static Optional<MethodHandle> downcall(String name, FunctionDescriptor fd, Linker.Option... options) {
+        try {
+            return LOOKUP.find(name).map(address -> LINKER.downcallHandle(address, fd, options));
+        } catch (RuntimeException | Error e) {
+            return Optional.empty();
+        }
+    }
+
+    /** The address of a data symbol, or empty when the C library does not export it. */
+    public static Optional<MemorySegment> symbol(String name) {
+        try {
+            return LOOKUP.find(name);
+        } catch (RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    public static boolean hasSyscall() {
+        return SYSCALL4.isPresent();
+    }
+
+    /** {@code syscall(number, a, b, c, d)}; unused arguments are passed as 0. */
+    public static SyscallResult syscall(long number, long a, long b, long c, long d) {
+        MethodHandle mh = SYSCALL4.orElseThrow(() -> new UnsupportedOperationException("no syscall(2) in the C library"));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            long r = (long) mh.invokeExact(state, number, a, b, c, d);
+            return new SyscallResult(r, r == -1 ? (int) ERRNO.get(state, 0L) : 0);
+        } catch (Throwable t) {
+            throw rethrowUnchecked(t);
+        }
+    }
+
+    /** {@code prctl(option, a, b, c, d)}, or empty when prctl is not available. */
+    public static Optional<SyscallResult> prctl(int option, long a, long b, long c, long d) {
+        if (PRCTL.isEmpty()) {
+            return Optional.empty();
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int r = (int) PRCTL.get().invokeExact(state, option, a, b, c, d);
+            return Optional.of(new SyscallResult(r, r == -1 ? (int) ERRNO.get(state, 0L) : 0));
+        } catch (Throwable t) {
+            throw rethrowUnchecked(t);
+        }
+    }
+
+    /** {@code getauxval(key)}; 0 when the key is unknown or getauxval is missing. */
+    public static long getauxval(long key) {
+        if (GETAUXVAL.isEmpty()) {
+            return 0;
+        }
+        try {
+            return (long) GETAUXVAL.get().invokeExact(key);
+        } catch (Throwable t) {
+            throw rethrowUnchecked(t);
+        }
+    }
+
+    public static boolean hasSchedGetcpu() {
+        return SCHED_GETCPU.isPresent();
+    }
+
+    /** {@code sched_getcpu()}, or -1 when it is not available or fails. */
+    public static int schedGetcpu() {
+        if (SCHED_GETCPU.isEmpty()) {
+            return -1;
+        }
+        try {
+            return (int) SCHED_GETCPU.get().invokeExact();
+        } catch (Throwable t) {
+            throw rethrowUnchecked(t);
+        }
+    }
+
+    /** Maps {@code size} bytes of private anonymous read+write memory that is never unmapped. */
+    public static MemorySegment mmapReadWrite(long size) {
+        MethodHandle mh = MMAP.orElseThrow(() -> new UnsupportedOperationException("no mmap in the C library"));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment p = (MemorySegment) mh.invokeExact(state, MemorySegment.NULL, size,
+                    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0L);
+            if (p.address() == -1L || p.address() == 0L) {
+                throw new IllegalStateException("mmap(" + size + ") failed, errno " + (int) ERRNO.get(state, 0L));
+            }
+            return p.reinterpret(size);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrowUnchecked(t);
+        }
+    }
+
+    /** {@code mprotect(segment, prot)}; throws with errno on failure. */
+    public static void mprotect(MemorySegment segment, int prot) {
+        MethodHandle mh = MPROTECT.orElseThrow(() -> new UnsupportedOperationException("no mprotect in the C library"));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int r = (int) mh.invokeExact(state, segment, segment.byteSize(), prot);
+            if (r != 0) {
+                throw new IllegalStateException("mprotect(" + prot + ") failed, errno " + (int) ERRNO.get(state, 0L));
+            }
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrowUnchecked(t);
+        }
+    }
+
+    public static boolean hasMemoryMapping() {
+        return MMAP.isPresent() && MPROTECT.isPresent();
+    }
+
+    /** Rethrows errors and runtime exceptions as they are; wraps checked ones (never thrown by downcalls). */
+    public static RuntimeException rethrowUnchecked(Throwable t) {
+        if (t instanceof RuntimeException re) {
+            return re;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return new IllegalStateException(t);
+    }
+
+    /** Reads a {@code ptrdiff_t}/{@code unsigned int} data symbol of glibc. */
+    public static Optional<Long> readLongSymbol(String name) {
+        return symbol(name).map(s -> s.reinterpret(8).get(ValueLayout.JAVA_LONG, 0));
+    }
+
+    public static Optional<Integer> readIntSymbol(String name) {
+        return symbol(name).map(s -> s.reinterpret(4).get(ValueLayout.JAVA_INT, 0));
+    }
+}

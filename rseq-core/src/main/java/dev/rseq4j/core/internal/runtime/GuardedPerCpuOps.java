@@ -1,0 +1,287 @@
+package dev.rseq4j.core.internal.runtime;
+
+import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.codegen.StubOptions;
+import dev.rseq4j.core.internal.platform.Libc;
+import dev.rseq4j.core.percpu.PerCpuArea;
+import dev.rseq4j.core.percpu.PerCpuOps;
+import dev.rseq4j.core.percpu.PerCpuStats;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.ref.Reference;
+
+import static dev.rseq4j.core.internal.codegen.StubStatus.ABORTED;
+import static dev.rseq4j.core.internal.codegen.StubStatus.COMMITTED;
+import static dev.rseq4j.core.internal.codegen.StubStatus.FAILED;
+import static dev.rseq4j.core.internal.codegen.StubStatus.GUARDED;
+import static dev.rseq4j.core.internal.codegen.StubStatus.INDEX_INVALID;
+
+/**
+ * The one implementation of {@link PerCpuOps}: two restartable attempts, then the guard.
+ *
+ * <h2>Implementation notes</h2>
+ * Fast path: call the stub; {@code COMMITTED} (or a result) ends the operation. {@code ABORTED}
+ * counts as an attempt; {@code INDEX_INVALID} registers the thread when this library is the
+ * registrant and retries; {@code GUARDED} goes straight to the slow path. After two attempts the
+ * slow path runs. That bound is what guarantees progress even under constant preemption (the 2016
+ * design review's "two attempts, then a lock").
+ *
+ * <p>Slow path on region {@code c} (any region is correct; we pick the current CPU's for locality):
+ * <ol>
+ *   <li>CAS {@code guard[c]} 0 to 1, spinning then yielding while another slow path holds it;</li>
+ *   <li>membarrier(PRIVATE_EXPEDITED_RSEQ) on CPU {@code c}, or on all CPUs in mm_cid mode (an id is
+ *       not a CPU). Any sequence that read {@code guard[c] == 0} before our CAS was visible is either
+ *       committed and visible when membarrier returns, or aborted, and on retry it sees the guard;</li>
+ *   <li>run the operation's {@link PortableOperations} form on region {@code c};</li>
+ *   <li>release {@code guard[c]} with a release store.</li>
+ * </ol>
+ * Lock mode ({@code stubs == null}) runs only the slow path, without membarrier: the guard alone is
+ * the lock, and the region is chosen by sched_getcpu() or a thread hash.
+ *
+ * <p>A record so that the JIT trusts its final fields: with a constant instance, the stub handle
+ * folds into a direct call.
+ *
+ * @param runtime the process runtime
+ * @param stubs   the installed stubs, or null in lock mode
+ * @param index   CPU_ID or MM_CID
+ * @param stats   counts of rare events
+ */
+public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSource index, PerCpuStats stats)
+        implements PerCpuOps {
+
+    private static final int SPINS_BEFORE_YIELD = 64;
+
+    private static final class Production {
+        static final GuardedPerCpuOps CPU = create(IndexSource.CPU_ID);
+        static final GuardedPerCpuOps MM_CID = RseqRuntime.get().status().mmCid() || !RseqRuntime.get().rseqMode()
+                ? create(IndexSource.MM_CID) : null;
+
+        private static GuardedPerCpuOps create(IndexSource index) {
+            RseqRuntime rt = RseqRuntime.get();
+            return new GuardedPerCpuOps(rt, rt.rseqMode() ? rt.stubs(index) : null, index, new PerCpuStats());
+        }
+    }
+
+    /** The shared production instance for {@code index}. */
+    public static GuardedPerCpuOps production(IndexSource index) {
+        if (index == IndexSource.CPU_ID) {
+            return Production.CPU;
+        }
+        if (Production.MM_CID == null) {
+            RseqRuntime.get().stubs(IndexSource.MM_CID); // throws with the reason
+        }
+        return Production.MM_CID;
+    }
+
+    /** A fresh instance over stubs built with {@code options} (tests and diagnostics: delay loops, negative control). */
+    public static GuardedPerCpuOps withOptions(StubOptions options) {
+        RseqRuntime rt = RseqRuntime.get();
+        return new GuardedPerCpuOps(rt, rt.stubs(options), options.index(), new PerCpuStats());
+    }
+
+    /** A fresh lock-mode instance, whatever the process mode (tests compare both). */
+    public static GuardedPerCpuOps lockMode() {
+        return new GuardedPerCpuOps(RseqRuntime.get(), null, IndexSource.CPU_ID, new PerCpuStats());
+    }
+
+    @Override
+    public boolean restartable() {
+        return stubs != null;
+    }
+
+    @Override
+    public void add(PerCpuArea area, long offset, long value) {
+        area.checkWord(offset, "offset");
+        try {
+            if (stubs != null) {
+                long d = area.descriptorAddress();
+                for (int attempt = 0; attempt < 2; attempt++) {
+                    long r = (long) stubs.loadAddStore().invokeExact(d, offset, value);
+                    if (r == COMMITTED) {
+                        return;
+                    }
+                    if (!retry(r)) {
+                        break;
+                    }
+                }
+            }
+            slowPath(area, region -> PortableOperations.loadAddStore(region, offset, value));
+        } catch (Throwable t) {
+            throw Libc.rethrowUnchecked(t);
+        } finally {
+            Reference.reachabilityFence(area);
+        }
+    }
+
+    @Override
+    public boolean compareAndStore(PerCpuArea area, long offset, long expected, long newValue) {
+        area.checkWord(offset, "offset");
+        return run(area, d -> (long) stubs.loadCompareStore().invokeExact(d, offset, expected, newValue),
+                region -> PortableOperations.loadCompareStore(region, offset, expected, newValue)) == COMMITTED;
+    }
+
+    @Override
+    public void push(PerCpuArea area, long headOffset, MemorySegment node, long nextOffset) {
+        area.checkWord(headOffset, "headOffset");
+        checkNode(node, nextOffset);
+        long address = node.address();
+        try {
+            run(area, d -> (long) stubs.listPush().invokeExact(d, headOffset, address, nextOffset),
+                    region -> PortableOperations.listPush(region, headOffset, address, nextOffset));
+        } finally {
+            Reference.reachabilityFence(node);
+        }
+    }
+
+    @Override
+    public long pop(PerCpuArea area, long headOffset, long nextOffset) {
+        area.checkWord(headOffset, "headOffset");
+        checkNextOffset(nextOffset);
+        long r = run(area, d -> (long) stubs.listPop().invokeExact(d, headOffset, nextOffset),
+                region -> PortableOperations.listPop(region, headOffset, nextOffset));
+        return r == FAILED ? 0 : r;
+    }
+
+    @Override
+    public boolean storeThenCommit(PerCpuArea area, long counterOffset, long expected, long slotOffset, long value,
+                                   long newCounter) {
+        area.checkWord(counterOffset, "counterOffset");
+        area.checkWord(slotOffset, "slotOffset");
+        return run(area, d -> (long) stubs.loadCompareTrystoreStore().invokeExact(d, counterOffset, expected,
+                        slotOffset, value, newCounter),
+                region -> PortableOperations.loadCompareTrystoreStore(region, counterOffset, expected, slotOffset,
+                        value, newCounter)) == COMMITTED;
+    }
+
+    @Override
+    public boolean copyThenCommit(PerCpuArea area, long counterOffset, long expected, long dstOffset,
+                                  MemorySegment src, long length, long newCounter) {
+        area.checkWord(counterOffset, "counterOffset");
+        area.checkRange(dstOffset, length, "dstOffset");
+        if (src == null) {
+            throw new IllegalArgumentException("src must not be null");
+        }
+        if (length > src.byteSize()) {
+            throw new IllegalArgumentException("length must be at most src.byteSize() " + src.byteSize()
+                    + ", was " + length);
+        }
+        if (counterOffset < dstOffset + length && dstOffset < counterOffset + 8) {
+            throw new IllegalArgumentException("dstOffset range [" + dstOffset + ", " + (dstOffset + length)
+                    + ") must not overlap counterOffset " + counterOffset);
+        }
+        return run(area, d -> (long) stubs.loadCompareMemcpyStore().invokeExact(d, counterOffset, expected,
+                        dstOffset, src, length, newCounter),
+                region -> PortableOperations.loadCompareMemcpyStore(region, counterOffset, expected, dstOffset,
+                        src, length, newCounter)) == COMMITTED;
+    }
+
+    @Override
+    public int currentIndex(PerCpuArea area) {
+        int id = stubs == null ? Libc.schedGetcpu()
+                : index == IndexSource.MM_CID ? runtime.concurrencyId() : runtime.currentCpu();
+        if (id < 0) {
+            id = (int) (Thread.currentThread().threadId() * 0x9E3779B97F4A7C15L >>> 40);
+        }
+        return Math.floorMod(id, area.regions());
+    }
+
+    /** A stub call with the area descriptor's address. */
+    @FunctionalInterface
+    private interface StubCall {
+        long call(long descriptor) throws Throwable;
+    }
+
+    /** An operation's portable form on one region. */
+    @FunctionalInterface
+    private interface RegionOp {
+        long apply(MemorySegment region);
+    }
+
+    /** The two-attempt protocol for any operation; returns the stub's or the slow path's result. */
+    private long run(PerCpuArea area, StubCall fast, RegionOp slow) {
+        try {
+            if (stubs != null) {
+                long d = area.descriptorAddress();
+                for (int attempt = 0; attempt < 2; attempt++) {
+                    long r = fast.call(d);
+                    if (r != ABORTED && r != GUARDED && r != INDEX_INVALID) {
+                        return r;
+                    }
+                    if (!retry(r)) {
+                        break;
+                    }
+                }
+            }
+            return slowPath(area, slow);
+        } catch (Throwable t) {
+            throw Libc.rethrowUnchecked(t);
+        } finally {
+            Reference.reachabilityFence(area);
+        }
+    }
+
+    /**
+     * Records a status that is neither a commit nor a result; true when another attempt may succeed
+     * (aborted, or the thread is now registered), false when the slow path must run (guarded,
+     * unregistrable).
+     */
+    private boolean retry(long status) {
+        if (status == ABORTED) {
+            stats.recordAbort();
+            return true;
+        }
+        if (status == GUARDED) {
+            stats.recordGuarded();
+            return false;
+        }
+        assert status == INDEX_INVALID;
+        stats.recordUnregistered();
+        return runtime.ensureRegistered();
+    }
+
+    private long slowPath(PerCpuArea area, RegionOp op) {
+        stats.recordSlowPath();
+        int c = currentIndex(area);
+        int spins = 0;
+        while (!area.casGuard(c)) {
+            if (++spins < SPINS_BEFORE_YIELD) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield();
+            }
+        }
+        try {
+            if (stubs != null) {
+                runtime.fence(index == IndexSource.MM_CID ? -1 : c);
+            }
+            return op.apply(area.region(c));
+        } finally {
+            area.releaseGuard(c);
+        }
+    }
+
+    private static void checkNode(MemorySegment node, long nextOffset) {
+        if (node == null) {
+            throw new IllegalArgumentException("node must not be null");
+        }
+        if (!node.isNative()) {
+            throw new IllegalArgumentException("node must be native memory, was a heap segment");
+        }
+        checkNextOffset(nextOffset);
+        if (node.address() % 8 != 0 || node.address() < 4096) {
+            throw new IllegalArgumentException("node address must be 8-byte aligned and >= 4096, was 0x"
+                    + Long.toHexString(node.address()));
+        }
+        if (node.byteSize() < nextOffset + 8) {
+            throw new IllegalArgumentException("node must hold the next word: byteSize " + node.byteSize()
+                    + " < nextOffset + 8 = " + (nextOffset + 8));
+        }
+    }
+
+    private static void checkNextOffset(long nextOffset) {
+        if (nextOffset < 0 || nextOffset % 8 != 0 || nextOffset > (1 << 20)) {
+            throw new IllegalArgumentException("nextOffset must be a multiple of 8 in [0, " + (1 << 20)
+                    + "], was " + nextOffset);
+        }
+    }
+}

@@ -1,0 +1,308 @@
+package dev.rseq4j.core.internal.runtime;
+
+import dev.rseq4j.core.RseqStatus;
+import dev.rseq4j.core.RseqStatus.Mode;
+import dev.rseq4j.core.RseqStatus.Registrant;
+import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.codegen.StubGenerator;
+import dev.rseq4j.core.internal.codegen.StubOptions;
+import dev.rseq4j.core.internal.platform.Libc;
+import dev.rseq4j.core.internal.platform.Libc.SyscallResult;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The process-wide rseq state: decides the mode once, installs the production stubs, registers
+ * threads when glibc did not, and issues the membarrier of the slow path.
+ *
+ * <h2>Implementation notes</h2>
+ * The decision runs in the class initialiser of a holder and never throws: every failure to find a
+ * symbol, map code or register becomes {@link Mode#LOCK} with a reason. The order of checks is the
+ * order of dependencies: the user's kill switch ({@code -Drseq4j.mode=lock}), the OS, a generator for
+ * the architecture, glibc's {@code __rseq_offset} (the only sanctioned way to find the area; without
+ * it, another registration may already own the thread's single rseq slot), executable memory, then
+ * the kernel (registration of the calling thread, membarrier). Only when every step succeeded are
+ * the stubs published.
+ *
+ * <p>Self-registration ({@link Registrant#RSEQ4J}): when glibc reserved the area but did not
+ * register it ({@code __rseq_size == 0}), each thread registers it the first time a stub reports
+ * {@code INDEX_INVALID}. glibc resets {@code cpu_id} to -2 in every new thread, so a thread that
+ * reuses a cached stack never inherits a stale registration, and glibc 2.35+ registers the children
+ * of a registered thread itself (it inherits the registration state); both are harmless because the
+ * signature is the same.
+ */
+public final class RseqRuntime {
+
+    /** {@code -Drseq4j.mode=auto|lock}: {@code lock} is the kill switch; an unknown value also means lock mode, with the reason. */
+    public static final String MODE_PROPERTY = "rseq4j.mode";
+
+    private static final int RSEQ_AREA_LENGTH = 32;
+    private static final int ORIGINAL_FEATURE_SIZE = 20;
+    private static final long MEMBARRIER_CMD_QUERY = 0;
+    private static final long MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ = 1 << 7;
+    private static final long MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ = 1 << 8;
+    private static final long MEMBARRIER_CMD_FLAG_CPU = 1;
+    private static final int PR_RSEQ_SLICE_EXTENSION = 79;
+    private static final int PR_RSEQ_SLICE_EXTENSION_GET = 1;
+
+    private final RseqStatus status;
+    private final StubGenerator generator;      // null in lock mode
+    private final long rseqOffset;
+    private final StubHandles cpuStubs;         // null in lock mode
+    private final StubHandles mmCidStubs;       // null unless RSEQ mode and mm_cid
+    private final Map<StubOptions, StubHandles> variants = new ConcurrentHashMap<>();
+
+    private static final class Holder {
+        static final RseqRuntime INSTANCE = new RseqRuntime();
+    }
+
+    /** The runtime; the first call decides the mode. Never throws. */
+    public static RseqRuntime get() {
+        return Holder.INSTANCE;
+    }
+
+    private RseqRuntime() {
+        String arch = normaliseArch(System.getProperty("os.arch", "unknown"));
+        String kernel = System.getProperty("os.version", "unknown");
+        int possible = readPossibleCpus();
+        Detection d = new Detection();
+        String reason;
+        try {
+            reason = detect(arch, d);
+        } catch (Throwable t) {
+            reason = "initialisation failed: " + t;
+        }
+        boolean rseq = reason == null;
+        this.generator = rseq ? d.generator : null;
+        this.rseqOffset = d.rseqOffset;
+        this.cpuStubs = rseq ? d.cpuStubs : null;
+        this.mmCidStubs = rseq ? d.mmCidStubs : null;
+        if (rseq) {
+            variants.put(d.cpuStubs.options(), d.cpuStubs);
+            if (d.mmCidStubs != null) {
+                variants.put(d.mmCidStubs.options(), d.mmCidStubs);
+            }
+        }
+        this.status = new RseqStatus(rseq ? Mode.RSEQ : Mode.LOCK, Optional.ofNullable(reason),
+                d.registrant, arch, kernel, d.featureSize,
+                d.featureSize >= 24, d.featureSize >= 28, d.membarrierRseq, d.membarrierPerCpu,
+                d.sliceExtension, possible);
+    }
+
+    /** Mutable scratch for {@link #detect}. */
+    private static final class Detection {
+        StubGenerator generator;
+        long rseqOffset;
+        Registrant registrant = Registrant.NONE;
+        int featureSize;
+        boolean membarrierRseq;
+        boolean membarrierPerCpu;
+        boolean sliceExtension;
+        StubHandles cpuStubs;
+        StubHandles mmCidStubs;
+    }
+
+    /** Fills {@code d}; returns null for RSEQ mode, else the reason for LOCK mode. */
+    private static String detect(String arch, Detection d) {
+        String requested = System.getProperty(MODE_PROPERTY, "auto").trim().toLowerCase(Locale.ROOT);
+        if (!requested.equals("auto") && !requested.equals("lock")) {
+            return "unknown -D" + MODE_PROPERTY + "=" + requested + " (expected auto or lock)";
+        }
+        if (!System.getProperty("os.name", "").equals("Linux")) {
+            return "not Linux (os.name=" + System.getProperty("os.name") + ")";
+        }
+        Optional<StubGenerator> generator = StubGenerator.forArchitecture(arch);
+        if (generator.isEmpty()) {
+            return "no stub generator for architecture " + arch;
+        }
+        d.generator = generator.get();
+        long aux = Libc.getauxval(Libc.AT_RSEQ_FEATURE_SIZE);
+        Optional<Long> offset = Libc.readLongSymbol("__rseq_offset");
+        Optional<Integer> size = Libc.readIntSymbol("__rseq_size");
+        if (offset.isEmpty() || size.isEmpty() || !Libc.hasSyscall()) {
+            return "the C library does not export __rseq_offset/__rseq_size (musl, or glibc before 2.35)";
+        }
+        d.rseqOffset = offset.get();
+        if (size.get() > 0) {
+            d.registrant = Registrant.GLIBC;
+        }
+        if (requested.equals("lock")) {
+            d.featureSize = (int) aux;
+            return "forced by -D" + MODE_PROPERTY + "=lock";
+        }
+        if (!Libc.hasMemoryMapping()) {
+            return "no mmap/mprotect in the C library";
+        }
+        StubOptions cpuOptions = StubOptions.production(d.rseqOffset, IndexSource.CPU_ID);
+        try {
+            d.cpuStubs = StubHandles.install(d.generator.generate(cpuOptions), cpuOptions);
+        } catch (RuntimeException e) {
+            return "cannot make generated code executable: " + e.getMessage();
+        }
+
+        if (size.get() > 0) {
+            if (StubHandles.call(d.cpuStubs.cpuId()) < 0) {
+                return "glibc reports __rseq_size=" + size.get() + " but this thread's cpu_id is "
+                        + StubHandles.call(d.cpuStubs.cpuId());
+            }
+        } else {
+            SyscallResult r = register(d.generator, d.cpuStubs);
+            if (!r.ok()) {
+                return r.errno() == Libc.ENOSYS ? "the kernel has no rseq(2) (ENOSYS)"
+                        : "rseq(2) registration failed, errno " + r.errno();
+            }
+            d.registrant = Registrant.RSEQ4J;
+        }
+        d.featureSize = aux == 0 ? ORIGINAL_FEATURE_SIZE : (int) aux;
+
+        long mb = d.generator.membarrierSyscall();
+        SyscallResult query = Libc.syscall(mb, MEMBARRIER_CMD_QUERY, 0, 0, 0);
+        d.membarrierRseq = query.ok() && (query.value() & MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) != 0;
+        if (!d.membarrierRseq) {
+            return "membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) is unavailable (Linux 5.10+): "
+                    + "the slow path could not exclude running sequences";
+        }
+        SyscallResult reg = Libc.syscall(mb, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0, 0);
+        if (!reg.ok()) {
+            return "membarrier registration failed, errno " + reg.errno();
+        }
+        d.membarrierPerCpu = Libc.syscall(mb, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_FLAG_CPU, 0, 0).ok();
+        d.sliceExtension = Libc.prctl(PR_RSEQ_SLICE_EXTENSION, PR_RSEQ_SLICE_EXTENSION_GET, 0, 0, 0)
+                .map(SyscallResult::ok).orElse(false);
+
+        if (d.featureSize >= 28) {
+            StubOptions mmCidOptions = StubOptions.production(d.rseqOffset, IndexSource.MM_CID);
+            d.mmCidStubs = StubHandles.install(d.generator.generate(mmCidOptions), mmCidOptions);
+        }
+        return null;
+    }
+
+    private static SyscallResult register(StubGenerator generator, StubHandles stubs) {
+        long area = StubHandles.call(stubs.areaAddress());
+        return Libc.syscall(generator.rseqSyscall(), area, RSEQ_AREA_LENGTH, 0, generator.signature() & 0xFFFFFFFFL);
+    }
+
+    public RseqStatus status() {
+        return status;
+    }
+
+    public boolean rseqMode() {
+        return status.mode() == Mode.RSEQ;
+    }
+
+    /** The production stubs for {@code index}; requires RSEQ mode (and mm_cid for {@code MM_CID}). */
+    public StubHandles stubs(IndexSource index) {
+        StubHandles h = index == IndexSource.CPU_ID ? cpuStubs : mmCidStubs;
+        if (h == null) {
+            throw new UnsupportedOperationException(index == IndexSource.MM_CID && rseqMode()
+                    ? "mm_cid indexing needs Linux 6.3+ (rseq feature size " + status.featureSize() + " < 28)"
+                    : "rseq is unavailable: " + status.lockReason().orElse("?"));
+        }
+        return h;
+    }
+
+    /** Stubs with test options (a delay loop, or the non-restartable negative control), installed once per options. */
+    public StubHandles stubs(StubOptions options) {
+        stubs(options.index()); // same availability checks
+        if (options.rseqOffset() != rseqOffset) {
+            throw new IllegalArgumentException("rseqOffset must be this process's __rseq_offset " + rseqOffset);
+        }
+        return variants.computeIfAbsent(options, o -> StubHandles.install(generator.generate(o), o));
+    }
+
+    /** The production options for {@code index}: the base for test variants. */
+    public StubOptions productionOptions(IndexSource index) {
+        return StubOptions.production(rseqOffset, index);
+    }
+
+    /**
+     * Makes sure the calling thread's area is registered (self-registration mode). Returns false when
+     * the thread cannot be registered, in which case it must use the slow path.
+     */
+    public boolean ensureRegistered() {
+        if (!rseqMode()) {
+            return false;
+        }
+        if (StubHandles.call(cpuStubs.cpuId()) >= 0) {
+            return true;
+        }
+        if (status.registrant() != Registrant.RSEQ4J) {
+            return false;
+        }
+        SyscallResult r = register(generator, cpuStubs);
+        return r.ok() || r.errno() == Libc.EBUSY;
+    }
+
+    /**
+     * The slow path's fence: after it returns, every restartable sequence that was running on
+     * {@code cpu} (or on any CPU when {@code cpu < 0} or per-CPU targeting is unavailable) has either
+     * committed, with its commit visible here, or will abort.
+     */
+    public void fence(int cpu) {
+        long mb = generator.membarrierSyscall();
+        SyscallResult r = cpu >= 0 && status.membarrierPerCpu()
+                ? Libc.syscall(mb, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_FLAG_CPU, cpu, 0)
+                : Libc.syscall(mb, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0, 0);
+        if (!r.ok()) {
+            // Registered at start-up; a failure here would make the slow path unsafe: never ignore it.
+            throw new IllegalStateException("membarrier(PRIVATE_EXPEDITED_RSEQ) failed, errno " + r.errno());
+        }
+    }
+
+    /** The calling thread's CPU: rseq's cpu_id, else sched_getcpu(), else -1. */
+    public int currentCpu() {
+        if (rseqMode()) {
+            long cpu = StubHandles.call(cpuStubs.cpuId());
+            if (cpu >= 0 || !ensureRegistered()) {
+                return cpu >= 0 ? (int) cpu : Libc.schedGetcpu();
+            }
+            return (int) StubHandles.call(cpuStubs.cpuId());
+        }
+        return Libc.schedGetcpu();
+    }
+
+    /** node_id of the calling thread, or -1 when the kernel does not maintain it. */
+    public int currentNumaNode() {
+        return status.nodeId() && rseqMode() && ensureRegistered() ? (int) StubHandles.call(cpuStubs.nodeId()) : -1;
+    }
+
+    /** mm_cid of the calling thread, or -1 when the kernel does not maintain it. */
+    public int concurrencyId() {
+        return status.mmCid() && rseqMode() && ensureRegistered() ? (int) StubHandles.call(cpuStubs.mmCid()) : -1;
+    }
+
+    static String normaliseArch(String osArch) {
+        return switch (osArch) {
+            case "amd64", "x86_64" -> "x86_64";
+            case "aarch64", "arm64" -> "aarch64";
+            default -> osArch;
+        };
+    }
+
+    /** One more than the highest CPU number in /sys/devices/system/cpu/possible ("0-3,8-11" gives 12). */
+    static int readPossibleCpus() {
+        try {
+            return parseCpuList(Files.readString(Path.of("/sys/devices/system/cpu/possible")));
+        } catch (IOException | RuntimeException e) {
+            return Runtime.getRuntime().availableProcessors();
+        }
+    }
+
+    static int parseCpuList(String list) {
+        int max = -1;
+        for (String part : list.trim().split(",")) {
+            String[] range = part.trim().split("-");
+            max = Math.max(max, Integer.parseInt(range[range.length - 1].trim()));
+        }
+        if (max < 0) {
+            throw new IllegalArgumentException("empty CPU list: " + list);
+        }
+        return max + 1;
+    }
+}

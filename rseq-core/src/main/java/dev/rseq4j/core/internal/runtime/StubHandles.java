@@ -1,0 +1,67 @@
+package dev.rseq4j.core.internal.runtime;
+
+import dev.rseq4j.core.internal.codegen.GeneratedCode;
+import dev.rseq4j.core.internal.codegen.Operation;
+import dev.rseq4j.core.internal.codegen.Probe;
+import dev.rseq4j.core.internal.codegen.StubOptions;
+import dev.rseq4j.core.internal.platform.ExecutableMemory;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Downcall handles for one installed {@link GeneratedCode}. A record, so that the JIT trusts its
+ * final fields and folds a handle read from a constant instance into a direct call.
+ *
+ * <p>Every stub is called with {@link Linker.Option#critical}: no thread-state transition, which is
+ * what makes a downcall cost a few nanoseconds. That is safe because stubs are short, never block
+ * and never call back into the JVM. The memcpy stub allows heap access so that a record can be
+ * copied straight from a Java array.
+ */
+public record StubHandles(StubOptions options, long address,
+                          MethodHandle loadAddStore, MethodHandle loadCompareStore,
+                          MethodHandle listPush, MethodHandle listPop,
+                          MethodHandle loadCompareTrystoreStore, MethodHandle loadCompareMemcpyStore,
+                          MethodHandle areaAddress, MethodHandle cpuId, MethodHandle nodeId,
+                          MethodHandle mmCid, MethodHandle flags) {
+
+    static StubHandles install(GeneratedCode code, StubOptions options) {
+        long base = ExecutableMemory.install(code);
+        return new StubHandles(options, base,
+                op(code, base, Operation.LOAD_ADD_STORE),
+                op(code, base, Operation.LOAD_COMPARE_STORE),
+                op(code, base, Operation.LIST_PUSH),
+                op(code, base, Operation.LIST_POP),
+                op(code, base, Operation.LOAD_COMPARE_TRYSTORE_STORE),
+                op(code, base, Operation.LOAD_COMPARE_MEMCPY_STORE),
+                probe(code, base, Probe.AREA_ADDRESS),
+                probe(code, base, Probe.CPU_ID),
+                probe(code, base, Probe.NODE_ID),
+                probe(code, base, Probe.MM_CID),
+                probe(code, base, Probe.FLAGS));
+    }
+
+    private static MethodHandle op(GeneratedCode code, long base, Operation op) {
+        MemorySegment entry = MemorySegment.ofAddress(base + code.operations().get(op));
+        boolean heap = op == Operation.LOAD_COMPARE_MEMCPY_STORE;
+        return Linker.nativeLinker().downcallHandle(entry, op.descriptor(), Linker.Option.critical(heap));
+    }
+
+    private static MethodHandle probe(GeneratedCode code, long base, Probe probe) {
+        MemorySegment entry = MemorySegment.ofAddress(base + code.probes().get(probe));
+        return Linker.nativeLinker().downcallHandle(entry, FunctionDescriptor.of(JAVA_LONG), Linker.Option.critical(false));
+    }
+
+    /** Calls a probe; probes never fail. */
+    static long call(MethodHandle probe) {
+        try {
+            return (long) probe.invokeExact();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+}

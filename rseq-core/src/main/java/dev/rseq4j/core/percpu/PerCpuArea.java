@@ -1,0 +1,167 @@
+package dev.rseq4j.core.percpu;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+
+/**
+ * Native memory split into one region per CPU (or concurrency id), owned by this object: the memory
+ * lives exactly as long as the area, or a region segment obtained from it, is reachable.
+ *
+ * <pre>
+ *   base                 base + stride            base + (regions-1) * stride
+ *   |&lt;---- region 0 ----&gt;|&lt;---- region 1 ----&gt;| ... |&lt;-- region n-1 --&gt;|
+ *   +-------+----------------------------------------------------------+
+ *   | guard |  data words (offsets chosen by the owner of the area)   |   one region
+ *   +-------+----------------------------------------------------------+
+ *   ^ guardOffset (u32 in its own 8-byte word; 0 = free, 1 = held by a slow path)
+ * </pre>
+ * The stride is a multiple of 64 bytes so that two regions never share a cache line; within a
+ * region, words are packed with no padding (only the owning CPU writes them on the fast path).
+ *
+ * <p>A 32-byte descriptor {@code {base, stride, count, guardOffset}} beside the regions is what the
+ * native stubs receive; its layout is documented in {@code Operation}.
+ *
+ * <p>Thread-safety: immutable; the memory is written only through {@link PerCpuOps} (and read by
+ * anyone through {@link #region}). Memory is zeroed at allocation.
+ */
+public final class PerCpuArea {
+    /** Bytes of the guard word's slot. */
+    public static final long GUARD_BYTES = 8;
+    /** Regions are at most this many (far above any possible-CPU count). */
+    public static final int MAX_REGIONS = 1 << 16;
+    /** Total bytes are at most this (1 TiB): larger requests are mistakes. */
+    public static final long MAX_BYTES = 1L << 40;
+    private static final long CACHE_LINE = 64;
+    private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
+
+    private final MemorySegment memory;
+    private final MemorySegment descriptor;
+    private final int regions;
+    private final long stride;
+    private final long guardOffset;
+
+    /**
+     * Allocates {@code regions} zeroed regions of {@code stride} bytes, each with its guard word at
+     * {@code guardOffset}.
+     *
+     * @throws IllegalArgumentException if {@code regions} is not in [1, {@value #MAX_REGIONS}],
+     *         {@code stride} is not a positive multiple of 64, the total exceeds {@link #MAX_BYTES},
+     *         or {@code guardOffset} is not a multiple of 8 inside the region
+     */
+    public PerCpuArea(int regions, long stride, long guardOffset) {
+        if (regions < 1 || regions > MAX_REGIONS) {
+            throw new IllegalArgumentException("regions must be in [1, " + MAX_REGIONS + "], was " + regions);
+        }
+        if (stride < CACHE_LINE || stride % CACHE_LINE != 0) {
+            throw new IllegalArgumentException("stride must be a positive multiple of " + CACHE_LINE + ", was " + stride);
+        }
+        if (stride > MAX_BYTES / regions) {
+            throw new IllegalArgumentException("regions * stride must be at most " + MAX_BYTES + ", was "
+                    + regions + " * " + stride);
+        }
+        if (guardOffset < 0 || guardOffset % GUARD_BYTES != 0 || guardOffset > stride - GUARD_BYTES) {
+            throw new IllegalArgumentException("guardOffset must be a multiple of 8 in [0, " + (stride - GUARD_BYTES)
+                    + "], was " + guardOffset);
+        }
+        Arena arena = Arena.ofAuto();
+        this.memory = arena.allocate(regions * stride, 4096);
+        this.descriptor = arena.allocate(32, 32);
+        this.regions = regions;
+        this.stride = stride;
+        this.guardOffset = guardOffset;
+        descriptor.set(ValueLayout.JAVA_LONG, 0, memory.address());
+        descriptor.set(ValueLayout.JAVA_LONG, 8, stride);
+        descriptor.set(ValueLayout.JAVA_INT, 16, regions);
+        descriptor.set(ValueLayout.JAVA_INT, 20, (int) guardOffset);
+    }
+
+    /** An area with one region per possible CPU and the guard at offset 0. */
+    public static PerCpuArea forPossibleCpus(long stride) {
+        return new PerCpuArea(dev.rseq4j.core.Rseq.possibleCpus(), stride, 0);
+    }
+
+    public int regions() {
+        return regions;
+    }
+
+    public long stride() {
+        return stride;
+    }
+
+    public long guardOffset() {
+        return guardOffset;
+    }
+
+    /**
+     * Region {@code index} as a segment (keeps the memory alive while reachable). Reads of words that
+     * fast paths write concurrently must be opaque or stronger ({@code getOpaque}/{@code getAcquire}
+     * through a VarHandle) to see whole, recent values.
+     */
+    public MemorySegment region(int index) {
+        checkRegion(index);
+        return memory.asSlice(index * stride, stride);
+    }
+
+    /** The whole memory, region 0 first. */
+    public MemorySegment memory() {
+        return memory;
+    }
+
+    /** Address of the native descriptor; for the operations only. Keep {@code this} reachable while it is used. */
+    public long descriptorAddress() {
+        return descriptor.address();
+    }
+
+    /** Tries to take region {@code index}'s guard (0 to 1); volatile CAS. */
+    public boolean casGuard(int index) {
+        return INT.compareAndSet(memory, index * stride + guardOffset, 0, 1);
+    }
+
+    /** Releases region {@code index}'s guard with a release store (publishes the slow path's writes). */
+    public void releaseGuard(int index) {
+        INT.setRelease(memory, index * stride + guardOffset, 0);
+    }
+
+    /** Volatile read of region {@code index}'s guard. */
+    public int lvGuard(int index) {
+        return (int) INT.getVolatile(memory, index * stride + guardOffset);
+    }
+
+    void checkRegion(int index) {
+        if (index < 0 || index >= regions) {
+            throw new IndexOutOfBoundsException("region index must be in [0, " + regions + "), was " + index);
+        }
+    }
+
+    /** Checks that a 64-bit word at {@code offset} lies in a region and is not the guard. */
+    public void checkWord(long offset, String name) {
+        if (offset < 0 || offset % 8 != 0 || offset > stride - 8) {
+            throw new IllegalArgumentException(name + " must be a multiple of 8 in [0, " + (stride - 8) + "], was " + offset);
+        }
+        if (offset == guardOffset) {
+            throw new IllegalArgumentException(name + " must not be the guard word's offset " + guardOffset);
+        }
+    }
+
+    /** Checks that {@code [offset, offset + length)} lies in a region and does not overlap the guard. */
+    public void checkRange(long offset, long length, String name) {
+        if (length < 0 || length > stride) {
+            throw new IllegalArgumentException("length must be in [0, " + stride + "], was " + length);
+        }
+        if (offset < 0 || offset > stride - length) {
+            throw new IllegalArgumentException(name + " must be in [0, " + (stride - length) + "] for length "
+                    + length + ", was " + offset);
+        }
+        if (offset < guardOffset + GUARD_BYTES && guardOffset < offset + length) {
+            throw new IllegalArgumentException(name + " range [" + offset + ", " + (offset + length)
+                    + ") must not overlap the guard word at " + guardOffset);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "PerCpuArea[regions=" + regions + ", stride=" + stride + ", guardOffset=" + guardOffset + "]";
+    }
+}

@@ -1,0 +1,94 @@
+package dev.rseq4j.core.percpu;
+
+import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.runtime.GuardedPerCpuOps;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Per-CPU operations on a {@link PerCpuArea}, each atomic with respect to every other operation on
+ * the same area: the building blocks of the collections.
+ *
+ * <p>Each operation acts on "the current region": the region of the CPU (or concurrency id) the
+ * calling thread runs on at the moment it commits. It first runs as a restartable sequence (a plain
+ * load and one plain commit store; the kernel aborts it if the thread is preempted, migrated or
+ * signalled before the commit), at most twice; after two aborts, or when the region's guard is held,
+ * or when the thread cannot be registered, it takes the slow path: CAS the region's guard, membarrier
+ * (so that every sequence running on that CPU has committed or will abort and see the guard), run the
+ * same operation with ordinary accesses, release the guard. In lock mode only the slow path runs.
+ * So every operation completes in a bounded number of attempts.
+ *
+ * <p>Memory ordering: a fast-path commit is a plain store (on x86_64 ordered after earlier stores by
+ * TSO; on arm64 a store-release where it publishes data). Other threads must read region words with
+ * opaque or acquire reads and must not write them except through these operations. The slow path's
+ * guard release is a release store. Reading one region while it changes is safe; reading several
+ * regions is not an atomic snapshot.
+ *
+ * <p>Validation: every offset, length and segment is checked before any native call and a bad one
+ * throws {@link IllegalArgumentException} naming the parameter and its limit.
+ */
+public interface PerCpuOps {
+
+    /** Operations indexed by CPU number (the default). */
+    static PerCpuOps cpuIndexed() {
+        return GuardedPerCpuOps.production(IndexSource.CPU_ID);
+    }
+
+    /**
+     * Operations indexed by concurrency id (mm_cid, Linux 6.3+): dense ids from 0 for processes with
+     * few running threads. In lock mode this is the same as {@link #cpuIndexed()}.
+     *
+     * @throws UnsupportedOperationException when rseq works but the kernel has no mm_cid
+     */
+    static PerCpuOps concurrencyIdIndexed() {
+        return GuardedPerCpuOps.production(IndexSource.MM_CID);
+    }
+
+    /** {@code region[offset] += value} on the current region. */
+    void add(PerCpuArea area, long offset, long value);
+
+    /**
+     * If the current region's word at {@code offset} equals {@code expected}, store {@code newValue}.
+     * Use {@link #currentIndex()} to read the expected value from the likely region.
+     *
+     * @return true if stored, false on mismatch
+     */
+    boolean compareAndStore(PerCpuArea area, long offset, long expected, long newValue);
+
+    /**
+     * Pushes {@code node} on the current region's list whose head word is at {@code headOffset}; the
+     * node's next pointer is the word at {@code nextOffset} inside the node. The node must be memory
+     * that the caller (a collection of this library) owns and keeps alive while it is on a list.
+     */
+    void push(PerCpuArea area, long headOffset, MemorySegment node, long nextOffset);
+
+    /** Pops the current region's list head; returns its address, or 0 when that list is empty. */
+    long pop(PerCpuArea area, long headOffset, long nextOffset);
+
+    /**
+     * If the current region's counter equals {@code expected}: store {@code value} at
+     * {@code slotOffset}, then commit {@code newCounter}.
+     *
+     * @return true if committed, false on mismatch (nothing stored)
+     */
+    boolean storeThenCommit(PerCpuArea area, long counterOffset, long expected, long slotOffset, long value,
+                            long newCounter);
+
+    /**
+     * If the current region's counter equals {@code expected}: copy the first {@code length} bytes
+     * of {@code src} (heap or native) to {@code dstOffset}, then commit {@code newCounter}.
+     *
+     * @return true if committed, false on mismatch (the copy may have been partly done, never published)
+     */
+    boolean copyThenCommit(PerCpuArea area, long counterOffset, long expected, long dstOffset, MemorySegment src,
+                           long length, long newCounter);
+
+    /** The region index the calling thread would use now, in [0, regions) of any area with as many regions as possible CPUs. */
+    int currentIndex(PerCpuArea area);
+
+    /** True when operations run as restartable sequences, false in lock mode. */
+    boolean restartable();
+
+    /** Counts of rare events (aborts, slow paths), for diagnostics. */
+    PerCpuStats stats();
+}

@@ -1,0 +1,275 @@
+package dev.rseq4j.core.tools;
+
+import dev.rseq4j.core.internal.codegen.Operation;
+import dev.rseq4j.core.percpu.PerCpuArea;
+import dev.rseq4j.core.percpu.PerCpuOps;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The checks behind the diagnostics, shared with the tests: one checked call of every operation, and
+ * a torture run per operation that counts operations, aborts and lost updates.
+ *
+ * <p>Torture region layout (one area, {@link #STRIDE} bytes per region):
+ * <pre>
+ *   +0   guard
+ *   +8   word: the counter / list head / ring index
+ *   +64  ring: {@link #SLOTS} slots of 8 bytes (try-store) or records of {@link #RECORD} bytes (memcpy)
+ * </pre>
+ * "Lost" means: increments missing from the sum of all regions, nodes missing from (or duplicated
+ * in) the lists, or committed ring slots whose content does not match their index.
+ */
+public final class SelfTest {
+    static final long WORD = 8;
+    static final long RING = 64;
+    static final int SLOTS = 32;
+    static final int RECORD = 24;
+    static final long STRIDE = RING + SLOTS * RECORD;   // 832, a multiple of 64
+    static final int NODES = 256;
+    private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
+
+    private SelfTest() {
+    }
+
+    /** The outcome of one torture run. */
+    public record Result(Operation operation, long ops, long aborts, long slowPaths, long lost) {
+        @Override
+        public String toString() {
+            return String.format("op=%-28s ops=%d aborts=%d slowPaths=%d lost=%d", operation, ops, aborts, slowPaths, lost);
+        }
+    }
+
+    /** Runs every operation once on a fresh area and checks its result; returns the failures (empty = pass). */
+    public static List<String> checkOnce(PerCpuOps ops) {
+        List<String> failures = new ArrayList<>();
+        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
+        ops.add(area, WORD, 5);
+        expect(failures, "add: sum", 5, sumWords(area, WORD));
+        expect(failures, "compareAndStore: mismatch", false, ops.compareAndStore(area, WORD, Long.MIN_VALUE, 1));
+        expect(failures, "compareAndStore: unchanged sum", 5, sumWords(area, WORD));
+        expect(failures, "compareAndStore: commit", true, retry(() -> {
+            long v = lpWord(area, ops.currentIndex(area), WORD);
+            return ops.compareAndStore(area, WORD, v, v + 1);
+        }));
+        expect(failures, "compareAndStore: sum", 6, sumWords(area, WORD));
+
+        PerCpuArea lists = PerCpuArea.forPossibleCpus(STRIDE);
+        MemorySegment node = Arena.ofAuto().allocate(16, 8);
+        expect(failures, "pop: empty", 0, ops.pop(lists, WORD, 0));
+        expect(failures, "push then pop", true, retry(() -> {
+            ops.push(lists, WORD, node, 0);
+            long popped = ops.pop(lists, WORD, 0);
+            if (popped == 0 || popped == node.address()) {
+                return popped == node.address();
+            }
+            throw new IllegalStateException("pop returned an address never pushed: 0x" + Long.toHexString(popped));
+        }));
+
+        PerCpuArea ring = PerCpuArea.forPossibleCpus(STRIDE);
+        expect(failures, "storeThenCommit: mismatch", false, ops.storeThenCommit(ring, WORD, 7, RING, 42, 8));
+        expect(failures, "storeThenCommit: commit", true, ops.storeThenCommit(ring, WORD, 0, RING, 42, 1));
+        expect(failures, "storeThenCommit: counters", 1, sumWords(ring, WORD));
+        expect(failures, "storeThenCommit: slot", 42, sumWords(ring, RING));
+
+        PerCpuArea records = PerCpuArea.forPossibleCpus(STRIDE);
+        long[] record = {11, 22, 33};
+        MemorySegment heap = MemorySegment.ofArray(record);
+        expect(failures, "copyThenCommit: mismatch", false, ops.copyThenCommit(records, WORD, 3, RING, heap, RECORD, 4));
+        expect(failures, "copyThenCommit: commit", true, ops.copyThenCommit(records, WORD, 0, RING, heap, RECORD, 1));
+        expect(failures, "copyThenCommit: counters", 1, sumWords(records, WORD));
+        expect(failures, "copyThenCommit: record", 66, sumWords(records, RING) + sumWords(records, RING + 8)
+                + sumWords(records, RING + 16));
+        return failures;
+    }
+
+    /** Runs {@code operation} from {@code threads} platform threads for {@code millis} and counts. */
+    public static Result torture(PerCpuOps ops, Operation operation, int threads, long millis) {
+        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
+        MemorySegment nodes = Arena.ofAuto().allocate(NODES * 16L, 16);
+        long abortsBefore = ops.stats().aborts();
+        long slowBefore = ops.stats().slowPaths();
+        AtomicBoolean stop = new AtomicBoolean();
+        long[] counts = new long[threads];
+        List<Thread> workers = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int id = t;
+            workers.add(Thread.ofPlatform().name("rseq4j-selftest-" + t).start(() ->
+                    counts[id] = work(ops, operation, area, nodes, id, threads, stop)));
+        }
+        sleep(millis);
+        stop.set(true);
+        for (Thread w : workers) {
+            join(w);
+        }
+        long total = 0;
+        for (long c : counts) {
+            total += c;
+        }
+        long lost = lost(operation, area, nodes, total);
+        return new Result(operation, total, ops.stats().aborts() - abortsBefore,
+                ops.stats().slowPaths() - slowBefore, lost);
+    }
+
+    private static long work(PerCpuOps ops, Operation operation, PerCpuArea area, MemorySegment nodes,
+                             int id, int threads, AtomicBoolean stop) {
+        long done = 0;
+        long[] record = new long[RECORD / 8];
+        MemorySegment heap = MemorySegment.ofArray(record);
+        if (operation == Operation.LIST_PUSH || operation == Operation.LIST_POP) {
+            for (int i = id; i < NODES; i += threads) {
+                ops.push(area, WORD, nodes.asSlice(i * 16L, 16), 0);
+            }
+        }
+        while (!stop.get()) {
+            switch (operation) {
+                case LOAD_ADD_STORE -> {
+                    ops.add(area, WORD, 1);
+                    done++;
+                }
+                case LOAD_COMPARE_STORE -> {
+                    long v = lpWord(area, ops.currentIndex(area), WORD);
+                    if (ops.compareAndStore(area, WORD, v, v + 1)) {
+                        done++;
+                    }
+                }
+                case LIST_PUSH, LIST_POP -> {
+                    long popped = ops.pop(area, WORD, 0);
+                    if (popped != 0) {
+                        long index = (popped - nodes.address()) / 16;
+                        if (index < 0 || index >= NODES || (popped - nodes.address()) % 16 != 0) {
+                            throw new IllegalStateException("popped a foreign address 0x" + Long.toHexString(popped));
+                        }
+                        ops.push(area, WORD, nodes.asSlice(index * 16, 16), 0);
+                        done += 2;
+                    }
+                }
+                case LOAD_COMPARE_TRYSTORE_STORE -> {
+                    long n = lpWord(area, ops.currentIndex(area), WORD);
+                    if (ops.storeThenCommit(area, WORD, n, RING + (n % SLOTS) * 8, n + 1, n + 1)) {
+                        done++;
+                    }
+                }
+                case LOAD_COMPARE_MEMCPY_STORE -> {
+                    long n = lpWord(area, ops.currentIndex(area), WORD);
+                    record[0] = n;
+                    record[1] = n * 31;
+                    record[2] = ~n;
+                    if (ops.copyThenCommit(area, WORD, n, RING + (n % SLOTS) * RECORD, heap, RECORD, n + 1)) {
+                        done++;
+                    }
+                }
+            }
+        }
+        return done;
+    }
+
+    private static long lost(Operation operation, PerCpuArea area, MemorySegment nodes, long total) {
+        return switch (operation) {
+            case LOAD_ADD_STORE, LOAD_COMPARE_STORE -> Math.abs(total - sumWords(area, WORD));
+            case LIST_PUSH, LIST_POP -> NODES - distinctNodes(area, nodes);
+            case LOAD_COMPARE_TRYSTORE_STORE, LOAD_COMPARE_MEMCPY_STORE ->
+                    Math.abs(total - sumWords(area, WORD)) + badSlots(operation, area);
+        };
+    }
+
+    /** Nodes reachable from all lists, counting a duplicate or a foreign address as a loss. */
+    private static long distinctNodes(PerCpuArea area, MemorySegment nodes) {
+        Set<Long> seen = new HashSet<>();
+        long bad = 0;
+        for (int r = 0; r < area.regions(); r++) {
+            long p = lpWord(area, r, WORD);
+            for (int steps = 0; p != 0 && steps <= NODES; steps++) {
+                long offset = p - nodes.address();
+                if (offset < 0 || offset >= nodes.byteSize() || offset % 16 != 0 || !seen.add(p)) {
+                    bad++;
+                    break;
+                }
+                p = nodes.get(ValueLayout.JAVA_LONG, offset);
+            }
+        }
+        return seen.size() - bad;
+    }
+
+    /** Committed slots (the last SLOTS-1 of each region) whose content does not match their index. */
+    private static long badSlots(Operation operation, PerCpuArea area) {
+        long bad = 0;
+        for (int r = 0; r < area.regions(); r++) {
+            MemorySegment region = area.region(r);
+            long count = lpWord(area, r, WORD);
+            for (long n = Math.max(0, count - SLOTS + 1); n < count; n++) {
+                boolean ok;
+                if (operation == Operation.LOAD_COMPARE_TRYSTORE_STORE) {
+                    ok = region.get(ValueLayout.JAVA_LONG, RING + (n % SLOTS) * 8) == n + 1;
+                } else {
+                    long at = RING + (n % SLOTS) * RECORD;
+                    ok = region.get(ValueLayout.JAVA_LONG, at) == n
+                            && region.get(ValueLayout.JAVA_LONG, at + 8) == n * 31
+                            && region.get(ValueLayout.JAVA_LONG, at + 16) == ~n;
+                }
+                if (!ok) {
+                    bad++;
+                }
+            }
+        }
+        return bad;
+    }
+
+    /** Opaque read of a region word (other threads commit to it concurrently). */
+    static long lpWord(PerCpuArea area, int region, long offset) {
+        return (long) LONG.getOpaque(area.memory(), region * area.stride() + offset);
+    }
+
+    static long sumWords(PerCpuArea area, long offset) {
+        long sum = 0;
+        for (int r = 0; r < area.regions(); r++) {
+            sum += lpWord(area, r, offset);
+        }
+        return sum;
+    }
+
+    /** Retries a step that may miss because the thread moved to another CPU between two calls. */
+    private static boolean retry(java.util.function.BooleanSupplier step) {
+        for (int i = 0; i < 1000; i++) {
+            if (step.getAsBoolean()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static void expect(List<String> failures, String what, long expected, long actual) {
+        if (expected != actual) {
+            failures.add(what + ": expected " + expected + ", got " + actual);
+        }
+    }
+
+    private static void expect(List<String> failures, String what, boolean expected, boolean actual) {
+        if (expected != actual) {
+            failures.add(what + ": expected " + expected + ", got " + actual);
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void join(Thread t) {
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
