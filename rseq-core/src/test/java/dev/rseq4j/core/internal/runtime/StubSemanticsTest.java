@@ -1,0 +1,203 @@
+package dev.rseq4j.core.internal.runtime;
+
+import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.codegen.StubStatus;
+import dev.rseq4j.core.percpu.PerCpuArea;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Each stub, called directly and single-threaded, against {@link PortableOperations}: the result
+ * and the memory after the stub must equal the portable form applied to one region of the memory
+ * before it (the region of the CPU the stub ran on). Also the paths that must not write: index out
+ * of range (what an unregistered thread's -1/-2 looks like) and a held guard.
+ */
+class StubSemanticsTest {
+    private static final long STRIDE = 256;
+
+    @BeforeAll
+    static void rseqOnly() {
+        assumeTrue(RseqRuntime.get().rseqMode(), "stubs exist in RSEQ mode only");
+    }
+
+    static StubHandles stubs(IndexSource index) {
+        assumeTrue(index == IndexSource.CPU_ID || RseqRuntime.get().status().mmCid(), "mm_cid unavailable");
+        return RseqRuntime.get().stubs(index);
+    }
+
+    /** Runs {@code stub} until it commits or fails (retrying aborts), then checks the region it used against the portable form. */
+    private interface Call {
+        long run(long descriptor) throws Throwable;
+    }
+
+    private interface Reference {
+        long apply(MemorySegment region);
+    }
+
+    private static long callAndCompare(PerCpuArea area, Call stub, Reference portable) throws Throwable {
+        for (int attempt = 0; attempt < 1000; attempt++) {
+            byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
+            long r = stub.run(area.descriptorAddress());
+            if (r == StubStatus.ABORTED) {
+                continue;
+            }
+            byte[] after = area.memory().toArray(ValueLayout.JAVA_BYTE);
+            // The stub used one region; the portable form applied to that region of the "before"
+            // state must give the same result and the same memory.
+            for (int i = 0; i < area.regions(); i++) {
+                MemorySegment copy = Arena.ofAuto().allocate(before.length, 4096).copyFrom(MemorySegment.ofArray(before));
+                long expected = portable.apply(copy.asSlice(i * STRIDE, STRIDE));
+                if (expected == r && Arrays.equals(after, copy.toArray(ValueLayout.JAVA_BYTE))) {
+                    return r;
+                }
+            }
+            throw new AssertionError("stub result " + StubStatus.name(r) + " and memory match no region's portable result");
+        }
+        throw new AssertionError("1000 consecutive aborts");
+    }
+
+    @ParameterizedTest
+    @EnumSource(IndexSource.class)
+    void loadAddStore(IndexSource index) throws Throwable {
+        StubHandles h = stubs(index);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
+        long r = callAndCompare(area, d -> (long) h.loadAddStore().invokeExact(d, 8L, 41L),
+                region -> PortableOperations.loadAddStore(region, 8, 41));
+        assertEquals(StubStatus.COMMITTED, r);
+        assertEquals(41, total(area, 8));
+    }
+
+    @ParameterizedTest
+    @EnumSource(IndexSource.class)
+    void loadCompareStore(IndexSource index) throws Throwable {
+        StubHandles h = stubs(index);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
+        assertEquals(StubStatus.FAILED, callAndCompare(area, d -> (long) h.loadCompareStore().invokeExact(d, 16L, 5L, 9L),
+                region -> PortableOperations.loadCompareStore(region, 16, 5, 9)));
+        assertEquals(StubStatus.COMMITTED, callAndCompare(area, d -> (long) h.loadCompareStore().invokeExact(d, 16L, 0L, 9L),
+                region -> PortableOperations.loadCompareStore(region, 16, 0, 9)));
+        assertEquals(9, total(area, 16));
+    }
+
+    @ParameterizedTest
+    @EnumSource(IndexSource.class)
+    void listPushAndPop(IndexSource index) throws Throwable {
+        StubHandles h = stubs(index);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
+        MemorySegment node = Arena.ofAuto().allocate(32, 8);
+        long address = node.address();
+        assertEquals(StubStatus.FAILED, callAndCompare(area, d -> (long) h.listPop().invokeExact(d, 8L, 16L),
+                region -> PortableOperations.listPop(region, 8, 16)), "pop of an empty list");
+        node.set(JAVA_LONG, 16, 0xdeadL);
+        assertEquals(StubStatus.COMMITTED, callAndCompare(area, d -> (long) h.listPush().invokeExact(d, 8L, address, 16L),
+                region -> PortableOperations.listPush(region, 8, address, 16)));
+        assertEquals(0, node.get(JAVA_LONG, 16), "next of the first node is the old (empty) head");
+        assertEquals(address, total(area, 8));
+        // Pop from the region that holds it (retry until the thread runs on that CPU).
+        long popped = 0;
+        for (int i = 0; i < 100_000 && popped != address; i++) {
+            popped = (long) h.listPop().invokeExact(area.descriptorAddress(), 8L, 16L);
+        }
+        assertEquals(address, popped);
+        assertEquals(0, total(area, 8));
+    }
+
+    @ParameterizedTest
+    @EnumSource(IndexSource.class)
+    void loadCompareTrystoreStore(IndexSource index) throws Throwable {
+        StubHandles h = stubs(index);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
+        assertEquals(StubStatus.FAILED, callAndCompare(area,
+                d -> (long) h.loadCompareTrystoreStore().invokeExact(d, 8L, 1L, 64L, 77L, 2L),
+                region -> PortableOperations.loadCompareTrystoreStore(region, 8, 1, 64, 77, 2)));
+        assertEquals(StubStatus.COMMITTED, callAndCompare(area,
+                d -> (long) h.loadCompareTrystoreStore().invokeExact(d, 8L, 0L, 64L, 77L, 1L),
+                region -> PortableOperations.loadCompareTrystoreStore(region, 8, 0, 64, 77, 1)));
+        assertEquals(1, total(area, 8));
+        assertEquals(77, total(area, 64));
+    }
+
+    @ParameterizedTest
+    @EnumSource(IndexSource.class)
+    void loadCompareMemcpyStoreFromHeapAndNative(IndexSource index) throws Throwable {
+        StubHandles h = stubs(index);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
+        byte[] bytes = new byte[37];
+        for (int i = 0; i < bytes.length; i++) {
+            bytes[i] = (byte) (i * 7 + 1);
+        }
+        MemorySegment heap = MemorySegment.ofArray(bytes);
+        assertEquals(StubStatus.FAILED, callAndCompare(area,
+                d -> (long) h.loadCompareMemcpyStore().invokeExact(d, 8L, 3L, 100L, heap, 37L, 4L),
+                region -> PortableOperations.loadCompareMemcpyStore(region, 8, 3, 100, heap, 37, 4)));
+        assertEquals(StubStatus.COMMITTED, callAndCompare(area,
+                d -> (long) h.loadCompareMemcpyStore().invokeExact(d, 8L, 0L, 100L, heap, 37L, 1L),
+                region -> PortableOperations.loadCompareMemcpyStore(region, 8, 0, 100, heap, 37, 1)));
+        MemorySegment nativeSrc = Arena.ofAuto().allocate(37).copyFrom(heap);
+        assertEquals(StubStatus.COMMITTED, callAndCompare(area,
+                d -> (long) h.loadCompareMemcpyStore().invokeExact(d, 16L, 0L, 160L, nativeSrc, 37L, 1L),
+                region -> PortableOperations.loadCompareMemcpyStore(region, 16, 0, 160, nativeSrc, 37, 1)));
+        boolean found = false;
+        for (int i = 0; i < area.regions(); i++) {
+            found |= Arrays.equals(bytes, area.region(i).asSlice(100, 37).toArray(ValueLayout.JAVA_BYTE));
+        }
+        assertTrue(found, "record copied into some region");
+    }
+
+    @ParameterizedTest
+    @EnumSource(IndexSource.class)
+    void indexOutOfRangeIsReportedNotUsed(IndexSource index) throws Throwable {
+        StubHandles h = stubs(index);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
+        // A descriptor over the same memory with count 0: every index is out of range, as -1/-2 are.
+        MemorySegment d = Arena.ofAuto().allocate(32, 32);
+        d.set(JAVA_LONG, 0, area.memory().address());
+        d.set(JAVA_LONG, 8, STRIDE);
+        d.set(ValueLayout.JAVA_INT, 16, 0);
+        d.set(ValueLayout.JAVA_INT, 20, 0);
+        byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
+        assertEquals(StubStatus.INDEX_INVALID, (long) h.loadAddStore().invokeExact(d.address(), 8L, 1L));
+        assertEquals(StubStatus.INDEX_INVALID, (long) h.listPop().invokeExact(d.address(), 8L, 0L));
+        assertArrayEquals(before, area.memory().toArray(ValueLayout.JAVA_BYTE), "nothing written");
+        java.lang.ref.Reference.reachabilityFence(area);
+    }
+
+    @ParameterizedTest
+    @EnumSource(IndexSource.class)
+    void heldGuardIsReportedNotOverwritten(IndexSource index) throws Throwable {
+        StubHandles h = stubs(index);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
+        for (int i = 0; i < area.regions(); i++) {
+            assertTrue(area.casGuard(i));
+        }
+        long r;
+        do {
+            r = (long) h.loadAddStore().invokeExact(area.descriptorAddress(), 8L, 1L);
+        } while (r == StubStatus.ABORTED);
+        assertEquals(StubStatus.GUARDED, r);
+        assertEquals(0, total(area, 8));
+        for (int i = 0; i < area.regions(); i++) {
+            area.releaseGuard(i);
+        }
+    }
+
+    static long total(PerCpuArea area, long offset) {
+        long sum = 0;
+        for (int i = 0; i < area.regions(); i++) {
+            sum += area.region(i).get(JAVA_LONG, offset);
+        }
+        return sum;
+    }
+}

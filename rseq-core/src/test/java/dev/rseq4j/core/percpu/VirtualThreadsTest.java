@@ -1,0 +1,60 @@
+package dev.rseq4j.core.percpu;
+
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.LongAdder;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** 10,000 virtual threads (on a handful of carriers) using the operations: totals are exact. */
+class VirtualThreadsTest {
+    private static final int THREADS = 10_000;
+    private static final int PER_THREAD = 100;
+
+    @Test
+    void exactTotalsFromTenThousandVirtualThreads() {
+        PerCpuOps ops = PerCpuOps.cpuIndexed();
+        PerCpuArea area = PerCpuArea.forPossibleCpus(128);
+        MemorySegment nodes = Arena.ofAuto().allocate(THREADS * 16L, 16);
+        LongAdder casCommits = new LongAdder();
+        try (var executor = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int t = 0; t < THREADS; t++) {
+                int id = t;
+                executor.submit(() -> {
+                    for (int i = 0; i < PER_THREAD; i++) {
+                        ops.add(area, 8, 1);
+                        long v = area.region(ops.currentIndex(area)).get(JAVA_LONG, 16);
+                        if (ops.compareAndStore(area, 16, v, v + 1)) {
+                            casCommits.increment();
+                        }
+                        if (i % 10 == 0) {
+                            Thread.yield(); // unmount: the next operation may run on another carrier
+                        }
+                    }
+                    ops.push(area, 24, nodes.asSlice(id * 16L, 16), 0);
+                });
+            }
+        }
+        assertEquals((long) THREADS * PER_THREAD, sum(area, 8));
+        assertEquals(casCommits.sum(), sum(area, 16));
+        long onLists = 0;
+        for (int r = 0; r < area.regions(); r++) {
+            for (long p = area.region(r).get(JAVA_LONG, 24); p != 0; p = nodes.get(JAVA_LONG, p - nodes.address())) {
+                onLists++;
+            }
+        }
+        assertEquals(THREADS, onLists);
+    }
+
+    private static long sum(PerCpuArea area, long offset) {
+        long s = 0;
+        for (int r = 0; r < area.regions(); r++) {
+            s += area.region(r).get(JAVA_LONG, offset);
+        }
+        return s;
+    }
+}

@@ -1,0 +1,82 @@
+package dev.rseq4j.core.tools;
+
+import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.codegen.Operation;
+import dev.rseq4j.core.internal.runtime.GuardedPerCpuOps;
+import dev.rseq4j.core.internal.runtime.RseqRuntime;
+import dev.rseq4j.core.percpu.PerCpuOps;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The abort path: stubs with a busy loop between the index read and the commit, run from more
+ * threads than CPUs, must be aborted by the kernel (aborts &gt; 0) and lose nothing; the same code
+ * without the restartable sequence must lose updates (proof that the checks can see a loss).
+ */
+class TortureTest {
+    private static final int THREADS = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
+    private static final int DELAY = 20_000;
+    private static final long MILLIS = 700;
+
+    private static PerCpuOps delayed(IndexSource index) {
+        RseqRuntime rt = RseqRuntime.get();
+        assumeTrue(rt.rseqMode(), "abort path exists in RSEQ mode only");
+        assumeTrue(index == IndexSource.CPU_ID || rt.status().mmCid(), "mm_cid unavailable");
+        return GuardedPerCpuOps.withOptions(rt.productionOptions(index).withDelay(DELAY));
+    }
+
+    /** Prints the figures into the build log, where the closing notes take them from. */
+    private static SelfTest.Result report(String what, SelfTest.Result r) {
+        System.out.println("torture " + what + " threads=" + THREADS + " " + r);
+        return r;
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Operation.class, names = "LIST_PUSH", mode = EnumSource.Mode.EXCLUDE)
+    void cpuIndexedAbortsAndLosesNothing(Operation op) {
+        SelfTest.Result r = report("cpu_id", SelfTest.torture(delayed(IndexSource.CPU_ID), op, THREADS, MILLIS));
+        assertTrue(r.ops() > 0, r.toString());
+        assertTrue(r.aborts() > 0, "the kernel must have aborted some sequences: " + r);
+        assertEquals(0, r.lost(), r.toString());
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Operation.class, names = "LIST_PUSH", mode = EnumSource.Mode.EXCLUDE)
+    void mmCidIndexedAbortsAndLosesNothing(Operation op) {
+        SelfTest.Result r = report("mm_cid", SelfTest.torture(delayed(IndexSource.MM_CID), op, THREADS, MILLIS));
+        assertTrue(r.aborts() > 0, "the kernel must have aborted some sequences: " + r);
+        assertEquals(0, r.lost(), r.toString());
+    }
+
+    @Test
+    void negativeControlWithoutRestartableSequenceLosesUpdates() {
+        RseqRuntime rt = RseqRuntime.get();
+        assumeTrue(rt.rseqMode(), "needs the stubs");
+        PerCpuOps unprotected = GuardedPerCpuOps.withOptions(
+                rt.productionOptions(IndexSource.CPU_ID).withDelay(DELAY).nonRestartable());
+        SelfTest.Result r = report("negative-control", SelfTest.torture(unprotected, Operation.LOAD_ADD_STORE, THREADS, 2 * MILLIS));
+        assertEquals(0, r.aborts(), "nothing can abort a sequence that was never armed: " + r);
+        assertTrue(r.lost() > 0, "without rseq, preemption between load and store must lose updates: " + r);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Operation.class, names = "LIST_PUSH", mode = EnumSource.Mode.EXCLUDE)
+    void lockModeLosesNothing(Operation op) {
+        GuardedPerCpuOps lock = GuardedPerCpuOps.lockMode();
+        SelfTest.Result r = report("lock", SelfTest.torture(lock, op, THREADS, 300));
+        assertEquals(0, r.aborts(), r.toString());
+        assertTrue(r.slowPaths() >= r.ops() / 2, "every operation takes the guard in lock mode: " + r);
+        assertEquals(0, r.lost(), r.toString());
+    }
+
+    @Test
+    void everyOperationOnceChecksOut() {
+        assertEquals(java.util.List.of(), SelfTest.checkOnce(PerCpuOps.cpuIndexed()));
+        assertEquals(java.util.List.of(), SelfTest.checkOnce(GuardedPerCpuOps.lockMode()));
+    }
+}
