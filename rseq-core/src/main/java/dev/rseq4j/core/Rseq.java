@@ -38,7 +38,10 @@ public final class Rseq {
         return RseqRuntime.get().currentCpu();
     }
 
-    /** The NUMA node the calling thread runs on ({@code node_id}), or {@link #UNAVAILABLE} in lock mode or before Linux 4.18's rseq node field. */
+    /**
+     * The NUMA node the calling thread runs on (rseq's {@code node_id}), or {@link #UNAVAILABLE} in lock
+     * mode or when the kernel does not maintain it (feature size below 24, before Linux 6.3).
+     */
     public static int currentNumaNode() {
         return RseqRuntime.get().currentNumaNode();
     }

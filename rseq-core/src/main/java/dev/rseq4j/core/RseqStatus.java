@@ -36,11 +36,11 @@ public record RseqStatus(Mode mode, Optional<String> lockReason, Registrant regi
 
     /** Who registered the calling threads' {@code struct rseq} with the kernel. */
     public enum Registrant {
-        /** glibc 2.35+ registered every thread ({@code __rseq_size > 0}). */
+        /** glibc 2.35+ registered every thread ({@code __rseq_size > 0}); reported in lock mode too. */
         GLIBC,
         /** glibc reserved the area but did not register it (e.g. {@code GLIBC_TUNABLES=glibc.pthread.rseq=0}); this library registers each thread the first time it needs it. */
         RSEQ4J,
-        /** Nobody: lock mode. */
+        /** Nobody (always lock mode): no rseq, or lock mode forced before this library registered anything. */
         NONE
     }
 

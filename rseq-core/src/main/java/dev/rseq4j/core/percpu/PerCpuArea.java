@@ -1,5 +1,6 @@
 package dev.rseq4j.core.percpu;
 
+import dev.rseq4j.core.Rseq;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -79,7 +80,7 @@ public final class PerCpuArea {
 
     /** An area with one region per possible CPU and the guard at offset 0. */
     public static PerCpuArea forPossibleCpus(long stride) {
-        return new PerCpuArea(dev.rseq4j.core.Rseq.possibleCpus(), stride, 0);
+        return new PerCpuArea(Rseq.possibleCpus(), stride, 0);
     }
 
     public int regions() {

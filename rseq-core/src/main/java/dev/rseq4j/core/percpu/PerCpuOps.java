@@ -24,8 +24,9 @@ import java.lang.foreign.MemorySegment;
  * guard release is a release store. Reading one region while it changes is safe; reading several
  * regions is not an atomic snapshot.
  *
- * <p>Validation: every offset, length and segment is checked before any native call and a bad one
- * throws {@link IllegalArgumentException} naming the parameter and its limit.
+ * <p>Validation: every argument is checked before any native call. A null throws
+ * {@link NullPointerException} naming the parameter; a bad offset, length or segment throws
+ * {@link IllegalArgumentException} naming the parameter and its limit.
  */
 public interface PerCpuOps {
 

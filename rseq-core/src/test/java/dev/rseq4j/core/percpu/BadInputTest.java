@@ -9,7 +9,7 @@ import java.lang.foreign.MemorySegment;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Every public entry point rejects bad input with a clear exception before any native call. */
+/** Every entry point rejects bad input with a clear exception before any native call (the checks run before the mode matters). */
 class BadInputTest {
     private final PerCpuOps ops = PerCpuOps.cpuIndexed();
     private final PerCpuArea area = new PerCpuArea(2, 128, 0);
@@ -19,6 +19,22 @@ class BadInputTest {
     private static void rejects(String mustMention, Executable call) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
         assertTrue(e.getMessage().contains(mustMention), "message '" + e.getMessage() + "' should mention " + mustMention);
+    }
+
+    private static void rejectsNull(String parameter, Executable call) {
+        NullPointerException e = assertThrows(NullPointerException.class, call);
+        assertTrue(e.getMessage().startsWith(parameter + " must not be null"), e.getMessage());
+    }
+
+    @Test
+    void nullArea() {
+        rejectsNull("area", () -> ops.add(null, 8, 1));
+        rejectsNull("area", () -> ops.compareAndStore(null, 8, 0, 1));
+        rejectsNull("area", () -> ops.push(null, 8, node, 0));
+        rejectsNull("area", () -> ops.pop(null, 8, 0));
+        rejectsNull("area", () -> ops.storeThenCommit(null, 8, 0, 16, 1, 1));
+        rejectsNull("area", () -> ops.copyThenCommit(null, 8, 0, 16, src, 8, 1));
+        rejectsNull("area", () -> ops.currentIndex(null));
     }
 
     @Test
@@ -53,7 +69,7 @@ class BadInputTest {
 
     @Test
     void listNodes() {
-        rejects("node", () -> ops.push(area, 8, null, 0));
+        rejectsNull("node", () -> ops.push(area, 8, null, 0));
         rejects("native", () -> ops.push(area, 8, MemorySegment.ofArray(new long[2]), 0));
         rejects("aligned", () -> ops.push(area, 8, node.asSlice(4, 8), 0));
         rejects("next word", () -> ops.push(area, 8, node, 16));
@@ -65,7 +81,7 @@ class BadInputTest {
 
     @Test
     void copies() {
-        rejects("src", () -> ops.copyThenCommit(area, 8, 0, 16, null, 8, 1));
+        rejectsNull("src", () -> ops.copyThenCommit(area, 8, 0, 16, null, 8, 1));
         rejects("length", () -> ops.copyThenCommit(area, 8, 0, 16, src, -1, 1));
         rejects("length", () -> ops.copyThenCommit(area, 8, 0, 16, src, 17, 1));
         rejects("length", () -> ops.copyThenCommit(area, 8, 0, 16, MemorySegment.ofArray(new byte[4096]), 4096, 1));

@@ -19,8 +19,10 @@ public record StubOptions(long rseqOffset, IndexSource index, int delayLoops, bo
         if (delayLoops < 0) {
             throw new IllegalArgumentException("delayLoops must be >= 0, was " + delayLoops);
         }
-        if (rseqOffset != (int) rseqOffset || (int) rseqOffset + 32 != rseqOffset + 32) {
-            throw new IllegalArgumentException("rseqOffset must fit in 32 bits, was " + rseqOffset);
+        // Field offsets up to +32 are added to it and encoded as 32-bit displacements.
+        if (rseqOffset < Integer.MIN_VALUE || rseqOffset > Integer.MAX_VALUE - 32) {
+            throw new IllegalArgumentException("rseqOffset must be in [" + Integer.MIN_VALUE + ", "
+                    + (Integer.MAX_VALUE - 32) + "], was " + rseqOffset);
         }
     }
 

@@ -29,11 +29,13 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class Libc {
 
-    private static final Linker LINKER = Linker.nativeLinker();
+    /** Why binding failed (no FFM linker on this platform, native access denied), if it did. */
+    private static volatile String bindingError;
+    private static final Linker LINKER = linker();
     private static final SymbolLookup LOOKUP = lookup();
-    private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO =
-            CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final StructLayout CALL_STATE = LINKER == null ? null : Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CALL_STATE == null ? null
+            : CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
 
     // Syscall numbers, from the kernel's unistd tables.
     public static final long SYS_RSEQ_X86_64 = 334;
@@ -85,7 +87,19 @@ public final class Libc {
         }
     }
 
+    private static Linker linker() {
+        try {
+            return Linker.nativeLinker();
+        } catch (RuntimeException | Error e) {
+            bindingError = "no FFM native linker on this platform: " + e;
+            return null;
+        }
+    }
+
     private static SymbolLookup lookup() {
+        if (LINKER == null) {
+            return name -> Optional.empty();
+        }
         try {
             SymbolLookup lookup = LINKER.defaultLookup();
             // __rseq_* live in the dynamic loader on glibc; look there too in case the default
@@ -99,6 +113,7 @@ public final class Libc {
             }
             return lookup;
         } catch (RuntimeException | Error e) {
+            bindingError = "cannot look up C library symbols: " + e;
             return name -> Optional.empty();
         }
     }
@@ -107,8 +122,15 @@ public final class Libc {
         try {
             return LOOKUP.find(name).map(address -> LINKER.downcallHandle(address, fd, options));
         } catch (RuntimeException | Error e) {
+            // e.g. IllegalCallerException when native access is denied to this module
+            bindingError = "cannot bind " + name + ": " + e;
             return Optional.empty();
         }
+    }
+
+    /** Why a binding failed, or empty when every failure was a simply absent function. */
+    public static Optional<String> bindingError() {
+        return Optional.ofNullable(bindingError);
     }
 
     /** The address of a data symbol, or empty when the C library does not export it. */

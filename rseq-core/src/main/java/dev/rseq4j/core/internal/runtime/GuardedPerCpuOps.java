@@ -9,6 +9,7 @@ import dev.rseq4j.core.percpu.PerCpuStats;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
+import java.util.Objects;
 
 import static dev.rseq4j.core.internal.codegen.StubStatus.ABORTED;
 import static dev.rseq4j.core.internal.codegen.StubStatus.COMMITTED;
@@ -91,6 +92,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
 
     @Override
     public void add(PerCpuArea area, long offset, long value) {
+        Objects.requireNonNull(area, "area must not be null");
         area.checkWord(offset, "offset");
         try {
             if (stubs != null) {
@@ -115,6 +117,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
 
     @Override
     public boolean compareAndStore(PerCpuArea area, long offset, long expected, long newValue) {
+        Objects.requireNonNull(area, "area must not be null");
         area.checkWord(offset, "offset");
         return run(area, d -> (long) stubs.loadCompareStore().invokeExact(d, offset, expected, newValue),
                 region -> PortableOperations.loadCompareStore(region, offset, expected, newValue)) == COMMITTED;
@@ -122,6 +125,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
 
     @Override
     public void push(PerCpuArea area, long headOffset, MemorySegment node, long nextOffset) {
+        Objects.requireNonNull(area, "area must not be null");
         area.checkWord(headOffset, "headOffset");
         checkNode(node, nextOffset);
         long address = node.address();
@@ -135,6 +139,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
 
     @Override
     public long pop(PerCpuArea area, long headOffset, long nextOffset) {
+        Objects.requireNonNull(area, "area must not be null");
         area.checkWord(headOffset, "headOffset");
         checkNextOffset(nextOffset);
         long r = run(area, d -> (long) stubs.listPop().invokeExact(d, headOffset, nextOffset),
@@ -145,6 +150,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
     @Override
     public boolean storeThenCommit(PerCpuArea area, long counterOffset, long expected, long slotOffset, long value,
                                    long newCounter) {
+        Objects.requireNonNull(area, "area must not be null");
         area.checkWord(counterOffset, "counterOffset");
         area.checkWord(slotOffset, "slotOffset");
         return run(area, d -> (long) stubs.loadCompareTrystoreStore().invokeExact(d, counterOffset, expected,
@@ -156,11 +162,10 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
     @Override
     public boolean copyThenCommit(PerCpuArea area, long counterOffset, long expected, long dstOffset,
                                   MemorySegment src, long length, long newCounter) {
+        Objects.requireNonNull(area, "area must not be null");
         area.checkWord(counterOffset, "counterOffset");
         area.checkRange(dstOffset, length, "dstOffset");
-        if (src == null) {
-            throw new IllegalArgumentException("src must not be null");
-        }
+        Objects.requireNonNull(src, "src must not be null");
         if (length > src.byteSize()) {
             throw new IllegalArgumentException("length must be at most src.byteSize() " + src.byteSize()
                     + ", was " + length);
@@ -177,6 +182,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
 
     @Override
     public int currentIndex(PerCpuArea area) {
+        Objects.requireNonNull(area, "area must not be null");
         int id = stubs == null ? Libc.schedGetcpu()
                 : index == IndexSource.MM_CID ? runtime.concurrencyId() : runtime.currentCpu();
         if (id < 0) {
@@ -261,9 +267,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
     }
 
     private static void checkNode(MemorySegment node, long nextOffset) {
-        if (node == null) {
-            throw new IllegalArgumentException("node must not be null");
-        }
+        Objects.requireNonNull(node, "node must not be null");
         if (!node.isNative()) {
             throw new IllegalArgumentException("node must be native memory, was a heap segment");
         }

@@ -125,6 +125,9 @@ public final class RseqRuntime {
         long aux = Libc.getauxval(Libc.AT_RSEQ_FEATURE_SIZE);
         Optional<Long> offset = Libc.readLongSymbol("__rseq_offset");
         Optional<Integer> size = Libc.readIntSymbol("__rseq_size");
+        if (Libc.bindingError().isPresent()) {
+            return Libc.bindingError().get();
+        }
         if (offset.isEmpty() || size.isEmpty() || !Libc.hasSyscall()) {
             return "the C library does not export __rseq_offset/__rseq_size (musl, or glibc before 2.35)";
         }
