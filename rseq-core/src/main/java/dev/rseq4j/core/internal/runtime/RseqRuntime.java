@@ -262,10 +262,12 @@ public final class RseqRuntime {
     public int currentCpu() {
         if (rseqMode()) {
             long cpu = StubHandles.call(cpuStubs.cpuId());
-            if (cpu >= 0 || !ensureRegistered()) {
-                return cpu >= 0 ? (int) cpu : Libc.schedGetcpu();
+            if (cpu >= 0) {
+                return (int) cpu;
             }
-            return (int) StubHandles.call(cpuStubs.cpuId());
+            if (ensureRegistered()) {
+                return (int) StubHandles.call(cpuStubs.cpuId());
+            }
         }
         return Libc.schedGetcpu();
     }
