@@ -64,6 +64,37 @@ class TortureTest {
         assertTrue(r.lost() > 0, "without rseq, preemption between load and store must lose updates: " + r);
     }
 
+    /**
+     * The protocol's hardest case: slow paths (guard, membarrier, plain update) forced on one
+     * operation in 50, each on a random region, concurrently with delayed fast paths running on that
+     * region's CPU.
+     */
+    @ParameterizedTest
+    @EnumSource(value = IndexSource.class)
+    void forcedSlowPathsMixedWithFastPathsLoseNothing(IndexSource index) {
+        delayed(index);
+        PerCpuOps mixed = GuardedPerCpuOps.withOptions(RseqRuntime.get().productionOptions(index).withDelay(DELAY),
+                new GuardedPerCpuOps.TestHooks(50, false));
+        for (Operation op : new Operation[] {Operation.LOAD_ADD_STORE, Operation.LIST_POP}) {
+            SelfTest.Result r = report("mixed-" + index, SelfTest.torture(mixed, op, THREADS, MILLIS));
+            assertTrue(r.aborts() > 0, "fast paths must have been aborted: " + r);
+            assertTrue(r.slowPaths() > 0, "slow paths must have run: " + r);
+            assertEquals(0, r.lost(), r.toString());
+        }
+    }
+
+    /** Negative control for the fence: the same mix without membarrier must lose updates. */
+    @Test
+    void slowPathWithoutMembarrierLosesUpdates() {
+        delayed(IndexSource.CPU_ID);
+        PerCpuOps unfenced = GuardedPerCpuOps.withOptions(
+                RseqRuntime.get().productionOptions(IndexSource.CPU_ID).withDelay(DELAY),
+                new GuardedPerCpuOps.TestHooks(2, true));
+        SelfTest.Result r = report("mixed-unfenced", SelfTest.torture(unfenced, Operation.LOAD_ADD_STORE, THREADS, 3 * MILLIS));
+        assertTrue(r.slowPaths() > 0, r.toString());
+        assertTrue(r.lost() > 0, "a fast path that read guard == 0 before the CAS must be able to commit after it: " + r);
+    }
+
     @ParameterizedTest
     @EnumSource(value = Operation.class, names = "LIST_PUSH", mode = EnumSource.Mode.EXCLUDE)
     void lockModeLosesNothing(Operation op) {

@@ -10,6 +10,7 @@ import dev.rseq4j.core.percpu.PerCpuStats;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
 import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
 
 import static dev.rseq4j.core.internal.codegen.StubStatus.ABORTED;
 import static dev.rseq4j.core.internal.codegen.StubStatus.COMMITTED;
@@ -46,9 +47,30 @@ import static dev.rseq4j.core.internal.codegen.StubStatus.INDEX_INVALID;
  * @param stubs   the installed stubs, or null in lock mode
  * @param index   CPU_ID or MM_CID
  * @param stats   counts of rare events
+ * @param hooks   test hooks; {@link TestHooks#NONE} in production (the checks fold away)
  */
-public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSource index, PerCpuStats stats)
-        implements PerCpuOps {
+public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSource index, PerCpuStats stats,
+                               TestHooks hooks) implements PerCpuOps {
+
+    /**
+     * Test hooks for the protocol's hardest case and its negative control.
+     *
+     * @param slowPathEvery if &gt; 0, an operation skips its fast path with probability 1/slowPathEvery,
+     *                      and every slow path works on a random region instead of the current one, as
+     *                      reset and steal operations do: slow paths then race with fast paths running
+     *                      on that region's CPU (a slow path on its own CPU's region cannot: it occupies
+     *                      the CPU, and a preempted fast path aborts)
+     * @param skipFence     omit the membarrier in the slow path (negative control: must lose updates)
+     */
+    public record TestHooks(int slowPathEvery, boolean skipFence) {
+        public static final TestHooks NONE = new TestHooks(0, false);
+
+        public TestHooks {
+            if (slowPathEvery < 0) {
+                throw new IllegalArgumentException("slowPathEvery must be >= 0, was " + slowPathEvery);
+            }
+        }
+    }
 
     private static final int SPINS_BEFORE_YIELD = 64;
 
@@ -59,7 +81,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
 
         private static GuardedPerCpuOps create(IndexSource index) {
             RseqRuntime rt = RseqRuntime.get();
-            return new GuardedPerCpuOps(rt, rt.rseqMode() ? rt.stubs(index) : null, index, new PerCpuStats());
+            return new GuardedPerCpuOps(rt, rt.rseqMode() ? rt.stubs(index) : null, index, new PerCpuStats(), TestHooks.NONE);
         }
     }
 
@@ -76,13 +98,18 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
 
     /** A fresh instance over stubs built with {@code options} (tests and diagnostics: delay loops, negative control). */
     public static GuardedPerCpuOps withOptions(StubOptions options) {
+        return withOptions(options, TestHooks.NONE);
+    }
+
+    /** As {@link #withOptions(StubOptions)}, with test hooks. */
+    public static GuardedPerCpuOps withOptions(StubOptions options, TestHooks hooks) {
         RseqRuntime rt = RseqRuntime.get();
-        return new GuardedPerCpuOps(rt, rt.stubs(options), options.index(), new PerCpuStats());
+        return new GuardedPerCpuOps(rt, rt.stubs(options), options.index(), new PerCpuStats(), hooks);
     }
 
     /** A fresh lock-mode instance, whatever the process mode (tests compare both). */
     public static GuardedPerCpuOps lockMode() {
-        return new GuardedPerCpuOps(RseqRuntime.get(), null, IndexSource.CPU_ID, new PerCpuStats());
+        return new GuardedPerCpuOps(RseqRuntime.get(), null, IndexSource.CPU_ID, new PerCpuStats(), TestHooks.NONE);
     }
 
     @Override
@@ -95,7 +122,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
         Objects.requireNonNull(area, "area must not be null");
         area.checkWord(offset, "offset");
         try {
-            if (stubs != null) {
+            if (fastPath()) {
                 long d = area.descriptorAddress();
                 for (int attempt = 0; attempt < 2; attempt++) {
                     long r = (long) stubs.loadAddStore().invokeExact(d, offset, value);
@@ -206,7 +233,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
     /** The two-attempt protocol for any operation; returns the stub's or the slow path's result. */
     private long run(PerCpuArea area, StubCall fast, RegionOp slow) {
         try {
-            if (stubs != null) {
+            if (fastPath()) {
                 long d = area.descriptorAddress();
                 for (int attempt = 0; attempt < 2; attempt++) {
                     long r = fast.call(d);
@@ -224,6 +251,12 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
         } finally {
             Reference.reachabilityFence(area);
         }
+    }
+
+    /** Whether to try the restartable sequence: always in RSEQ mode, unless a test hook forces the slow path. */
+    private boolean fastPath() {
+        return stubs != null
+                && (hooks.slowPathEvery() == 0 || ThreadLocalRandom.current().nextInt(hooks.slowPathEvery()) != 0);
     }
 
     /**
@@ -247,7 +280,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
 
     private long slowPath(PerCpuArea area, RegionOp op) {
         stats.recordSlowPath();
-        int c = currentIndex(area);
+        int c = hooks.slowPathEvery() > 0 ? ThreadLocalRandom.current().nextInt(area.regions()) : currentIndex(area);
         int spins = 0;
         while (!area.casGuard(c)) {
             if (++spins < SPINS_BEFORE_YIELD) {
@@ -257,7 +290,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
             }
         }
         try {
-            if (stubs != null) {
+            if (stubs != null && !hooks.skipFence()) {
                 runtime.fence(index == IndexSource.MM_CID ? -1 : c);
             }
             return op.apply(area.region(c));
