@@ -12,7 +12,9 @@ import java.util.Optional;
  * @param registrant         who registers threads' rseq areas with the kernel
  * @param architecture       the JVM's {@code os.arch}, normalised ({@code x86_64}, {@code aarch64}, ...)
  * @param kernelRelease      the kernel release ({@code uname -r}), or the OS version elsewhere
- * @param featureSize        {@code getauxval(AT_RSEQ_FEATURE_SIZE)}: 20 when the kernel predates it, 0 without rseq
+ * @param featureSize        {@code getauxval(AT_RSEQ_FEATURE_SIZE)}: 20 when the kernel has rseq but predates
+ *                           it (before 6.3), 0 when unknown (no rseq, or lock mode forced: the kill switch
+ *                           makes no native call)
  * @param nodeId             whether {@code node_id} is maintained by the kernel (feature size &gt;= 24)
  * @param mmCid              whether {@code mm_cid} is maintained (feature size &gt;= 28, Linux 6.3+)
  * @param membarrierRseq     whether {@code MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ} is available
@@ -40,7 +42,7 @@ public record RseqStatus(Mode mode, Optional<String> lockReason, Registrant regi
         GLIBC,
         /** glibc reserved the area but did not register it (e.g. {@code GLIBC_TUNABLES=glibc.pthread.rseq=0}); this library registers each thread the first time it needs it. */
         RSEQ4J,
-        /** Nobody (always lock mode): no rseq, or lock mode forced before this library registered anything. */
+        /** Nobody (always lock mode): no rseq, not inspected (lock mode forced), or lock mode decided before this library registered anything. */
         NONE
     }
 

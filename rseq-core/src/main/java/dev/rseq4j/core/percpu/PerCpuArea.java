@@ -37,6 +37,19 @@ public final class PerCpuArea {
     private static final long CACHE_LINE = 64;
     private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
 
+    /**
+     * How fast paths choose a region. Fixed per area: a CPU-indexed and an mm_cid-indexed operation
+     * running on different CPUs could pick the same region at the same time, so operations of the
+     * other indexing are rejected.
+     */
+    public enum Indexing {
+        /** By the CPU number ({@code cpu_id}); regions = possible CPUs. */
+        CPU,
+        /** By the concurrency id ({@code mm_cid}, Linux 6.3+): dense from 0, so few regions stay hot. */
+        CONCURRENCY_ID
+    }
+
+    private final Indexing indexing;
     private final MemorySegment memory;
     private final MemorySegment descriptor;
     private final int regions;
@@ -45,13 +58,16 @@ public final class PerCpuArea {
 
     /**
      * Allocates {@code regions} zeroed regions of {@code stride} bytes, each with its guard word at
-     * {@code guardOffset}.
+     * {@code guardOffset}. Fast paths whose index is at or above {@code regions} cannot use the area
+     * and take the slow path every time, so an area should have {@link Rseq#possibleCpus()} regions.
      *
+     * @throws NullPointerException if {@code indexing} is null
      * @throws IllegalArgumentException if {@code regions} is not in [1, {@value #MAX_REGIONS}],
      *         {@code stride} is not a positive multiple of 64, the total exceeds {@link #MAX_BYTES},
      *         or {@code guardOffset} is not a multiple of 8 inside the region
      */
-    public PerCpuArea(int regions, long stride, long guardOffset) {
+    public PerCpuArea(Indexing indexing, int regions, long stride, long guardOffset) {
+        this.indexing = java.util.Objects.requireNonNull(indexing, "indexing must not be null");
         if (regions < 1 || regions > MAX_REGIONS) {
             throw new IllegalArgumentException("regions must be in [1, " + MAX_REGIONS + "], was " + regions);
         }
@@ -79,8 +95,12 @@ public final class PerCpuArea {
     }
 
     /** An area with one region per possible CPU and the guard at offset 0. */
-    public static PerCpuArea forPossibleCpus(long stride) {
-        return new PerCpuArea(Rseq.possibleCpus(), stride, 0);
+    public static PerCpuArea forPossibleCpus(Indexing indexing, long stride) {
+        return new PerCpuArea(indexing, Rseq.possibleCpus(), stride, 0);
+    }
+
+    public Indexing indexing() {
+        return indexing;
     }
 
     public int regions() {
@@ -163,6 +183,6 @@ public final class PerCpuArea {
 
     @Override
     public String toString() {
-        return "PerCpuArea[regions=" + regions + ", stride=" + stride + ", guardOffset=" + guardOffset + "]";
+        return "PerCpuArea[" + indexing + ", regions=" + regions + ", stride=" + stride + ", guardOffset=" + guardOffset + "]";
     }
 }

@@ -7,7 +7,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Per-CPU operations on a {@link PerCpuArea}, each atomic with respect to every other operation on
- * the same area: the building blocks of the collections.
+ * the same area (an area accepts only operations of its {@link PerCpuArea.Indexing}): the building
+ * blocks of the collections.
  *
  * <p>Each operation acts on "the current region": the region of the CPU (or concurrency id) the
  * calling thread runs on at the moment it commits. It first runs as a restartable sequence (a plain
@@ -29,6 +30,12 @@ import java.lang.foreign.MemorySegment;
  * {@link IllegalArgumentException} naming the parameter and its limit.
  */
 public interface PerCpuOps {
+
+    /**
+     * The largest copy of {@link #copyThenCommit}: the copy runs inside a critical downcall, during
+     * which this thread cannot reach a JVM safepoint.
+     */
+    long MAX_COPY_BYTES = 4096;
 
     /** Operations indexed by CPU number (the default). */
     static PerCpuOps cpuIndexed() {
@@ -57,14 +64,19 @@ public interface PerCpuOps {
     boolean compareAndStore(PerCpuArea area, long offset, long expected, long newValue);
 
     /**
-     * Pushes {@code node} on the current region's list whose head word is at {@code headOffset}; the
-     * node's next pointer is the word at {@code nextOffset} inside the node. The node must be memory
-     * that the caller (a collection of this library) owns and keeps alive while it is on a list.
+     * Pushes node {@code node} of {@code pool} on the current region's list whose head word is at
+     * {@code headOffset}. The caller must own the node (it is on no list).
      */
-    void push(PerCpuArea area, long headOffset, MemorySegment node, long nextOffset);
+    void push(PerCpuArea area, long headOffset, NodePool pool, int node);
 
-    /** Pops the current region's list head; returns its address, or 0 when that list is empty. */
-    long pop(PerCpuArea area, long headOffset, long nextOffset);
+    /**
+     * Pops the current region's list head.
+     *
+     * @return the node's index in {@code pool}, or -1 when that list is empty
+     * @throws IllegalStateException if the head is not a node of {@code pool} (the list was corrupted,
+     *         or pushed from another pool); the head is then not dereferenced
+     */
+    int pop(PerCpuArea area, long headOffset, NodePool pool);
 
     /**
      * If the current region's counter equals {@code expected}: store {@code value} at
@@ -77,12 +89,16 @@ public interface PerCpuOps {
 
     /**
      * If the current region's counter equals {@code expected}: copy the first {@code length} bytes
-     * of {@code src} (heap or native) to {@code dstOffset}, then commit {@code newCounter}.
+     * (at most {@link #MAX_COPY_BYTES}) of {@code src} (heap or native, not the area itself) to
+     * {@code dstOffset}, then commit {@code newCounter}.
      *
      * @return true if committed, false on mismatch (the copy may have been partly done, never published)
      */
     boolean copyThenCommit(PerCpuArea area, long counterOffset, long expected, long dstOffset, MemorySegment src,
                            long length, long newCounter);
+
+    /** The indexing of this instance; it accepts only areas created with the same indexing. */
+    PerCpuArea.Indexing indexing();
 
     /** The region index the calling thread would use now, in [0, regions) of any area with as many regions as possible CPUs. */
     int currentIndex(PerCpuArea area);

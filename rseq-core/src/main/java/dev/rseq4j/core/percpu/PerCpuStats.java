@@ -10,7 +10,7 @@ public final class PerCpuStats {
     private final LongAdder aborts = new LongAdder();
     private final LongAdder slowPaths = new LongAdder();
     private final LongAdder guarded = new LongAdder();
-    private final LongAdder unregistered = new LongAdder();
+    private final LongAdder invalidIndex = new LongAdder();
 
     public void recordAbort() {
         aborts.increment();
@@ -24,8 +24,8 @@ public final class PerCpuStats {
         guarded.increment();
     }
 
-    public void recordUnregistered() {
-        unregistered.increment();
+    public void recordInvalidIndex() {
+        invalidIndex.increment();
     }
 
     /** Restartable sequences the kernel aborted. */
@@ -43,14 +43,17 @@ public final class PerCpuStats {
         return guarded.sum();
     }
 
-    /** Fast paths whose thread was not registered (index -1 or -2). */
-    public long unregistered() {
-        return unregistered.sum();
+    /**
+     * Fast paths that read an index outside the area: the thread was not registered yet (cpu_id -1
+     * or -2), or the area has fewer regions than the index (every such operation takes the slow path).
+     */
+    public long invalidIndex() {
+        return invalidIndex.sum();
     }
 
     @Override
     public String toString() {
         return "aborts=" + aborts() + " slowPaths=" + slowPaths() + " guarded=" + guarded()
-                + " unregistered=" + unregistered();
+                + " invalidIndex=" + invalidIndex();
     }
 }

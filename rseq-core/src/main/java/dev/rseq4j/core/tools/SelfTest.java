@@ -1,10 +1,10 @@
 package dev.rseq4j.core.tools;
 
 import dev.rseq4j.core.internal.codegen.Operation;
+import dev.rseq4j.core.percpu.NodePool;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
@@ -50,7 +50,7 @@ public final class SelfTest {
     /** Runs every operation once on a fresh area and checks its result; returns the failures (empty = pass). */
     public static List<String> checkOnce(PerCpuOps ops) {
         List<String> failures = new ArrayList<>();
-        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
         ops.add(area, WORD, 5);
         expect(failures, "add: sum", 5, sumWords(area, WORD));
         expect(failures, "compareAndStore: mismatch", false, ops.compareAndStore(area, WORD, Long.MIN_VALUE, 1));
@@ -61,25 +61,25 @@ public final class SelfTest {
         }));
         expect(failures, "compareAndStore: sum", 6, sumWords(area, WORD));
 
-        PerCpuArea lists = PerCpuArea.forPossibleCpus(STRIDE);
-        MemorySegment node = Arena.ofAuto().allocate(16, 8);
-        expect(failures, "pop: empty", 0, ops.pop(lists, WORD, 0));
+        PerCpuArea lists = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
+        NodePool pool = new NodePool(2, 16, 8);
+        expect(failures, "pop: empty", -1, ops.pop(lists, WORD, pool));
         expect(failures, "push then pop", true, retry(() -> {
-            ops.push(lists, WORD, node, 0);
-            long popped = ops.pop(lists, WORD, 0);
-            if (popped == 0 || popped == node.address()) {
-                return popped == node.address();
+            ops.push(lists, WORD, pool, 1);
+            int popped = ops.pop(lists, WORD, pool);   // -1 if the thread moved to another CPU in between
+            if (popped != -1 && popped != 1) {
+                throw new IllegalStateException("pop returned node " + popped + ", never pushed");
             }
-            throw new IllegalStateException("pop returned an address never pushed: 0x" + Long.toHexString(popped));
+            return popped == 1;
         }));
 
-        PerCpuArea ring = PerCpuArea.forPossibleCpus(STRIDE);
+        PerCpuArea ring = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
         expect(failures, "storeThenCommit: mismatch", false, ops.storeThenCommit(ring, WORD, 7, RING, 42, 8));
         expect(failures, "storeThenCommit: commit", true, ops.storeThenCommit(ring, WORD, 0, RING, 42, 1));
         expect(failures, "storeThenCommit: counters", 1, sumWords(ring, WORD));
         expect(failures, "storeThenCommit: slot", 42, sumWords(ring, RING));
 
-        PerCpuArea records = PerCpuArea.forPossibleCpus(STRIDE);
+        PerCpuArea records = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
         long[] record = {11, 22, 33};
         MemorySegment heap = MemorySegment.ofArray(record);
         expect(failures, "copyThenCommit: mismatch", false, ops.copyThenCommit(records, WORD, 3, RING, heap, RECORD, 4));
@@ -92,8 +92,8 @@ public final class SelfTest {
 
     /** Runs {@code operation} from {@code threads} platform threads for {@code millis} and counts. */
     public static Result torture(PerCpuOps ops, Operation operation, int threads, long millis) {
-        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
-        MemorySegment nodes = Arena.ofAuto().allocate(NODES * 16L, 16);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
+        NodePool nodes = new NodePool(NODES, 16, 0);
         long abortsBefore = ops.stats().aborts();
         long slowBefore = ops.stats().slowPaths();
         AtomicBoolean stop = new AtomicBoolean();
@@ -118,14 +118,14 @@ public final class SelfTest {
                 ops.stats().slowPaths() - slowBefore, lost);
     }
 
-    private static long work(PerCpuOps ops, Operation operation, PerCpuArea area, MemorySegment nodes,
+    private static long work(PerCpuOps ops, Operation operation, PerCpuArea area, NodePool nodes,
                              int id, int threads, AtomicBoolean stop) {
         long done = 0;
         long[] record = new long[RECORD / 8];
         MemorySegment heap = MemorySegment.ofArray(record);
         if (operation == Operation.LIST_PUSH || operation == Operation.LIST_POP) {
             for (int i = id; i < NODES; i += threads) {
-                ops.push(area, WORD, nodes.asSlice(i * 16L, 16), 0);
+                ops.push(area, WORD, nodes, i);
             }
         }
         while (!stop.get()) {
@@ -141,13 +141,9 @@ public final class SelfTest {
                     }
                 }
                 case LIST_PUSH, LIST_POP -> {
-                    long popped = ops.pop(area, WORD, 0);
-                    if (popped != 0) {
-                        long index = (popped - nodes.address()) / 16;
-                        if (index < 0 || index >= NODES || (popped - nodes.address()) % 16 != 0) {
-                            throw new IllegalStateException("popped a foreign address 0x" + Long.toHexString(popped));
-                        }
-                        ops.push(area, WORD, nodes.asSlice(index * 16, 16), 0);
+                    int popped = ops.pop(area, WORD, nodes);   // throws if the list was corrupted
+                    if (popped >= 0) {
+                        ops.push(area, WORD, nodes, popped);
                         done += 2;
                     }
                 }
@@ -171,7 +167,7 @@ public final class SelfTest {
         return done;
     }
 
-    private static long lost(Operation operation, PerCpuArea area, MemorySegment nodes, long total) {
+    private static long lost(Operation operation, PerCpuArea area, NodePool nodes, long total) {
         return switch (operation) {
             case LOAD_ADD_STORE, LOAD_COMPARE_STORE -> Math.abs(total - sumWords(area, WORD));
             case LIST_PUSH, LIST_POP -> NODES - distinctNodes(area, nodes);
@@ -181,18 +177,18 @@ public final class SelfTest {
     }
 
     /** Nodes reachable from all lists, counting a duplicate or a foreign address as a loss. */
-    private static long distinctNodes(PerCpuArea area, MemorySegment nodes) {
+    private static long distinctNodes(PerCpuArea area, NodePool nodes) {
         Set<Long> seen = new HashSet<>();
         long bad = 0;
         for (int r = 0; r < area.regions(); r++) {
             long p = lpWord(area, r, WORD);
             for (int steps = 0; p != 0 && steps <= NODES; steps++) {
-                long offset = p - nodes.address();
-                if (offset < 0 || offset >= nodes.byteSize() || offset % 16 != 0 || !seen.add(p)) {
+                long offset = p - nodes.firstAddress();
+                if (offset < 0 || offset >= nodes.memory().byteSize() || offset % 16 != 0 || !seen.add(p)) {
                     bad++;
                     break;
                 }
-                p = nodes.get(ValueLayout.JAVA_LONG, offset);
+                p = nodes.memory().get(ValueLayout.JAVA_LONG, offset + nodes.nextOffset());
             }
         }
         return seen.size() - bad;

@@ -12,8 +12,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** Every entry point rejects bad input with a clear exception before any native call (the checks run before the mode matters). */
 class BadInputTest {
     private final PerCpuOps ops = PerCpuOps.cpuIndexed();
-    private final PerCpuArea area = new PerCpuArea(2, 128, 0);
-    private final MemorySegment node = Arena.ofAuto().allocate(16, 8);
+    private final PerCpuArea area = new PerCpuArea(PerCpuArea.Indexing.CPU, 2, 128, 0);
+    private final NodePool pool = new NodePool(4, 16, 8);
     private final MemorySegment src = MemorySegment.ofArray(new byte[16]);
 
     private static void rejects(String mustMention, Executable call) {
@@ -30,25 +30,30 @@ class BadInputTest {
     void nullArea() {
         rejectsNull("area", () -> ops.add(null, 8, 1));
         rejectsNull("area", () -> ops.compareAndStore(null, 8, 0, 1));
-        rejectsNull("area", () -> ops.push(null, 8, node, 0));
-        rejectsNull("area", () -> ops.pop(null, 8, 0));
+        rejectsNull("area", () -> ops.push(null, 8, pool, 0));
+        rejectsNull("area", () -> ops.pop(null, 8, pool));
         rejectsNull("area", () -> ops.storeThenCommit(null, 8, 0, 16, 1, 1));
         rejectsNull("area", () -> ops.copyThenCommit(null, 8, 0, 16, src, 8, 1));
         rejectsNull("area", () -> ops.currentIndex(null));
     }
 
+    private static PerCpuArea cpuArea(int regions, long stride, long guardOffset) {
+        return new PerCpuArea(PerCpuArea.Indexing.CPU, regions, stride, guardOffset);
+    }
+
     @Test
     void areaShape() {
-        rejects("regions", () -> new PerCpuArea(0, 64, 0));
-        rejects("regions", () -> new PerCpuArea(-1, 64, 0));
-        rejects("regions", () -> new PerCpuArea(PerCpuArea.MAX_REGIONS + 1, 64, 0));
-        rejects("stride", () -> new PerCpuArea(1, 0, 0));
-        rejects("stride", () -> new PerCpuArea(1, 100, 0));
-        rejects("stride", () -> new PerCpuArea(1, -64, 0));
-        rejects("regions * stride", () -> new PerCpuArea(1 << 16, 1L << 30, 0));
-        rejects("guardOffset", () -> new PerCpuArea(1, 64, 4));
-        rejects("guardOffset", () -> new PerCpuArea(1, 64, 64));
-        rejects("guardOffset", () -> new PerCpuArea(1, 64, -8));
+        rejectsNull("indexing", () -> new PerCpuArea(null, 1, 64, 0));
+        rejects("regions", () -> cpuArea(0, 64, 0));
+        rejects("regions", () -> cpuArea(-1, 64, 0));
+        rejects("regions", () -> cpuArea(PerCpuArea.MAX_REGIONS + 1, 64, 0));
+        rejects("stride", () -> cpuArea(1, 0, 0));
+        rejects("stride", () -> cpuArea(1, 100, 0));
+        rejects("stride", () -> cpuArea(1, -64, 0));
+        rejects("regions * stride", () -> cpuArea(1 << 16, 1L << 30, 0));
+        rejects("guardOffset", () -> cpuArea(1, 64, 4));
+        rejects("guardOffset", () -> cpuArea(1, 64, 64));
+        rejects("guardOffset", () -> cpuArea(1, 64, -8));
         assertThrows(IndexOutOfBoundsException.class, () -> area.region(2));
         assertThrows(IndexOutOfBoundsException.class, () -> area.region(-1));
     }
@@ -61,22 +66,50 @@ class BadInputTest {
         rejects("offset", () -> ops.add(area, Long.MAX_VALUE - 7, 1));
         rejects("guard", () -> ops.add(area, 0, 1));
         rejects("offset", () -> ops.compareAndStore(area, 121, 0, 1));
-        rejects("headOffset", () -> ops.pop(area, 200, 0));
+        rejects("headOffset", () -> ops.pop(area, 200, pool));
         rejects("counterOffset", () -> ops.storeThenCommit(area, 3, 0, 16, 1, 1));
         rejects("slotOffset", () -> ops.storeThenCommit(area, 8, 0, 0, 1, 1));
         rejects("slotOffset", () -> ops.storeThenCommit(area, 8, 0, 1 << 20, 1, 1));
+        rejects("slotOffset must differ from counterOffset", () -> ops.storeThenCommit(area, 8, 0, 8, 1, 1));
     }
 
     @Test
     void listNodes() {
-        rejectsNull("node", () -> ops.push(area, 8, null, 0));
-        rejects("native", () -> ops.push(area, 8, MemorySegment.ofArray(new long[2]), 0));
-        rejects("aligned", () -> ops.push(area, 8, node.asSlice(4, 8), 0));
-        rejects("next word", () -> ops.push(area, 8, node, 16));
-        rejects("nextOffset", () -> ops.push(area, 8, node, -8));
-        rejects("nextOffset", () -> ops.push(area, 8, node, 3));
-        rejects("nextOffset", () -> ops.pop(area, 8, 5));
-        rejects("nextOffset", () -> ops.pop(area, 8, 1L << 40));
+        rejectsNull("pool", () -> ops.push(area, 8, null, 0));
+        rejectsNull("pool", () -> ops.pop(area, 8, null));
+        assertThrows(IndexOutOfBoundsException.class, () -> ops.push(area, 8, pool, 4));
+        assertThrows(IndexOutOfBoundsException.class, () -> ops.push(area, 8, pool, -1));
+        rejects("capacity", () -> new NodePool(0, 16, 0));
+        rejects("nodeSize", () -> new NodePool(1, 12, 0));
+        rejects("nodeSize", () -> new NodePool(1, 0, 0));
+        rejects("nextOffset", () -> new NodePool(1, 16, 16));
+        rejects("nextOffset", () -> new NodePool(1, 16, 4));
+    }
+
+    /** A forged head (raw word write, or a node of another pool) is refused, never dereferenced. */
+    @Test
+    void corruptedListHeadIsRefused() {
+        for (int r = 0; r < area.regions(); r++) {
+            area.region(r).set(java.lang.foreign.ValueLayout.JAVA_LONG, 16, 0x1000);
+        }
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> ops.pop(area, 16, pool));
+        assertTrue(e.getMessage().contains("list corrupted"), e.getMessage());
+        NodePool other = new NodePool(4, 16, 8);
+        for (int i = 0; i < 4; i++) {
+            ops.push(area, 24, other, i);
+        }
+        assertThrows(IllegalStateException.class, () -> ops.pop(area, 24, pool));
+        for (int r = 0; r < area.regions(); r++) {   // in-pool but not at a node boundary
+            area.region(r).set(java.lang.foreign.ValueLayout.JAVA_LONG, 32, pool.firstAddress() + 8);
+        }
+        assertThrows(IllegalStateException.class, () -> ops.pop(area, 32, pool));
+    }
+
+    @Test
+    void areaOfTheOtherIndexingIsRejected() {
+        PerCpuArea cid = new PerCpuArea(PerCpuArea.Indexing.CONCURRENCY_ID, 2, 128, 0);
+        rejects("indexed by CONCURRENCY_ID", () -> ops.add(cid, 8, 1));
+        rejects("indexed by CONCURRENCY_ID", () -> ops.pop(cid, 8, pool));
     }
 
     @Test
@@ -85,6 +118,9 @@ class BadInputTest {
         rejects("length", () -> ops.copyThenCommit(area, 8, 0, 16, src, -1, 1));
         rejects("length", () -> ops.copyThenCommit(area, 8, 0, 16, src, 17, 1));
         rejects("length", () -> ops.copyThenCommit(area, 8, 0, 16, MemorySegment.ofArray(new byte[4096]), 4096, 1));
+        rejects("length must be at most " + PerCpuOps.MAX_COPY_BYTES, () -> ops.copyThenCommit(
+                cpuArea(1, 8192, 0), 8, 0, 16, MemorySegment.ofArray(new byte[5000]), 5000, 1));
+        rejects("src must not overlap", () -> ops.copyThenCommit(area, 8, 0, 16, area.region(1).asSlice(64, 16), 16, 1));
         rejects("dstOffset", () -> ops.copyThenCommit(area, 8, 0, 120, src, 16, 1));
         rejects("dstOffset", () -> ops.copyThenCommit(area, 8, 0, -1, src, 16, 1));
         rejects("guard", () -> ops.copyThenCommit(area, 8, 0, 0, src, 16, 1));

@@ -2,8 +2,6 @@ package dev.rseq4j.core.percpu;
 
 import org.junit.jupiter.api.Test;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -18,8 +16,8 @@ class VirtualThreadsTest {
     @Test
     void exactTotalsFromTenThousandVirtualThreads() {
         PerCpuOps ops = PerCpuOps.cpuIndexed();
-        PerCpuArea area = PerCpuArea.forPossibleCpus(128);
-        MemorySegment nodes = Arena.ofAuto().allocate(THREADS * 16L, 16);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(ops.indexing(), 128);
+        NodePool nodes = new NodePool(THREADS, 16, 0);
         LongAdder casCommits = new LongAdder();
         try (var executor = Executors.newVirtualThreadPerTaskExecutor()) {
             for (int t = 0; t < THREADS; t++) {
@@ -35,7 +33,7 @@ class VirtualThreadsTest {
                             Thread.yield(); // unmount: the next operation may run on another carrier
                         }
                     }
-                    ops.push(area, 24, nodes.asSlice(id * 16L, 16), 0);
+                    ops.push(area, 24, nodes, id);
                 });
             }
         }
@@ -43,7 +41,7 @@ class VirtualThreadsTest {
         assertEquals(casCommits.sum(), sum(area, 16));
         long onLists = 0;
         for (int r = 0; r < area.regions(); r++) {
-            for (long p = area.region(r).get(JAVA_LONG, 24); p != 0; p = nodes.get(JAVA_LONG, p - nodes.address())) {
+            for (long p = area.region(r).get(JAVA_LONG, 24); p != 0; p = nodes.node(nodes.indexOf(p)).get(JAVA_LONG, 0)) {
                 onLists++;
             }
         }

@@ -34,9 +34,10 @@ class ForkedModesTest {
         Forked.Result r = Forked.run(SelfRegistrationProbe.class, Map.of("GLIBC_TUNABLES", "glibc.pthread.rseq=0"),
                 List.of());
         assertEquals(0, r.exitCode(), r.output());
+        assertTrue(r.output().contains("firstMmCid=INDEX_INVALID"), r.output());
         assertTrue(r.output().contains("first=INDEX_INVALID"), r.output());
         assertTrue(r.output().contains("after=COMMITTED"), r.output());
-        assertTrue(r.output().contains("unregistered=1"), r.output());
+        assertTrue(r.output().contains("invalidIndex=1"), r.output());
         assertTrue(r.output().contains("total=2"), r.output());
     }
 

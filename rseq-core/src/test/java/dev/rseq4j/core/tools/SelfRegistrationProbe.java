@@ -10,8 +10,9 @@ import java.util.concurrent.CountDownLatch;
 
 /**
  * Run by {@link ForkedModesTest} with glibc registration off: a thread started before the library
- * is initialised is not registered (cpu_id = -2), so its first stub call must return INDEX_INVALID;
- * the operation then registers the thread and commits.
+ * is initialised is not registered (cpu_id = -2), so its first stub calls, indexed by cpu_id and by
+ * mm_cid (which reads 0 there), must return INDEX_INVALID; the operation then registers the thread
+ * and commits.
  */
 public final class SelfRegistrationProbe {
     public static void main(String[] args) throws Exception {
@@ -22,7 +23,12 @@ public final class SelfRegistrationProbe {
                 initialised.await();
                 RseqRuntime rt = RseqRuntime.get();
                 GuardedPerCpuOps ops = GuardedPerCpuOps.withOptions(rt.productionOptions(IndexSource.CPU_ID));
-                PerCpuArea area = PerCpuArea.forPossibleCpus(64);
+                PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
+                // mm_cid reads 0 (or stale) on an unregistered thread: the stub must check cpu_id too.
+                PerCpuArea cidArea = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CONCURRENCY_ID, 64);
+                long firstMmCid = (long) rt.stubs(IndexSource.MM_CID).loadAddStore()
+                        .invokeExact(cidArea.descriptorAddress(), 8L, 1L);
+                out.append("firstMmCid=").append(StubStatus.name(firstMmCid)).append(' ');
                 long first = (long) ops.stubs().loadAddStore().invokeExact(area.descriptorAddress(), 8L, 1L);
                 ops.add(area, 8, 1);
                 long after;
@@ -34,7 +40,7 @@ public final class SelfRegistrationProbe {
                     total += area.region(i).get(java.lang.foreign.ValueLayout.JAVA_LONG, 8);
                 }
                 out.append("first=").append(StubStatus.name(first)).append(" after=").append(StubStatus.name(after))
-                        .append(" unregistered=").append(ops.stats().unregistered()).append(" total=").append(total);
+                        .append(" invalidIndex=").append(ops.stats().invalidIndex()).append(" total=").append(total);
             } catch (Throwable t) {
                 out.append("error=").append(t);
             }
@@ -44,6 +50,6 @@ public final class SelfRegistrationProbe {
         initialised.countDown();
         early.join();
         System.out.println(out);
-        System.exit(out.toString().startsWith("first=") ? 0 : 1);
+        System.exit(out.toString().contains("first=") ? 0 : 1);
     }
 }

@@ -23,8 +23,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *                                            +20 u32 guard    offset of the u32 guard word in a region
  *   rseq_cs    = &amp;descriptor              (arms the restartable sequence)
  *   start_ip:
- *   index      = rseq.cpu_id | rseq.mm_cid (read inside the section)
+ *   index      = rseq.cpu_id                (read inside the section)
  *   if index &gt;=u count: return INDEX_INVALID   (-1/-2 = thread not registered, as unsigned)
+ *   -- or, indexing by concurrency id:
+ *   if (int) rseq.cpu_id &lt; 0: return INDEX_INVALID   (mm_cid of an unregistered thread reads 0 or stale)
+ *   index      = rseq.mm_cid
+ *   if index &gt;=u count: return INDEX_INVALID
  *   region     = base + index * stride
  *   if region[guard] != 0: return GUARDED       (a slow path owns this region)
  *   ... operation steps below; the last instruction before post_commit_ip is the commit store
@@ -47,11 +51,13 @@ public enum Operation {
      */
     LIST_PUSH("headOffset", "node", "nextOffset"),
     /**
-     * List pop: {@code head = load(headOff); if (head == 0) return FAILED; next = load(head + nextOff);
-     * commit store(headOff, next); return head}. Args: headOffset, nextOffset. Returns the node address
-     * (always &gt;= 4096, so it cannot be confused with a status) or a status.
+     * List pop: {@code head = load(headOff); if (head == 0) return FAILED; if (head <u poolFirst ||
+     * head >u poolLast) return CORRUPT; next = load(head + nextOff); commit store(headOff, next);
+     * return head}. Args: headOffset, nextOffset, poolFirst, poolLast (addresses of the first and last
+     * node of the library-owned pool, so that a corrupted head is never dereferenced). Returns the node
+     * address (always &gt;= 4096, so it cannot be confused with a status) or a status.
      */
-    LIST_POP("headOffset", "nextOffset"),
+    LIST_POP("headOffset", "nextOffset", "poolFirst", "poolLast"),
     /**
      * {@code if (load(counterOff) != expected) return FAILED; store(slotOff, value); commit store(counterOff, newCounter)}:
      * a ring slot, then its index. Args: counterOffset, expected, slotOffset, value, newCounter.

@@ -15,6 +15,11 @@ public final class StubStatus {
     public static final long GUARDED = 3;
     /** The operation's precondition failed: compare mismatch, list empty. Nothing was stored. */
     public static final long FAILED = 4;
+    /**
+     * {@link Operation#LIST_POP} found a list head outside the node pool it was given (a corrupted or
+     * forged head): nothing was dereferenced or stored.
+     */
+    public static final long CORRUPT = 5;
     /** Statuses are below this; anything at or above it is a result (a node address). */
     public static final long LIMIT = 16;
 
@@ -28,6 +33,7 @@ public final class StubStatus {
             case 2 -> "INDEX_INVALID";
             case 3 -> "GUARDED";
             case 4 -> "FAILED";
+            case 5 -> "CORRUPT";
             default -> status >= LIMIT ? "RESULT(0x" + Long.toHexString(status) + ")" : "UNKNOWN(" + status + ")";
         };
     }

@@ -3,6 +3,7 @@ package dev.rseq4j.core.internal.runtime;
 import dev.rseq4j.core.internal.codegen.IndexSource;
 import dev.rseq4j.core.internal.codegen.StubOptions;
 import dev.rseq4j.core.internal.platform.Libc;
+import dev.rseq4j.core.percpu.NodePool;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
 import dev.rseq4j.core.percpu.PerCpuStats;
@@ -14,6 +15,7 @@ import java.util.concurrent.ThreadLocalRandom;
 
 import static dev.rseq4j.core.internal.codegen.StubStatus.ABORTED;
 import static dev.rseq4j.core.internal.codegen.StubStatus.COMMITTED;
+import static dev.rseq4j.core.internal.codegen.StubStatus.CORRUPT;
 import static dev.rseq4j.core.internal.codegen.StubStatus.FAILED;
 import static dev.rseq4j.core.internal.codegen.StubStatus.GUARDED;
 import static dev.rseq4j.core.internal.codegen.StubStatus.INDEX_INVALID;
@@ -118,8 +120,22 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
     }
 
     @Override
-    public void add(PerCpuArea area, long offset, long value) {
+    public PerCpuArea.Indexing indexing() {
+        return index == IndexSource.MM_CID ? PerCpuArea.Indexing.CONCURRENCY_ID : PerCpuArea.Indexing.CPU;
+    }
+
+    /** Null and indexing checks common to every operation. */
+    private void checkArea(PerCpuArea area) {
         Objects.requireNonNull(area, "area must not be null");
+        if (area.indexing() != indexing()) {
+            throw new IllegalArgumentException("area is indexed by " + area.indexing()
+                    + " but these operations index by " + indexing());
+        }
+    }
+
+    @Override
+    public void add(PerCpuArea area, long offset, long value) {
+        checkArea(area);
         area.checkWord(offset, "offset");
         try {
             if (fastPath()) {
@@ -144,42 +160,62 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
 
     @Override
     public boolean compareAndStore(PerCpuArea area, long offset, long expected, long newValue) {
-        Objects.requireNonNull(area, "area must not be null");
+        checkArea(area);
         area.checkWord(offset, "offset");
         return run(area, d -> (long) stubs.loadCompareStore().invokeExact(d, offset, expected, newValue),
                 region -> PortableOperations.loadCompareStore(region, offset, expected, newValue)) == COMMITTED;
     }
 
     @Override
-    public void push(PerCpuArea area, long headOffset, MemorySegment node, long nextOffset) {
-        Objects.requireNonNull(area, "area must not be null");
+    public void push(PerCpuArea area, long headOffset, NodePool pool, int node) {
+        checkArea(area);
         area.checkWord(headOffset, "headOffset");
-        checkNode(node, nextOffset);
-        long address = node.address();
+        Objects.requireNonNull(pool, "pool must not be null");
+        long address = pool.address(node);
+        long nodeOffset = address - pool.firstAddress();
+        long nextOffset = pool.nextOffset();
         try {
             run(area, d -> (long) stubs.listPush().invokeExact(d, headOffset, address, nextOffset),
-                    region -> PortableOperations.listPush(region, headOffset, address, nextOffset));
+                    region -> PortableOperations.listPush(region, headOffset, pool.memory(), nodeOffset, nextOffset));
         } finally {
-            Reference.reachabilityFence(node);
+            Reference.reachabilityFence(pool);
         }
     }
 
     @Override
-    public long pop(PerCpuArea area, long headOffset, long nextOffset) {
-        Objects.requireNonNull(area, "area must not be null");
+    public int pop(PerCpuArea area, long headOffset, NodePool pool) {
+        checkArea(area);
         area.checkWord(headOffset, "headOffset");
-        checkNextOffset(nextOffset);
-        long r = run(area, d -> (long) stubs.listPop().invokeExact(d, headOffset, nextOffset),
-                region -> PortableOperations.listPop(region, headOffset, nextOffset));
-        return r == FAILED ? 0 : r;
+        Objects.requireNonNull(pool, "pool must not be null");
+        long nextOffset = pool.nextOffset();
+        long first = pool.firstAddress();
+        long last = pool.lastAddress();
+        try {
+            long r = run(area, d -> (long) stubs.listPop().invokeExact(d, headOffset, nextOffset, first, last),
+                    region -> PortableOperations.listPop(region, headOffset, nextOffset, pool.memory(), last - first));
+            if (r == FAILED) {
+                return -1;
+            }
+            if (r == CORRUPT) {
+                throw new IllegalStateException("list corrupted: the head at offset " + headOffset
+                        + " is not a node of " + pool);
+            }
+            return pool.indexOf(r);
+        } finally {
+            Reference.reachabilityFence(pool);
+        }
     }
 
     @Override
     public boolean storeThenCommit(PerCpuArea area, long counterOffset, long expected, long slotOffset, long value,
                                    long newCounter) {
-        Objects.requireNonNull(area, "area must not be null");
+        checkArea(area);
         area.checkWord(counterOffset, "counterOffset");
         area.checkWord(slotOffset, "slotOffset");
+        if (slotOffset == counterOffset) {
+            throw new IllegalArgumentException("slotOffset must differ from counterOffset " + counterOffset
+                    + ": the try-store would publish before the commit");
+        }
         return run(area, d -> (long) stubs.loadCompareTrystoreStore().invokeExact(d, counterOffset, expected,
                         slotOffset, value, newCounter),
                 region -> PortableOperations.loadCompareTrystoreStore(region, counterOffset, expected, slotOffset,
@@ -189,10 +225,16 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
     @Override
     public boolean copyThenCommit(PerCpuArea area, long counterOffset, long expected, long dstOffset,
                                   MemorySegment src, long length, long newCounter) {
-        Objects.requireNonNull(area, "area must not be null");
+        checkArea(area);
         area.checkWord(counterOffset, "counterOffset");
+        if (length > MAX_COPY_BYTES) {
+            throw new IllegalArgumentException("length must be at most " + MAX_COPY_BYTES + ", was " + length);
+        }
         area.checkRange(dstOffset, length, "dstOffset");
         Objects.requireNonNull(src, "src must not be null");
+        if (area.memory().asOverlappingSlice(src).isPresent()) {
+            throw new IllegalArgumentException("src must not overlap the area's memory");
+        }
         if (length > src.byteSize()) {
             throw new IllegalArgumentException("length must be at most src.byteSize() " + src.byteSize()
                     + ", was " + length);
@@ -209,7 +251,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
 
     @Override
     public int currentIndex(PerCpuArea area) {
-        Objects.requireNonNull(area, "area must not be null");
+        checkArea(area);
         int id = stubs == null ? Libc.schedGetcpu()
                 : index == IndexSource.MM_CID ? runtime.concurrencyId() : runtime.currentCpu();
         if (id < 0) {
@@ -274,7 +316,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
             return false;
         }
         assert status == INDEX_INVALID;
-        stats.recordUnregistered();
+        stats.recordInvalidIndex();
         return runtime.ensureRegistered();
     }
 
@@ -296,29 +338,6 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
             return op.apply(area.region(c));
         } finally {
             area.releaseGuard(c);
-        }
-    }
-
-    private static void checkNode(MemorySegment node, long nextOffset) {
-        Objects.requireNonNull(node, "node must not be null");
-        if (!node.isNative()) {
-            throw new IllegalArgumentException("node must be native memory, was a heap segment");
-        }
-        checkNextOffset(nextOffset);
-        if (node.address() % 8 != 0 || node.address() < 4096) {
-            throw new IllegalArgumentException("node address must be 8-byte aligned and >= 4096, was 0x"
-                    + Long.toHexString(node.address()));
-        }
-        if (node.byteSize() < nextOffset + 8) {
-            throw new IllegalArgumentException("node must hold the next word: byteSize " + node.byteSize()
-                    + " < nextOffset + 8 = " + (nextOffset + 8));
-        }
-    }
-
-    private static void checkNextOffset(long nextOffset) {
-        if (nextOffset < 0 || nextOffset % 8 != 0 || nextOffset > (1 << 20)) {
-            throw new IllegalArgumentException("nextOffset must be a multiple of 8 in [0, " + (1 << 20)
-                    + "], was " + nextOffset);
         }
     }
 }

@@ -4,6 +4,7 @@ import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.codegen.StubStatus;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -29,19 +30,28 @@ public final class PortableOperations {
         return StubStatus.COMMITTED;
     }
 
-    public static long listPush(MemorySegment region, long headOffset, long node, long nextOffset) {
+    /** {@code nodeOffset} is the node's offset in {@code pool}; the list stores its address. */
+    public static long listPush(MemorySegment region, long headOffset, MemorySegment pool, long nodeOffset,
+                                long nextOffset) {
         long head = region.get(JAVA_LONG, headOffset);
-        node(node, nextOffset).set(JAVA_LONG, nextOffset, head);
-        region.set(JAVA_LONG, headOffset, node);
+        pool.set(JAVA_LONG, nodeOffset + nextOffset, head);
+        region.set(JAVA_LONG, headOffset, pool.address() + nodeOffset);
         return StubStatus.COMMITTED;
     }
 
-    public static long listPop(MemorySegment region, long headOffset, long nextOffset) {
+    /** {@code lastNodeOffset} is the offset of the pool's last node: heads beyond it are corrupt. */
+    public static long listPop(MemorySegment region, long headOffset, long nextOffset, MemorySegment pool,
+                               long lastNodeOffset) {
         long head = region.get(JAVA_LONG, headOffset);
         if (head == 0) {
             return StubStatus.FAILED;
         }
-        region.set(JAVA_LONG, headOffset, node(head, nextOffset).get(JAVA_LONG, nextOffset));
+        long offset = head - pool.address();
+        if (offset < 0 || offset > lastNodeOffset) {   // same unsigned range check as the stubs
+            return StubStatus.CORRUPT;
+        }
+        // The stubs do not check alignment (an in-pool load is safe either way); neither do we.
+        region.set(JAVA_LONG, headOffset, pool.get(ValueLayout.JAVA_LONG_UNALIGNED, offset + nextOffset));
         return head;
     }
 
@@ -65,8 +75,4 @@ public final class PortableOperations {
         return StubStatus.COMMITTED;
     }
 
-    /** A list node's next word; nodes are library-owned native memory (see PerCpuOps#push). */
-    private static MemorySegment node(long address, long nextOffset) {
-        return MemorySegment.ofAddress(address).reinterpret(nextOffset + 8);
-    }
 }

@@ -108,37 +108,44 @@ public final class RseqRuntime {
         StubHandles mmCidStubs;
     }
 
-    /** Fills {@code d}; returns null for RSEQ mode, else the reason for LOCK mode. */
+    /**
+     * Fills {@code d}; returns null for RSEQ mode, else the reason for LOCK mode. The facts the status
+     * reports (registrant, feature size) are gathered before anything architecture-specific, so they
+     * are true in lock mode too; the kill switch is checked before any native call.
+     */
     private static String detect(String arch, Detection d) {
         String requested = System.getProperty(MODE_PROPERTY, "auto").trim().toLowerCase(Locale.ROOT);
         if (!requested.equals("auto") && !requested.equals("lock")) {
             return "unknown -D" + MODE_PROPERTY + "=" + requested + " (expected auto or lock)";
         }
+        if (requested.equals("lock")) {
+            return "forced by -D" + MODE_PROPERTY + "=lock";
+        }
         if (!System.getProperty("os.name", "").equals("Linux")) {
             return "not Linux (os.name=" + System.getProperty("os.name") + ")";
         }
+        if (Libc.bindingError().isPresent()) {
+            return Libc.bindingError().get();
+        }
+        Optional<Long> offset = Libc.readLongSymbol("__rseq_offset");
+        Optional<Integer> size = Libc.readIntSymbol("__rseq_size");
+        if (offset.isEmpty() || size.isEmpty() || !Libc.hasSyscall()) {
+            return "the C library does not export __rseq_offset/__rseq_size (musl, or glibc before 2.35)";
+        }
+        d.rseqOffset = offset.get();
+        boolean glibcRegistered = size.get() > 0;
+        long aux = Libc.getauxval(Libc.AT_RSEQ_FEATURE_SIZE);
+        // Kernels before 6.3 have rseq but no AT_RSEQ_FEATURE_SIZE: the original 20 bytes.
+        d.featureSize = aux != 0 ? (int) aux : glibcRegistered ? ORIGINAL_FEATURE_SIZE : 0;
+        if (glibcRegistered) {
+            d.registrant = Registrant.GLIBC;
+        }
+
         Optional<StubGenerator> generator = StubGenerator.forArchitecture(arch);
         if (generator.isEmpty()) {
             return "no stub generator for architecture " + arch;
         }
         d.generator = generator.get();
-        long aux = Libc.getauxval(Libc.AT_RSEQ_FEATURE_SIZE);
-        Optional<Long> offset = Libc.readLongSymbol("__rseq_offset");
-        Optional<Integer> size = Libc.readIntSymbol("__rseq_size");
-        if (Libc.bindingError().isPresent()) {
-            return Libc.bindingError().get();
-        }
-        if (offset.isEmpty() || size.isEmpty() || !Libc.hasSyscall()) {
-            return "the C library does not export __rseq_offset/__rseq_size (musl, or glibc before 2.35)";
-        }
-        d.rseqOffset = offset.get();
-        if (size.get() > 0) {
-            d.registrant = Registrant.GLIBC;
-        }
-        if (requested.equals("lock")) {
-            d.featureSize = (int) aux;
-            return "forced by -D" + MODE_PROPERTY + "=lock";
-        }
         if (!Libc.hasMemoryMapping()) {
             return "no mmap/mprotect in the C library";
         }
@@ -149,21 +156,7 @@ public final class RseqRuntime {
             return "cannot make generated code executable: " + e.getMessage();
         }
 
-        if (size.get() > 0) {
-            if (StubHandles.call(d.cpuStubs.cpuId()) < 0) {
-                return "glibc reports __rseq_size=" + size.get() + " but this thread's cpu_id is "
-                        + StubHandles.call(d.cpuStubs.cpuId());
-            }
-        } else {
-            SyscallResult r = register(d.generator, d.cpuStubs);
-            if (!r.ok()) {
-                return r.errno() == Libc.ENOSYS ? "the kernel has no rseq(2) (ENOSYS)"
-                        : "rseq(2) registration failed, errno " + r.errno();
-            }
-            d.registrant = Registrant.RSEQ4J;
-        }
-        d.featureSize = aux == 0 ? ORIGINAL_FEATURE_SIZE : (int) aux;
-
+        // membarrier before any registration of ours, so that a lock-mode outcome registers nothing.
         long mb = d.generator.membarrierSyscall();
         SyscallResult query = Libc.syscall(mb, MEMBARRIER_CMD_QUERY, 0, 0, 0);
         d.membarrierRseq = query.ok() && (query.value() & MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) != 0;
@@ -176,6 +169,23 @@ public final class RseqRuntime {
             return "membarrier registration failed, errno " + reg.errno();
         }
         d.membarrierPerCpu = Libc.syscall(mb, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_FLAG_CPU, 0, 0).ok();
+
+        if (glibcRegistered) {
+            long cpu = StubHandles.call(d.cpuStubs.cpuId());
+            if (cpu < 0) {
+                return "glibc reports __rseq_size=" + size.get() + " but this thread's cpu_id is " + cpu;
+            }
+        } else {
+            SyscallResult r = register(d.generator, d.cpuStubs);
+            if (!r.ok()) {
+                return r.errno() == Libc.ENOSYS ? "the kernel has no rseq(2) (ENOSYS)"
+                        : "rseq(2) registration failed, errno " + r.errno();
+            }
+            d.registrant = Registrant.RSEQ4J;
+            if (aux == 0) {
+                d.featureSize = ORIGINAL_FEATURE_SIZE;
+            }
+        }
         d.sliceExtension = Libc.prctl(PR_RSEQ_SLICE_EXTENSION, PR_RSEQ_SLICE_EXTENSION_GET, 0, 0, 0)
                 .map(SyscallResult::ok).orElse(false);
 

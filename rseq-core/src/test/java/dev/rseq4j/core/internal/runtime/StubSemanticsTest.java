@@ -2,6 +2,7 @@ package dev.rseq4j.core.internal.runtime;
 
 import dev.rseq4j.core.internal.codegen.IndexSource;
 import dev.rseq4j.core.internal.codegen.StubStatus;
+import dev.rseq4j.core.percpu.NodePool;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -72,7 +73,7 @@ class StubSemanticsTest {
     @EnumSource(IndexSource.class)
     void loadAddStore(IndexSource index) throws Throwable {
         StubHandles h = stubs(index);
-        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
         long r = callAndCompare(area, d -> (long) h.loadAddStore().invokeExact(d, 8L, 41L),
                 region -> PortableOperations.loadAddStore(region, 8, 41));
         assertEquals(StubStatus.COMMITTED, r);
@@ -83,7 +84,7 @@ class StubSemanticsTest {
     @EnumSource(IndexSource.class)
     void loadCompareStore(IndexSource index) throws Throwable {
         StubHandles h = stubs(index);
-        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
         assertEquals(StubStatus.FAILED, callAndCompare(area, d -> (long) h.loadCompareStore().invokeExact(d, 16L, 5L, 9L),
                 region -> PortableOperations.loadCompareStore(region, 16, 5, 9)));
         assertEquals(StubStatus.COMMITTED, callAndCompare(area, d -> (long) h.loadCompareStore().invokeExact(d, 16L, 0L, 9L),
@@ -95,30 +96,53 @@ class StubSemanticsTest {
     @EnumSource(IndexSource.class)
     void listPushAndPop(IndexSource index) throws Throwable {
         StubHandles h = stubs(index);
-        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
-        MemorySegment node = Arena.ofAuto().allocate(32, 8);
-        long address = node.address();
-        assertEquals(StubStatus.FAILED, callAndCompare(area, d -> (long) h.listPop().invokeExact(d, 8L, 16L),
-                region -> PortableOperations.listPop(region, 8, 16)), "pop of an empty list");
-        node.set(JAVA_LONG, 16, 0xdeadL);
-        assertEquals(StubStatus.COMMITTED, callAndCompare(area, d -> (long) h.listPush().invokeExact(d, 8L, address, 16L),
-                region -> PortableOperations.listPush(region, 8, address, 16)));
-        assertEquals(0, node.get(JAVA_LONG, 16), "next of the first node is the old (empty) head");
-        assertEquals(address, total(area, 8));
+        PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
+        NodePool pool = new NodePool(4, 32, 16);
+        long first = pool.firstAddress();
+        long last = pool.lastAddress();
+        long node = pool.address(2);
+        assertEquals(StubStatus.FAILED, callAndCompare(area, d -> (long) h.listPop().invokeExact(d, 8L, 16L, first, last),
+                region -> PortableOperations.listPop(region, 8, 16, pool.memory(), last - first)), "pop of an empty list");
+        pool.node(2).set(JAVA_LONG, 16, 0xdeadL);
+        assertEquals(StubStatus.COMMITTED, callAndCompare(area, d -> (long) h.listPush().invokeExact(d, 8L, node, 16L),
+                region -> PortableOperations.listPush(region, 8, pool.memory(), node - first, 16)));
+        assertEquals(0, pool.node(2).get(JAVA_LONG, 16), "next of the first node is the old (empty) head");
+        assertEquals(node, total(area, 8));
         // Pop from the region that holds it (retry until the thread runs on that CPU).
         long popped = 0;
-        for (int i = 0; i < 100_000 && popped != address; i++) {
-            popped = (long) h.listPop().invokeExact(area.descriptorAddress(), 8L, 16L);
+        for (int i = 0; i < 100_000 && popped != node; i++) {
+            popped = (long) h.listPop().invokeExact(area.descriptorAddress(), 8L, 16L, first, last);
         }
-        assertEquals(address, popped);
+        assertEquals(node, popped);
         assertEquals(0, total(area, 8));
+    }
+
+    /** A forged or corrupted head outside the pool is reported as CORRUPT and never dereferenced. */
+    @ParameterizedTest
+    @EnumSource(IndexSource.class)
+    void listPopRefusesHeadsOutsideThePool(IndexSource index) throws Throwable {
+        StubHandles h = stubs(index);
+        NodePool pool = new NodePool(4, 32, 16);
+        long first = pool.firstAddress();
+        long last = pool.lastAddress();
+        for (long forged : new long[] {0x1000, 1, first - 8, last + 8, -1L, Long.MIN_VALUE}) {
+            PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
+            for (int i = 0; i < area.regions(); i++) {
+                area.region(i).set(JAVA_LONG, 8, forged);
+            }
+            assertEquals(StubStatus.CORRUPT, callAndCompare(area,
+                    d -> (long) h.listPop().invokeExact(d, 8L, 16L, first, last),
+                    region -> PortableOperations.listPop(region, 8, 16, pool.memory(), last - first)),
+                    "head 0x" + Long.toHexString(forged));
+            assertEquals(forged * area.regions(), total(area, 8), "nothing stored");
+        }
     }
 
     @ParameterizedTest
     @EnumSource(IndexSource.class)
     void loadCompareTrystoreStore(IndexSource index) throws Throwable {
         StubHandles h = stubs(index);
-        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
         assertEquals(StubStatus.FAILED, callAndCompare(area,
                 d -> (long) h.loadCompareTrystoreStore().invokeExact(d, 8L, 1L, 64L, 77L, 2L),
                 region -> PortableOperations.loadCompareTrystoreStore(region, 8, 1, 64, 77, 2)));
@@ -133,7 +157,7 @@ class StubSemanticsTest {
     @EnumSource(IndexSource.class)
     void loadCompareMemcpyStoreFromHeapAndNative(IndexSource index) throws Throwable {
         StubHandles h = stubs(index);
-        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
         byte[] bytes = new byte[37];
         for (int i = 0; i < bytes.length; i++) {
             bytes[i] = (byte) (i * 7 + 1);
@@ -160,7 +184,7 @@ class StubSemanticsTest {
     @EnumSource(IndexSource.class)
     void indexOutOfRangeIsReportedNotUsed(IndexSource index) throws Throwable {
         StubHandles h = stubs(index);
-        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
         // A descriptor over the same memory with count 0: every index is out of range, as -1/-2 are.
         MemorySegment d = Arena.ofAuto().allocate(32, 32);
         d.set(JAVA_LONG, 0, area.memory().address());
@@ -169,7 +193,7 @@ class StubSemanticsTest {
         d.set(ValueLayout.JAVA_INT, 20, 0);
         byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
         assertEquals(StubStatus.INDEX_INVALID, (long) h.loadAddStore().invokeExact(d.address(), 8L, 1L));
-        assertEquals(StubStatus.INDEX_INVALID, (long) h.listPop().invokeExact(d.address(), 8L, 0L));
+        assertEquals(StubStatus.INDEX_INVALID, (long) h.listPop().invokeExact(d.address(), 8L, 0L, 4096L, 4096L));
         assertArrayEquals(before, area.memory().toArray(ValueLayout.JAVA_BYTE), "nothing written");
         java.lang.ref.Reference.reachabilityFence(area);
     }
@@ -178,7 +202,7 @@ class StubSemanticsTest {
     @EnumSource(IndexSource.class)
     void heldGuardIsReportedNotOverwritten(IndexSource index) throws Throwable {
         StubHandles h = stubs(index);
-        PerCpuArea area = PerCpuArea.forPossibleCpus(STRIDE);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
         for (int i = 0; i < area.regions(); i++) {
             assertTrue(area.casGuard(i));
         }
@@ -191,6 +215,10 @@ class StubSemanticsTest {
         for (int i = 0; i < area.regions(); i++) {
             area.releaseGuard(i);
         }
+    }
+
+    static PerCpuArea.Indexing indexing(IndexSource index) {
+        return index == IndexSource.MM_CID ? PerCpuArea.Indexing.CONCURRENCY_ID : PerCpuArea.Indexing.CPU;
     }
 
     static long total(PerCpuArea area, long offset) {

@@ -29,7 +29,7 @@ public final class X86_64Assembler {
 
     /** Condition codes for {@link #jcc}. */
     public enum Cond {
-        E(0x4), NE(0x5), AE(0x3), B(0x2);
+        E(0x4), NE(0x5), AE(0x3), B(0x2), A(0x7), S(0x8);
 
         final int code;
 

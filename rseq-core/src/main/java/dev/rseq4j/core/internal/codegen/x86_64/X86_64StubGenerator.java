@@ -3,6 +3,7 @@ package dev.rseq4j.core.internal.codegen.x86_64;
 import dev.rseq4j.core.internal.codegen.CodeBuffer;
 import dev.rseq4j.core.internal.codegen.CodeBuffer.Label;
 import dev.rseq4j.core.internal.codegen.GeneratedCode;
+import dev.rseq4j.core.internal.codegen.IndexSource;
 import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.codegen.Probe;
 import dev.rseq4j.core.internal.codegen.StubGenerator;
@@ -14,7 +15,10 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 
+import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.Cond.A;
 import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.Cond.AE;
+import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.Cond.B;
+import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.Cond.S;
 import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.Cond.NE;
 import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.Cond.E;
 import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.Reg.R10;
@@ -48,7 +52,8 @@ import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.mem;
  *   ...     probes                                      (16-byte aligned, int3 padding)
  *   ...     one stub per operation:
  *             lea r10,[rip+desc]; mov fs:[rseq+8],r10   arm rseq_cs
- *   start:    mov eax,fs:[rseq+index]                  cpu_id or mm_cid
+ *   start:    (mm_cid only: mov eax,fs:[rseq+4]; test eax,eax; js invalid)   registered?
+ *             mov eax,fs:[rseq+index]                  cpu_id or mm_cid
  *             cmp eax,[rdi+16]; jae invalid             unsigned: -1/-2 are out of range too
  *             imul rax,[rdi+8]; add rax,[rdi]           region = base + index * stride
  *             mov r10d,[rdi+20]; mov r10d,[rax+r10]     guard word
@@ -137,6 +142,7 @@ public final class X86_64StubGenerator implements StubGenerator {
         Label invalid = new Label();
         Label guarded = new Label();
         Label failed = new Label();
+        Label corrupt = new Label();
 
         if (op == Operation.LOAD_COMPARE_MEMCPY_STORE) {
             asm.movLoad64(R11, mem(RSP, 8));       // 7th argument: newCounter
@@ -146,6 +152,13 @@ public final class X86_64StubGenerator implements StubGenerator {
             asm.movStoreFs64(area + RSEQ_CS_FIELD, R10);
         }
         asm.bind(start);
+        if (o.index() == IndexSource.MM_CID) {
+            // mm_cid does not say whether the thread is registered (it reads 0, or a stale id in a
+            // reused glibc stack); cpu_id does (-1/-2).
+            asm.movLoadFs32(RAX, area + IndexSource.CPU_ID.fieldOffset());
+            asm.testReg32(RAX, RAX);
+            asm.jcc(S, invalid);
+        }
         asm.movLoadFs32(RAX, area + o.index().fieldOffset());
         asm.cmpLoad32(RAX, mem(RDI, 16));
         asm.jcc(AE, invalid);
@@ -176,10 +189,14 @@ public final class X86_64StubGenerator implements StubGenerator {
                 delay(asm, o);
                 asm.movStore64(mem(RAX, RSI), RDX); // commit head = node
             }
-            case LIST_POP -> {                     // rsi = headOffset, rdx = nextOffset
+            case LIST_POP -> {                     // rsi = headOffset, rdx = nextOffset, rcx = poolFirst, r8 = poolLast
                 asm.movLoad64(R10, mem(RAX, RSI));
                 asm.testReg64(R10, R10);
                 asm.jcc(E, failed);
+                asm.cmpReg64(R10, RCX);
+                asm.jcc(B, corrupt);                // below the pool: never dereference it
+                asm.cmpReg64(R10, R8);
+                asm.jcc(A, corrupt);                // above the last node
                 asm.movLoad64(R11, mem(R10, RDX));  // next = head.next
                 delay(asm, o);
                 asm.movStore64(mem(RAX, RSI), R11); // commit head = next
@@ -216,6 +233,9 @@ public final class X86_64StubGenerator implements StubGenerator {
         returnStatus(asm, invalid, StubStatus.INDEX_INVALID);
         returnStatus(asm, guarded, StubStatus.GUARDED);
         returnStatus(asm, failed, StubStatus.FAILED);
+        if (op == Operation.LIST_POP) {
+            returnStatus(asm, corrupt, StubStatus.CORRUPT);
+        }
         asm.ud1Signature(SIGNATURE);
         asm.bind(abort);
         asm.movImm32(RAX, (int) StubStatus.ABORTED);
