@@ -7,7 +7,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-/** Runs a main class in a fresh JVM with this test's class path, extra JVM flags and environment. */
+/**
+ * Runs a main class in a fresh JVM with this test's class path, extra JVM flags and environment;
+ * native access is enabled unless the flags contain {@code --illegal-native-access=deny}.
+ */
 public final class Forked {
     /** Exit code and combined output of a forked JVM. */
     public record Result(int exitCode, String output) {
@@ -20,7 +23,9 @@ public final class Forked {
             throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.add("--enable-native-access=ALL-UNNAMED");
+        if (!jvmArgs.contains("--illegal-native-access=deny")) {
+            cmd.add("--enable-native-access=ALL-UNNAMED");
+        }
         cmd.addAll(jvmArgs);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));

@@ -50,6 +50,17 @@ class ForkedModesTest {
         assertTrue(r.output().contains("aborts=0"), r.output());
     }
 
+    /** Without native access nothing can be bound: lock mode with the reason, and everything still works. */
+    @Test
+    void nativeAccessDeniedMeansLockModeThatStillWorks() throws Exception {
+        Forked.Result r = Forked.run(Diagnostics.class, Map.of(), List.of("--illegal-native-access=deny"),
+                "--seconds", "0.2");
+        assertEquals(0, r.exitCode(), r.output());
+        assertTrue(r.output().startsWith("mode=LOCK reason=\"native access denied: run the JVM with --enable-native-access"),
+                r.output());
+        assertTrue(r.output().contains("check ok") && r.output().contains("result=PASS"), r.output());
+    }
+
     @Test
     void unknownModeValueMeansLockModeWithReason() throws Exception {
         Forked.Result r = Forked.run(Diagnostics.class, Map.of(), List.of("-Drseq4j.mode=fast"), "--seconds", "0.1");

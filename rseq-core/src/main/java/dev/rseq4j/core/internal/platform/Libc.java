@@ -113,7 +113,7 @@ public final class Libc {
             }
             return lookup;
         } catch (RuntimeException | Error e) {
-            bindingError = "cannot look up C library symbols: " + e;
+            bindingError = describe("cannot look up C library symbols", e);
             return name -> Optional.empty();
         }
     }
@@ -123,9 +123,17 @@ public final class Libc {
             return LOOKUP.find(name).map(address -> LINKER.downcallHandle(address, fd, options));
         } catch (RuntimeException | Error e) {
             // e.g. IllegalCallerException when native access is denied to this module
-            bindingError = "cannot bind " + name + ": " + e;
+            bindingError = describe("cannot bind " + name, e);
             return Optional.empty();
         }
+    }
+
+    private static String describe(String what, Throwable e) {
+        if (e instanceof IllegalCallerException) {
+            return "native access denied: run the JVM with --enable-native-access=dev.rseq4j.core "
+                    + "(module path) or --enable-native-access=ALL-UNNAMED (class path) [" + e.getMessage() + "]";
+        }
+        return what + ": " + e;
     }
 
     /** Why a binding failed, or empty when every failure was a simply absent function. */
