@@ -137,6 +137,8 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
     public void add(PerCpuArea area, long offset, long value) {
         checkArea(area);
         area.checkWord(offset, "offset");
+        // NOTE: the same protocol as run(), written out for the hottest operation so that its fast
+        // path needs no capturing lambda; keep the two in step.
         try {
             if (fastPath()) {
                 long d = area.descriptorAddress();
