@@ -1,7 +1,9 @@
 /**
- * rseq4j collections: per-CPU data structures built on the core's per-CPU operations. The package
- * {@code dev.rseq4j.collections} is exported once it holds its first class (PerCpuCounter).
+ * rseq4j collections: per-CPU data structures built on the core's per-CPU operations. They never
+ * see machine code; every operation runs as a restartable sequence with the two-attempts-then-guard
+ * fallback, or in lock mode where rseq is unavailable.
  */
 module dev.rseq4j.collections {
     requires transitive dev.rseq4j.core;
+    exports dev.rseq4j.collections;
 }

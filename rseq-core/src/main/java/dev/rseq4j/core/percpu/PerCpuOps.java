@@ -97,6 +97,15 @@ public interface PerCpuOps {
     boolean copyThenCommit(PerCpuArea area, long counterOffset, long expected, long dstOffset, MemorySegment src,
                            long length, long newCounter);
 
+    /**
+     * Takes every region's word at {@code offset} and sets it to 0, atomically per region with respect
+     * to every operation on that region, and returns the sum of the values taken. Takes all regions'
+     * guards (in index order), issues one membarrier for all CPUs, reads and zeroes, releases: fast
+     * paths meanwhile take the slow path and wait. Used for reset and sumThenReset; costs a system
+     * call, so it is for rare operations.
+     */
+    long sumThenReset(PerCpuArea area, long offset);
+
     /** The indexing of this instance; it accepts only areas created with the same indexing. */
     PerCpuArea.Indexing indexing();
 

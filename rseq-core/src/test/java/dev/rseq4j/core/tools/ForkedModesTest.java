@@ -1,6 +1,6 @@
 package dev.rseq4j.core.tools;
 
-import dev.rseq4j.core.Forked;
+import dev.rseq4j.testing.Forked;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;

@@ -19,6 +19,7 @@ import static dev.rseq4j.core.internal.codegen.StubStatus.CORRUPT;
 import static dev.rseq4j.core.internal.codegen.StubStatus.FAILED;
 import static dev.rseq4j.core.internal.codegen.StubStatus.GUARDED;
 import static dev.rseq4j.core.internal.codegen.StubStatus.INDEX_INVALID;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * The one implementation of {@link PerCpuOps}: two restartable attempts, then the guard.
@@ -252,6 +253,33 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
     }
 
     @Override
+    public long sumThenReset(PerCpuArea area, long offset) {
+        checkArea(area);
+        area.checkWord(offset, "offset");
+        int held = 0;
+        try {
+            for (; held < area.regions(); held++) {
+                acquireGuard(area, held);
+            }
+            if (stubs != null && !hooks.skipFence()) {
+                runtime.fence(-1);
+            }
+            long sum = 0;
+            for (int c = 0; c < area.regions(); c++) {
+                MemorySegment region = area.region(c);
+                sum += region.get(JAVA_LONG, offset);
+                region.set(JAVA_LONG, offset, 0L);
+            }
+            return sum;
+        } finally {
+            for (int c = 0; c < held; c++) {
+                area.releaseGuard(c);
+            }
+            Reference.reachabilityFence(area);
+        }
+    }
+
+    @Override
     public int currentIndex(PerCpuArea area) {
         checkArea(area);
         int id = stubs == null ? Libc.schedGetcpu()
@@ -322,9 +350,8 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
         return runtime.ensureRegistered();
     }
 
-    private long slowPath(PerCpuArea area, RegionOp op) {
-        stats.recordSlowPath();
-        int c = hooks.slowPathEvery() > 0 ? ThreadLocalRandom.current().nextInt(area.regions()) : currentIndex(area);
+    /** CAS region {@code c}'s guard from 0 to 1, spinning, then yielding, while another slow path holds it. */
+    private static void acquireGuard(PerCpuArea area, int c) {
         int spins = 0;
         while (!area.casGuard(c)) {
             if (++spins < SPINS_BEFORE_YIELD) {
@@ -333,6 +360,12 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
                 Thread.yield();
             }
         }
+    }
+
+    private long slowPath(PerCpuArea area, RegionOp op) {
+        stats.recordSlowPath();
+        int c = hooks.slowPathEvery() > 0 ? ThreadLocalRandom.current().nextInt(area.regions()) : currentIndex(area);
+        acquireGuard(area, c);
         try {
             if (stubs != null && !hooks.skipFence()) {
                 runtime.fence(index == IndexSource.MM_CID ? -1 : c);

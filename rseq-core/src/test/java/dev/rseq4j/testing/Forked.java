@@ -1,4 +1,4 @@
-package dev.rseq4j.core;
+package dev.rseq4j.testing;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
