@@ -1,2 +1,15 @@
-/** jcstress tests and torture runs; the jcstress set-up arrives with the counter issue. */
+/**
+ * jcstress tests of the per-CPU collections, run from {@code rseq-stress/target/jcstress.jar}.
+ *
+ * <p>Each test names the outcomes its contract allows; any other outcome is FORBIDDEN. The tests
+ * cover {@link dev.rseq4j.collections.PerCpuCounter} on the production fast path, the slow path
+ * (forced, on a random CPU's cell, with membarrier) racing the fast path on the same word, the
+ * exactly-once guarantee of {@code sumThenReset}, and the monotonicity of {@code sum} under
+ * increments. {@link dev.rseq4j.stress.RseqModeTest} reports whether the forked VMs ran in rseq
+ * mode at all: without {@code --enable-native-access} they fall back to lock mode, and the other
+ * tests would then only test the lock.
+ *
+ * <p>The module has no module-info: it runs on the class path, where the core's internal test
+ * hooks ({@code GuardedPerCpuOps.TestHooks}) are accessible.
+ */
 package dev.rseq4j.stress;

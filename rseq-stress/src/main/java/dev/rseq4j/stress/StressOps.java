@@ -1,0 +1,51 @@
+package dev.rseq4j.stress;
+
+import dev.rseq4j.collections.PerCpuArena;
+import dev.rseq4j.collections.StressAccess;
+import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.runtime.GuardedPerCpuOps;
+import dev.rseq4j.core.internal.runtime.RseqRuntime;
+import dev.rseq4j.core.percpu.PerCpuArea;
+import dev.rseq4j.core.percpu.PerCpuOps;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/** The operations the tests mix, created once per VM (hooked operations install stubs). */
+final class StressOps {
+    /** True when this VM runs rseq4j in rseq mode (restartable fast paths), false in lock mode. */
+    static final boolean RSEQ = RseqRuntime.get().rseqMode();
+
+    /** The production CPU-indexed operations: in rseq mode, the restartable fast path. */
+    static final PerCpuOps PRODUCTION = PerCpuOps.cpuIndexed();
+
+    /**
+     * In rseq mode: operations that always take the slow path (guard, membarrier) on a random
+     * region, so they race the fast paths of other CPUs on that region. In lock mode the production
+     * operations, which are the lock: a lock-mode instance has no membarrier and must never be
+     * mixed with restartable operations on one area.
+     */
+    static final PerCpuOps FORCED_SLOW = RSEQ
+            ? GuardedPerCpuOps.withOptions(RseqRuntime.get().productionOptions(IndexSource.CPU_ID),
+                    new GuardedPerCpuOps.TestHooks(1, false))
+            : PRODUCTION;
+
+    /** The words of the area tests: a dedicated arena, so that no other user shares their pages. */
+    private static final PerCpuArena ARENA = new PerCpuArena(PerCpuArea.Indexing.CPU);
+
+    private StressOps() {
+    }
+
+    /** A zeroed word in every CPU's region, reused once {@code owner} (held by the test's state) is unreachable. */
+    static StressAccess.Word newWord(Object owner) {
+        return StressAccess.allocate(ARENA, owner);
+    }
+
+    /** The word at {@code offset} summed over every region (call after the writers finished). */
+    static long sum(PerCpuArea area, long offset) {
+        long sum = 0;
+        for (int c = 0; c < area.regions(); c++) {
+            sum += area.region(c).get(JAVA_LONG, offset);
+        }
+        return sum;
+    }
+}
