@@ -23,7 +23,8 @@ public final class Diagnostics {
               for S seconds (default 2) from N threads (default 2 x CPUs, at least 4) with a busy loop
               of LOOPS iterations (default 20000) inside every critical section, and prints
               "op=... ops=N aborts=N slowPaths=N lost=N". Exits non-zero if anything was lost.
-              -Drseq4j.mode=lock (JAVA_OPTS) forces lock mode.""";
+              -Drseq4j.mode=lock (JAVA_OPTS) forces lock mode. ./rseq4j then prints a quick JMH
+              table of PerCpuCounter, LongAdder and AtomicLong (--no-table skips it).""";
 
     private Diagnostics() {
     }
