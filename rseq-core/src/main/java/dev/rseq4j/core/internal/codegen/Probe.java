@@ -11,7 +11,9 @@ public enum Probe {
     /** {@code mm_cid}. */
     MM_CID(24),
     /** {@code flags} (time-slice extension availability bits). */
-    FLAGS(16);
+    FLAGS(16),
+    /** Returns 0 and touches nothing: the cost floor of any downcall design (benchmarks). */
+    NOTHING(-1);
 
     private final int fieldOffset;
 
@@ -19,7 +21,7 @@ public enum Probe {
         this.fieldOffset = fieldOffset;
     }
 
-    /** Offset of the 32-bit field read, or -1 for {@link #AREA_ADDRESS}. */
+    /** Offset of the 32-bit field read, or -1 for {@link #AREA_ADDRESS} and {@link #NOTHING}. */
     public int fieldOffset() {
         return fieldOffset;
     }

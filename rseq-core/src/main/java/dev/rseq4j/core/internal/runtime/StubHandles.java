@@ -27,7 +27,7 @@ public record StubHandles(StubOptions options, long address,
                           MethodHandle listPush, MethodHandle listPop,
                           MethodHandle loadCompareTrystoreStore, MethodHandle loadCompareMemcpyStore,
                           MethodHandle areaAddress, MethodHandle cpuId, MethodHandle nodeId,
-                          MethodHandle mmCid, MethodHandle flags) {
+                          MethodHandle mmCid, MethodHandle flags, MethodHandle nothing) {
 
     static StubHandles install(GeneratedCode code, StubOptions options) {
         long base = ExecutableMemory.install(code);
@@ -42,7 +42,8 @@ public record StubHandles(StubOptions options, long address,
                 probe(code, base, Probe.CPU_ID),
                 probe(code, base, Probe.NODE_ID),
                 probe(code, base, Probe.MM_CID),
-                probe(code, base, Probe.FLAGS));
+                probe(code, base, Probe.FLAGS),
+                probe(code, base, Probe.NOTHING));
     }
 
     private static MethodHandle op(GeneratedCode code, long base, Operation op) {

@@ -118,6 +118,8 @@ public final class X86_64StubGenerator implements StubGenerator {
             if (probe == Probe.AREA_ADDRESS) {
                 asm.movLoadFs64(RAX, 0);           // tcbhead_t.tcb: the thread pointer itself
                 asm.addImm64(RAX, area);
+            } else if (probe == Probe.NOTHING) {
+                asm.xorReg32(RAX, RAX);
             } else {
                 asm.movsxdLoadFs(RAX, area + probe.fieldOffset());
             }
