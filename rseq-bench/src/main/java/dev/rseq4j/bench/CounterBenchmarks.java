@@ -1,0 +1,84 @@
+package dev.rseq4j.bench;
+
+import dev.rseq4j.collections.PerCpuCounter;
+import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.runtime.RseqRuntime;
+import org.jctools.counters.Counter;
+import org.jctools.counters.CountersFactory;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.lang.invoke.MethodHandle;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * One shared counter per implementation, incremented by every benchmark thread: the contended case
+ * {@code LongAdder} is made for. Run with {@code -t 1,2,4,8} (see {@link CounterReport}).
+ *
+ * <p>{@code emptyDowncall} calls a generated stub that only returns 0, through the same critical
+ * downcall as the counter: the floor of any FFM-based design.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
+public class CounterBenchmarks {
+    /** A static final handle, so the JIT links it like the counter's: the floor of any downcall. */
+    static final MethodHandle NOTHING = RseqRuntime.get().rseqMode()
+            ? RseqRuntime.get().stubs(IndexSource.CPU_ID).nothing() : null;
+
+    PerCpuCounter perCpu;
+    LongAdder longAdder;
+    AtomicLong atomicLong;
+    Counter jctools;
+
+    @Setup
+    public void setUp() {
+        perCpu = new PerCpuCounter();
+        longAdder = new LongAdder();
+        atomicLong = new AtomicLong();
+        // One stripe per CPU rounded up to a power of two, as LongAdder sizes its cells.
+        jctools = CountersFactory.createFixedSizeStripedCounter(
+                Integer.highestOneBit(Math.max(1, Runtime.getRuntime().availableProcessors() * 2 - 1)));
+    }
+
+    @Benchmark
+    public void perCpuCounter() {
+        perCpu.increment();
+    }
+
+    @Benchmark
+    public void longAdder() {
+        longAdder.increment();
+    }
+
+    @Benchmark
+    public void atomicLong() {
+        atomicLong.incrementAndGet();
+    }
+
+    @Benchmark
+    public void jctoolsStriped() {
+        jctools.inc();
+    }
+
+    @Benchmark
+    public long emptyDowncall() throws Throwable {
+        if (NOTHING == null) {
+            throw new IllegalStateException("lock mode: no stubs; " + RseqRuntime.get().status().lockReason());
+        }
+        return (long) NOTHING.invokeExact();
+    }
+}
