@@ -21,8 +21,9 @@ import java.lang.invoke.VarHandle;
  * The stride is a multiple of 64 bytes so that two regions never share a cache line; within a
  * region, words are packed with no padding (only the owning CPU writes them on the fast path).
  *
- * <p>A 32-byte descriptor {@code {base, stride, count, guardOffset}} beside the regions is what the
- * native stubs receive; its layout is documented in {@code Operation}.
+ * <p>A 32-byte descriptor {@code {address of region 0's guard, stride, count}} beside the regions
+ * is what the native stubs receive, with word arguments as addresses in region 0; the layout is
+ * documented in {@code Operation}.
  *
  * <p>Thread-safety: immutable; the memory is written only through {@link PerCpuOps} (and read by
  * anyone through {@link #region}). Memory is zeroed at allocation.
@@ -52,6 +53,10 @@ public final class PerCpuArea {
     private final Indexing indexing;
     private final MemorySegment memory;
     private final MemorySegment descriptor;
+    /** {@code descriptor.address()}, read on every operation: one field load instead of two. */
+    private final long descriptorAddress;
+    /** Address of region 0. */
+    private final long base;
     private final int regions;
     private final long stride;
     private final long guardOffset;
@@ -85,13 +90,14 @@ public final class PerCpuArea {
         Arena arena = Arena.ofAuto();
         this.memory = arena.allocate(regions * stride, 4096);
         this.descriptor = arena.allocate(32, 32);
+        this.descriptorAddress = descriptor.address();
         this.regions = regions;
         this.stride = stride;
         this.guardOffset = guardOffset;
-        descriptor.set(ValueLayout.JAVA_LONG, 0, memory.address());
+        this.base = memory.address();
+        descriptor.set(ValueLayout.JAVA_LONG, 0, base + guardOffset);
         descriptor.set(ValueLayout.JAVA_LONG, 8, stride);
         descriptor.set(ValueLayout.JAVA_INT, 16, regions);
-        descriptor.set(ValueLayout.JAVA_INT, 20, (int) guardOffset);
     }
 
     /** An area with one region per possible CPU and the guard at offset 0. */
@@ -130,9 +136,17 @@ public final class PerCpuArea {
         return memory;
     }
 
+    /**
+     * Address of word {@code offset} of region 0: how the stubs receive word arguments. For the
+     * operations only; {@code offset} must have been checked.
+     */
+    public long address(long offset) {
+        return base + offset;
+    }
+
     /** Address of the native descriptor; for the operations only. Keep {@code this} reachable while it is used. */
     public long descriptorAddress() {
-        return descriptor.address();
+        return descriptorAddress;
     }
 
     /** Tries to take region {@code index}'s guard (0 to 1); volatile CAS. */
@@ -158,7 +172,8 @@ public final class PerCpuArea {
 
     /** Checks that a 64-bit word at {@code offset} lies in a region and is not the guard. */
     public void checkWord(long offset, String name) {
-        if (offset < 0 || offset % 8 != 0 || offset > stride - 8) {
+        // NOTE: one unsigned compare and one mask on the hot path; the messages are built only on failure.
+        if (Long.compareUnsigned(offset, stride - 8) > 0 || (offset & 7) != 0) {
             throw new IllegalArgumentException(name + " must be a multiple of 8 in [0, " + (stride - 8) + "], was " + offset);
         }
         if (offset == guardOffset) {

@@ -27,13 +27,13 @@ public final class SelfRegistrationProbe {
                 // mm_cid reads 0 (or stale) on an unregistered thread: the stub must check cpu_id too.
                 PerCpuArea cidArea = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CONCURRENCY_ID, 64);
                 long firstMmCid = (long) rt.stubs(IndexSource.MM_CID).loadAddStore()
-                        .invokeExact(cidArea.descriptorAddress(), 8L, 1L);
+                        .invokeExact(cidArea.descriptorAddress(), cidArea.address(8), 1L);
                 out.append("firstMmCid=").append(StubStatus.name(firstMmCid)).append(' ');
-                long first = (long) ops.stubs().loadAddStore().invokeExact(area.descriptorAddress(), 8L, 1L);
+                long first = (long) ops.stubs().loadAddStore().invokeExact(area.descriptorAddress(), area.address(8), 1L);
                 ops.add(area, 8, 1);
                 long after;
                 do {
-                    after = (long) ops.stubs().loadAddStore().invokeExact(area.descriptorAddress(), 8L, 1L);
+                    after = (long) ops.stubs().loadAddStore().invokeExact(area.descriptorAddress(), area.address(8), 1L);
                 } while (after == StubStatus.ABORTED);
                 long total = 0;
                 for (int i = 0; i < area.regions(); i++) {

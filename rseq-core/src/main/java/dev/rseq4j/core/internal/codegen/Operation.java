@@ -17,10 +17,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <h2>Common frame of every stub</h2>
  * <pre>
  *   long stub(long area, args...)          area = address of a 32-byte area descriptor:
- *                                            +0  u64 base     address of region 0
+ *                                            +0  u64 guard0   address of region 0's u32 guard word
  *                                            +8  u64 stride   bytes between regions
  *                                            +16 u32 count    number of regions
- *                                            +20 u32 guard    offset of the u32 guard word in a region
  *   rseq_cs    = &amp;descriptor              (arms the restartable sequence)
  *   start_ip:
  *   index      = rseq.cpu_id                (read inside the section)
@@ -29,14 +28,16 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *   if (int) rseq.cpu_id &lt; 0: return INDEX_INVALID   (mm_cid of an unregistered thread reads 0 or stale)
  *   index      = rseq.mm_cid
  *   if index &gt;=u count: return INDEX_INVALID
- *   region     = base + index * stride
- *   if region[guard] != 0: return GUARDED       (a slow path owns this region)
+ *   delta      = index * stride               (this region's distance from region 0)
+ *   if load32(guard0 + delta) != 0: return GUARDED   (a slow path owns this region)
  *   ... operation steps below; the last instruction before post_commit_ip is the commit store
  *   post_commit_ip: return COMMITTED (or the operation's result)
  *   signature; abort_ip: return ABORTED
  * </pre>
- * Offsets are byte offsets inside a region; all words are 64-bit, naturally aligned. Java validates
- * every offset and length before the call, so the stub trusts them.
+ * Word arguments ("offset", "headOffset", "counterOffset", "slotOffset", "dstOffset") are passed as
+ * the <em>address of that word in region 0</em> ({@code base + offset}); the stub adds {@code delta}.
+ * Below, {@code load(off)} means {@code load(off + delta)}. All words are 64-bit, naturally aligned.
+ * Java validates every offset and length before the call, so the stub trusts them.
  *
  * <p>The names follow librseq's habit of naming an operation by its steps.
  */

@@ -144,7 +144,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
             if (fastPath()) {
                 long d = area.descriptorAddress();
                 for (int attempt = 0; attempt < 2; attempt++) {
-                    long r = (long) stubs.loadAddStore().invokeExact(d, offset, value);
+                    long r = (long) stubs.loadAddStore().invokeExact(d, area.address(offset), value);
                     if (r == COMMITTED) {
                         return;
                     }
@@ -165,7 +165,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
     public boolean compareAndStore(PerCpuArea area, long offset, long expected, long newValue) {
         checkArea(area);
         area.checkWord(offset, "offset");
-        return run(area, d -> (long) stubs.loadCompareStore().invokeExact(d, offset, expected, newValue),
+        return run(area, d -> (long) stubs.loadCompareStore().invokeExact(d, area.address(offset), expected, newValue),
                 region -> PortableOperations.loadCompareStore(region, offset, expected, newValue)) == COMMITTED;
     }
 
@@ -178,7 +178,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
         long nodeOffset = address - pool.firstAddress();
         long nextOffset = pool.nextOffset();
         try {
-            run(area, d -> (long) stubs.listPush().invokeExact(d, headOffset, address, nextOffset),
+            run(area, d -> (long) stubs.listPush().invokeExact(d, area.address(headOffset), address, nextOffset),
                     region -> PortableOperations.listPush(region, headOffset, pool.memory(), nodeOffset, nextOffset));
         } finally {
             Reference.reachabilityFence(pool);
@@ -194,7 +194,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
         long first = pool.firstAddress();
         long last = pool.lastAddress();
         try {
-            long r = run(area, d -> (long) stubs.listPop().invokeExact(d, headOffset, nextOffset, first, last),
+            long r = run(area, d -> (long) stubs.listPop().invokeExact(d, area.address(headOffset), nextOffset, first, last),
                     region -> PortableOperations.listPop(region, headOffset, nextOffset, pool.memory(), last - first));
             if (r == FAILED) {
                 return -1;
@@ -219,8 +219,8 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
             throw new IllegalArgumentException("slotOffset must differ from counterOffset " + counterOffset
                     + ": the try-store would publish before the commit");
         }
-        return run(area, d -> (long) stubs.loadCompareTrystoreStore().invokeExact(d, counterOffset, expected,
-                        slotOffset, value, newCounter),
+        return run(area, d -> (long) stubs.loadCompareTrystoreStore().invokeExact(d, area.address(counterOffset),
+                        expected, area.address(slotOffset), value, newCounter),
                 region -> PortableOperations.loadCompareTrystoreStore(region, counterOffset, expected, slotOffset,
                         value, newCounter)) == COMMITTED;
     }
@@ -246,8 +246,8 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
             throw new IllegalArgumentException("dstOffset range [" + dstOffset + ", " + (dstOffset + length)
                     + ") must not overlap counterOffset " + counterOffset);
         }
-        return run(area, d -> (long) stubs.loadCompareMemcpyStore().invokeExact(d, counterOffset, expected,
-                        dstOffset, src, length, newCounter),
+        return run(area, d -> (long) stubs.loadCompareMemcpyStore().invokeExact(d, area.address(counterOffset),
+                        expected, area.address(dstOffset), src, length, newCounter),
                 region -> PortableOperations.loadCompareMemcpyStore(region, counterOffset, expected, dstOffset,
                         src, length, newCounter)) == COMMITTED;
     }

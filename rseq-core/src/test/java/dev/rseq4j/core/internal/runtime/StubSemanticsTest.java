@@ -74,7 +74,7 @@ class StubSemanticsTest {
     void loadAddStore(IndexSource index) throws Throwable {
         StubHandles h = stubs(index);
         PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
-        long r = callAndCompare(area, d -> (long) h.loadAddStore().invokeExact(d, 8L, 41L),
+        long r = callAndCompare(area, d -> (long) h.loadAddStore().invokeExact(d, area.address(8L), 41L),
                 region -> PortableOperations.loadAddStore(region, 8, 41));
         assertEquals(StubStatus.COMMITTED, r);
         assertEquals(41, total(area, 8));
@@ -85,9 +85,9 @@ class StubSemanticsTest {
     void loadCompareStore(IndexSource index) throws Throwable {
         StubHandles h = stubs(index);
         PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
-        assertEquals(StubStatus.FAILED, callAndCompare(area, d -> (long) h.loadCompareStore().invokeExact(d, 16L, 5L, 9L),
+        assertEquals(StubStatus.FAILED, callAndCompare(area, d -> (long) h.loadCompareStore().invokeExact(d, area.address(16L), 5L, 9L),
                 region -> PortableOperations.loadCompareStore(region, 16, 5, 9)));
-        assertEquals(StubStatus.COMMITTED, callAndCompare(area, d -> (long) h.loadCompareStore().invokeExact(d, 16L, 0L, 9L),
+        assertEquals(StubStatus.COMMITTED, callAndCompare(area, d -> (long) h.loadCompareStore().invokeExact(d, area.address(16L), 0L, 9L),
                 region -> PortableOperations.loadCompareStore(region, 16, 0, 9)));
         assertEquals(9, total(area, 16));
     }
@@ -101,17 +101,17 @@ class StubSemanticsTest {
         long first = pool.firstAddress();
         long last = pool.lastAddress();
         long node = pool.address(2);
-        assertEquals(StubStatus.FAILED, callAndCompare(area, d -> (long) h.listPop().invokeExact(d, 8L, 16L, first, last),
+        assertEquals(StubStatus.FAILED, callAndCompare(area, d -> (long) h.listPop().invokeExact(d, area.address(8L), 16L, first, last),
                 region -> PortableOperations.listPop(region, 8, 16, pool.memory(), last - first)), "pop of an empty list");
         pool.node(2).set(JAVA_LONG, 16, 0xdeadL);
-        assertEquals(StubStatus.COMMITTED, callAndCompare(area, d -> (long) h.listPush().invokeExact(d, 8L, node, 16L),
+        assertEquals(StubStatus.COMMITTED, callAndCompare(area, d -> (long) h.listPush().invokeExact(d, area.address(8L), node, 16L),
                 region -> PortableOperations.listPush(region, 8, pool.memory(), node - first, 16)));
         assertEquals(0, pool.node(2).get(JAVA_LONG, 16), "next of the first node is the old (empty) head");
         assertEquals(node, total(area, 8));
         // Pop from the region that holds it (retry until the thread runs on that CPU).
         long popped = 0;
         for (int i = 0; i < 100_000 && popped != node; i++) {
-            popped = (long) h.listPop().invokeExact(area.descriptorAddress(), 8L, 16L, first, last);
+            popped = (long) h.listPop().invokeExact(area.descriptorAddress(), area.address(8L), 16L, first, last);
         }
         assertEquals(node, popped);
         assertEquals(0, total(area, 8));
@@ -131,7 +131,7 @@ class StubSemanticsTest {
                 area.region(i).set(JAVA_LONG, 8, forged);
             }
             assertEquals(StubStatus.CORRUPT, callAndCompare(area,
-                    d -> (long) h.listPop().invokeExact(d, 8L, 16L, first, last),
+                    d -> (long) h.listPop().invokeExact(d, area.address(8L), 16L, first, last),
                     region -> PortableOperations.listPop(region, 8, 16, pool.memory(), last - first)),
                     "head 0x" + Long.toHexString(forged));
             assertEquals(forged * area.regions(), total(area, 8), "nothing stored");
@@ -144,10 +144,10 @@ class StubSemanticsTest {
         StubHandles h = stubs(index);
         PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
         assertEquals(StubStatus.FAILED, callAndCompare(area,
-                d -> (long) h.loadCompareTrystoreStore().invokeExact(d, 8L, 1L, 64L, 77L, 2L),
+                d -> (long) h.loadCompareTrystoreStore().invokeExact(d, area.address(8L), 1L, area.address(64L), 77L, 2L),
                 region -> PortableOperations.loadCompareTrystoreStore(region, 8, 1, 64, 77, 2)));
         assertEquals(StubStatus.COMMITTED, callAndCompare(area,
-                d -> (long) h.loadCompareTrystoreStore().invokeExact(d, 8L, 0L, 64L, 77L, 1L),
+                d -> (long) h.loadCompareTrystoreStore().invokeExact(d, area.address(8L), 0L, area.address(64L), 77L, 1L),
                 region -> PortableOperations.loadCompareTrystoreStore(region, 8, 0, 64, 77, 1)));
         assertEquals(1, total(area, 8));
         assertEquals(77, total(area, 64));
@@ -164,14 +164,14 @@ class StubSemanticsTest {
         }
         MemorySegment heap = MemorySegment.ofArray(bytes);
         assertEquals(StubStatus.FAILED, callAndCompare(area,
-                d -> (long) h.loadCompareMemcpyStore().invokeExact(d, 8L, 3L, 100L, heap, 37L, 4L),
+                d -> (long) h.loadCompareMemcpyStore().invokeExact(d, area.address(8L), 3L, area.address(100L), heap, 37L, 4L),
                 region -> PortableOperations.loadCompareMemcpyStore(region, 8, 3, 100, heap, 37, 4)));
         assertEquals(StubStatus.COMMITTED, callAndCompare(area,
-                d -> (long) h.loadCompareMemcpyStore().invokeExact(d, 8L, 0L, 100L, heap, 37L, 1L),
+                d -> (long) h.loadCompareMemcpyStore().invokeExact(d, area.address(8L), 0L, area.address(100L), heap, 37L, 1L),
                 region -> PortableOperations.loadCompareMemcpyStore(region, 8, 0, 100, heap, 37, 1)));
         MemorySegment nativeSrc = Arena.ofAuto().allocate(37).copyFrom(heap);
         assertEquals(StubStatus.COMMITTED, callAndCompare(area,
-                d -> (long) h.loadCompareMemcpyStore().invokeExact(d, 16L, 0L, 160L, nativeSrc, 37L, 1L),
+                d -> (long) h.loadCompareMemcpyStore().invokeExact(d, area.address(16L), 0L, area.address(160L), nativeSrc, 37L, 1L),
                 region -> PortableOperations.loadCompareMemcpyStore(region, 16, 0, 160, nativeSrc, 37, 1)));
         boolean found = false;
         for (int i = 0; i < area.regions(); i++) {
@@ -187,13 +187,12 @@ class StubSemanticsTest {
         PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
         // A descriptor over the same memory with count 0: every index is out of range, as -1/-2 are.
         MemorySegment d = Arena.ofAuto().allocate(32, 32);
-        d.set(JAVA_LONG, 0, area.memory().address());
+        d.set(JAVA_LONG, 0, area.memory().address());   // region 0's guard (at offset 0)
         d.set(JAVA_LONG, 8, STRIDE);
         d.set(ValueLayout.JAVA_INT, 16, 0);
-        d.set(ValueLayout.JAVA_INT, 20, 0);
         byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
-        assertEquals(StubStatus.INDEX_INVALID, (long) h.loadAddStore().invokeExact(d.address(), 8L, 1L));
-        assertEquals(StubStatus.INDEX_INVALID, (long) h.listPop().invokeExact(d.address(), 8L, 0L, 4096L, 4096L));
+        assertEquals(StubStatus.INDEX_INVALID, (long) h.loadAddStore().invokeExact(d.address(), area.address(8L), 1L));
+        assertEquals(StubStatus.INDEX_INVALID, (long) h.listPop().invokeExact(d.address(), area.address(8L), 0L, 4096L, 4096L));
         assertArrayEquals(before, area.memory().toArray(ValueLayout.JAVA_BYTE), "nothing written");
         java.lang.ref.Reference.reachabilityFence(area);
     }
@@ -208,7 +207,7 @@ class StubSemanticsTest {
         }
         long r;
         do {
-            r = (long) h.loadAddStore().invokeExact(area.descriptorAddress(), 8L, 1L);
+            r = (long) h.loadAddStore().invokeExact(area.descriptorAddress(), area.address(8L), 1L);
         } while (r == StubStatus.ABORTED);
         assertEquals(StubStatus.GUARDED, r);
         assertEquals(0, total(area, 8));

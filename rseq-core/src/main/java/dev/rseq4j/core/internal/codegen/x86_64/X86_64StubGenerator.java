@@ -42,7 +42,8 @@ import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.mem;
  * a 32-bit displacement; no thread-pointer register is needed. Arguments arrive in
  * {@code rdi, rsi, rdx, rcx, r8, r9}, the seventh on the stack at {@code [rsp+8]}. {@code rdi} holds
  * the area descriptor until the region is computed; after that it is free and the optional delay
- * loop counts in it. {@code rax} holds the region address, {@code r10}/{@code r11} are scratch.
+ * loop counts in it. {@code rax} holds the distance of this CPU's region from region 0, which the
+ * word arguments (addresses in region 0) are added to; {@code r10}/{@code r11} are scratch.
  * All registers used are caller-saved, so no stub touches the stack except to read the seventh
  * argument.
  *
@@ -55,8 +56,9 @@ import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.mem;
  *   start:    (mm_cid only: mov eax,fs:[rseq+4]; test eax,eax; js invalid)   registered?
  *             mov eax,fs:[rseq+index]                  cpu_id or mm_cid
  *             cmp eax,[rdi+16]; jae invalid             unsigned: -1/-2 are out of range too
- *             imul rax,[rdi+8]; add rax,[rdi]           region = base + index * stride
- *             mov r10d,[rdi+20]; mov r10d,[rax+r10]     guard word
+ *             imul rax,[rdi+8]                          rax = index * stride (distance from region 0)
+ *             mov r10,[rdi]; mov r10d,[rax+r10]         guard word
+ *             (word arguments are region-0 addresses, so [rax+arg] is this CPU's word)
  *             test r10d,r10d; jne guarded
  *             ... operation, delay loop, commit store (last instruction)
  *   post:     result; ret
@@ -164,9 +166,8 @@ public final class X86_64StubGenerator implements StubGenerator {
         asm.movLoadFs32(RAX, area + o.index().fieldOffset());
         asm.cmpLoad32(RAX, mem(RDI, 16));
         asm.jcc(AE, invalid);
-        asm.imulLoad64(RAX, mem(RDI, 8));
-        asm.addLoad64(RAX, mem(RDI, 0));
-        asm.movLoad32(R10, mem(RDI, 20));
+        asm.imulLoad64(RAX, mem(RDI, 8));           // rax = index * stride: this region's distance from region 0
+        asm.movLoad64(R10, mem(RDI, 0));            // region 0's guard (independent of rax: loads in parallel)
         asm.movLoad32(R10, mem(RAX, R10));
         asm.testReg32(R10, R10);
         asm.jcc(NE, guarded);
