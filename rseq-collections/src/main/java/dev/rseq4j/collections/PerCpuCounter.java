@@ -54,8 +54,13 @@ public final class PerCpuCounter extends Number {
 
     private final transient PerCpuArea area;
     private final int offset;
-    /** Null for the production operations of the area's indexing; tests inject others. */
-    private final transient PerCpuOps ops;
+    /**
+     * Null for the production CPU-indexed operations (the common case, tested first on the hot path),
+     * {@link #CONCURRENCY_ID} for the production mm_cid-indexed ones, or operations tests inject.
+     */
+    private final transient Object ops;
+    /** Marker for the production mm_cid operations, which are created lazily. */
+    private static final Object CONCURRENCY_ID = new Object();
 
     /** A counter with initial sum 0 in the shared CPU-indexed arena. */
     public PerCpuCounter() {
@@ -74,7 +79,7 @@ public final class PerCpuCounter extends Number {
         PerCpuArena.Slot slot = arena.allocate(this);
         this.area = slot.area();
         this.offset = (int) slot.offset();
-        this.ops = ops;
+        this.ops = ops != null ? ops : arena.indexing() == PerCpuArea.Indexing.CPU ? null : CONCURRENCY_ID;
     }
 
     /** Chooses the arena (and with it the indexing) of a new counter. */
@@ -115,20 +120,21 @@ public final class PerCpuCounter extends Number {
     }
 
     private PerCpuOps ops() {
-        PerCpuOps o = ops;
-        if (o != null) {
-            return o;
-        }
-        return area.indexing() == PerCpuArea.Indexing.CPU ? CPU_OPS : ConcurrencyIdOps.OPS;
+        Object o = ops;
+        return o == null ? CPU_OPS : o == CONCURRENCY_ID ? ConcurrencyIdOps.OPS : (PerCpuOps) o;
     }
 
     /** Adds {@code x}. */
     public void add(long x) {
         try {
-            if (ops == null && area.indexing() == PerCpuArea.Indexing.CPU) {
-                CPU_OPS.add(area, offset, x);   // constant operations: the common, fastest path
+            Object o = ops;
+            // NOTE: static final operations, so that the JIT folds their stub handle into a direct call.
+            if (o == null) {
+                CPU_OPS.add(area, offset, x);
+            } else if (o == CONCURRENCY_ID) {
+                ConcurrencyIdOps.OPS.add(area, offset, x);
             } else {
-                ops().add(area, offset, x);
+                ((PerCpuOps) o).add(area, offset, x);
             }
         } finally {
             Reference.reachabilityFence(this);
