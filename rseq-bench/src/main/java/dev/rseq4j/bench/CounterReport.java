@@ -69,6 +69,10 @@ public final class CounterReport {
     private static RunResult run(String regex, int threads, boolean quick) throws RunnerException {
         ChainedOptionsBuilder o = new OptionsBuilder().include(regex).threads(threads).forks(1)
                 .verbosity(VerboseMode.SILENT).shouldFailOnError(true);
+        if (Runtime.version().feature() >= 24) {
+            // JMH calls sun.misc.Unsafe, which JDK 24+ warns about in every fork.
+            o.jvmArgsAppend("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow");
+        }
         if (quick) {
             o.warmupIterations(1).warmupTime(TimeValue.milliseconds(500))
                     .measurementIterations(2).measurementTime(TimeValue.milliseconds(500));
