@@ -126,8 +126,11 @@ public final class CounterReport {
         return r.getPrimaryResult().getScore();
     }
 
+    /** Score ± the 99.9% confidence half-width, which JMH cannot compute from fewer than 3 iterations. */
     private static String score(RunResult r) {
-        return String.format("%.2f ± %.2f", r.getPrimaryResult().getScore(), r.getPrimaryResult().getScoreError());
+        double error = r.getPrimaryResult().getScoreError();
+        return Double.isFinite(error) ? String.format("%.2f ± %.2f", r.getPrimaryResult().getScore(), error)
+                : String.format("%.2f", r.getPrimaryResult().getScore());
     }
 
     /** Runs {@link MemoryFootprint} in its own JVM and returns its Markdown table. */

@@ -46,6 +46,23 @@ class PerCpuCounterTest {
         assertEquals(0, c.intValue(), "narrowing conversion");
     }
 
+    @Test
+    void serializesAsItsSum() throws Exception {
+        PerCpuCounter c = new PerCpuCounter();
+        c.add(123);
+        var bytes = new java.io.ByteArrayOutputStream();
+        try (var out = new java.io.ObjectOutputStream(bytes)) {
+            out.writeObject(c);
+        }
+        try (var in = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+            PerCpuCounter copy = (PerCpuCounter) in.readObject();
+            assertEquals(123, copy.sum());
+            copy.increment();
+            assertEquals(124, copy.sum());
+            assertEquals(123, c.sum(), "a copy has its own cell");
+        }
+    }
+
     /** Runs {@code perThread} increments from {@code threads} platform threads; returns the expected total. */
     static long hammer(PerCpuCounter c, int threads, int perThread) {
         List<Thread> ts = new ArrayList<>();
