@@ -23,7 +23,8 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * One shared counter per implementation, incremented by every benchmark thread: the contended case
- * {@code LongAdder} is made for. Run with {@code -t 1,2,4,8} (see {@link CounterReport}).
+ * {@code LongAdder} is made for, at 1, 2, 4 and 8 threads ({@link CounterReport}); and the cost of
+ * {@code sum()}, single-threaded.
  *
  * <p>{@code emptyDowncall} calls a generated stub that only returns 0, through the same critical
  * downcall as the counter: the floor of any FFM-based design.
@@ -72,6 +73,31 @@ public class CounterBenchmarks {
     @Benchmark
     public void jctoolsStriped() {
         jctools.inc();
+    }
+
+    /** A PerCpuCounter and a LongAdder that every CPU has updated (the adder fully contended). */
+    @State(Scope.Benchmark)
+    public static class Updated {
+        PerCpuCounter perCpu;
+        LongAdder longAdder;
+
+        @Setup
+        public void setUp() throws InterruptedException {
+            perCpu = new PerCpuCounter();
+            longAdder = new LongAdder();
+            Inflation.inflate(longAdder, perCpu::increment);
+        }
+    }
+
+    /** The cost of sum(), run single-threaded on {@link Updated}. */
+    @Benchmark
+    public long perCpuCounterSum(Updated u) {
+        return u.perCpu.sum();
+    }
+
+    @Benchmark
+    public long longAdderSum(Updated u) {
+        return u.longAdder.sum();
     }
 
     @Benchmark

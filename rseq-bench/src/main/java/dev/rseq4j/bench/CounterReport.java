@@ -25,7 +25,7 @@ import java.util.Map;
  *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport           full: docs/benchmarks.md
  *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --quick   the table of ./rseq4j diagnose
  * </pre>
- * Full: threads 1, 2, 4, 8; 3 x 1 s warm-up, 5 x 1 s measurement, 1 fork per benchmark. Quick:
+ * Full: threads 1, 2, 4, 8 (sum benchmarks: 1); 3 x 1 s warm-up, 5 x 1 s measurement, 1 fork per benchmark. Quick:
  * threads 1, 2, 4; PerCpuCounter, LongAdder, AtomicLong; 1 x 0.5 s warm-up, 2 x 0.5 s measurement.
  */
 public final class CounterReport {
@@ -53,7 +53,7 @@ public final class CounterReport {
         if (!quick) {
             Map<String, RunResult> sums = new LinkedHashMap<>();
             for (String b : new String[] {"perCpuCounterSum", "longAdderSum"}) {
-                sums.put(b, run(SumBenchmarks.class.getName() + "." + b + "$", 1, false));
+                sums.put(b, run(CounterBenchmarks.class.getName() + "." + b + "$", 1, false));
             }
             System.out.println();
             System.out.println("| sum() of a counter updated from every CPU | ns/op |");
