@@ -1,5 +1,6 @@
 package dev.rseq4j.core.internal.codegen;
 
+import dev.rseq4j.core.internal.codegen.aarch64.AArch64StubGenerator;
 import dev.rseq4j.core.internal.codegen.x86_64.X86_64StubGenerator;
 
 import java.util.Optional;
@@ -30,6 +31,7 @@ public interface StubGenerator {
     static Optional<StubGenerator> forArchitecture(String osArch) {
         return switch (osArch) {
             case "amd64", "x86_64" -> Optional.of(new X86_64StubGenerator());
+            case "aarch64", "arm64" -> Optional.of(new AArch64StubGenerator());
             default -> Optional.empty();
         };
     }
