@@ -1,0 +1,419 @@
+/*
+ * rseq4j arm64 harness: runs as /init of an initramfs under qemu-system-aarch64, so that a real
+ * arm64 kernel aborts the critical sections. It installs the stubs that the Java generator emitted
+ * (stubs.h, written by StubExport: nothing hand-copied), relocates their rseq_cs descriptors as the
+ * Java installer does, and prints one line per check:
+ *     CHECK <name> <figures> PASS|FAIL
+ * then "RESULT kernel=<release> checks=N failures=M" and powers off. Arm64EmulationTest reads them.
+ */
+#define _GNU_SOURCE
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/rseq.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "stubs.h"
+
+#ifndef AT_RSEQ_FEATURE_SIZE
+#define AT_RSEQ_FEATURE_SIZE 27
+#endif
+
+enum { COMMITTED = 0, ABORTED = 1, INDEX_INVALID = 2, GUARDED = 3, FAILED = 4, CORRUPT = 5 };
+#define REGIONS 8              /* more than the emulated CPUs: every cpu_id and mm_cid fits */
+#define STRIDE 4096L
+#define WORD 8L
+#define RING 64L
+#define SLOTS 32L
+#define RECORD 24L
+#define NODES 256
+#define NODE_SIZE 16L
+#define TORTURE_MS 700
+
+static int checks, failures;
+
+static void check(int ok, const char *name, const char *fmt, ...) {
+    char figures[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(figures, sizeof figures, fmt, ap);
+    va_end(ap);
+    checks++;
+    failures += !ok;
+    printf("CHECK %s %s %s\n", name, figures, ok ? "PASS" : "FAIL");
+    fflush(stdout);
+}
+
+/* ---- stubs ---------------------------------------------------------------------------------- */
+
+typedef long (*op3)(long, long, long);
+typedef long (*op4)(long, long, long, long);
+typedef long (*op5)(long, long, long, long, long);
+typedef long (*op6)(long, long, long, long, long, long);
+typedef long (*op7)(long, long, long, long, long, long, long);
+typedef long (*probe)(void);
+
+struct stubs {
+    const char *name;
+    int mmcid;
+    op3 add;
+    op4 cas, push;
+    op5 pop;
+    op6 trystore;
+    op7 copy;
+    probe probes[PROBE_COUNT];
+};
+
+/* mmap RW, copy, relocate the descriptors, make the I-cache coherent, mprotect RX. */
+static struct stubs install(const struct rseq4j_blob *b) {
+    size_t size = (b->size + 4095) & ~4095UL;
+    unsigned char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        perror("mmap");
+        exit(1);
+    }
+    memcpy(p, b->code, b->size);
+    for (int i = 0; i < OP_COUNT; i++) {
+        const struct rseq4j_section *s = &b->sections[i];
+        uint64_t *d = (uint64_t *) (p + s->descriptor);
+        d[0] = 0;                                   /* version, flags */
+        d[1] = (uint64_t) (p + s->start);
+        d[2] = (uint64_t) (s->post_commit - s->start);
+        d[3] = (uint64_t) (p + s->abort);
+        uint32_t sig;
+        memcpy(&sig, p + s->abort - 4, 4);
+        check(sig == RSEQ4J_SIGNATURE, "signature", "blob=%s op=%d word=0x%08x", b->name, i, sig);
+    }
+    __builtin___clear_cache((char *) p, (char *) p + size);
+    if (mprotect(p, size, PROT_READ | PROT_EXEC) != 0) {
+        perror("mprotect");
+        exit(1);
+    }
+    struct stubs s = {.name = b->name, .mmcid = strncmp(b->name, "mmcid", 5) == 0};
+    s.add = (op3) (p + b->ops[OP_LOAD_ADD_STORE]);
+    s.cas = (op4) (p + b->ops[OP_LOAD_COMPARE_STORE]);
+    s.push = (op4) (p + b->ops[OP_LIST_PUSH]);
+    s.pop = (op5) (p + b->ops[OP_LIST_POP]);
+    s.trystore = (op6) (p + b->ops[OP_LOAD_COMPARE_TRYSTORE_STORE]);
+    s.copy = (op7) (p + b->ops[OP_LOAD_COMPARE_MEMCPY_STORE]);
+    for (int i = 0; i < PROBE_COUNT; i++) {
+        s.probes[i] = (probe) (p + b->probes[i]);
+    }
+    return s;
+}
+
+static const struct rseq4j_blob *blob(const char *name) {
+    for (size_t i = 0; i < sizeof rseq4j_blobs / sizeof rseq4j_blobs[0]; i++) {
+        if (strcmp(rseq4j_blobs[i].name, name) == 0) {
+            return &rseq4j_blobs[i];
+        }
+    }
+    fprintf(stderr, "no blob %s\n", name);
+    exit(1);
+}
+
+/* ---- per-CPU memory, as PerCpuArea lays it out ------------------------------------------------ */
+
+struct area {
+    unsigned char *mem;
+    struct { uint64_t guard0, stride; uint32_t count, pad; uint64_t pad2; } __attribute__((aligned(32))) desc;
+};
+
+static struct area *area_new(void) {
+    struct area *a = aligned_alloc(64, sizeof *a);
+    a->mem = aligned_alloc(4096, REGIONS * STRIDE);
+    memset(a->mem, 0, REGIONS * STRIDE);
+    a->desc.guard0 = (uint64_t) a->mem;        /* guard at offset 0 of every region */
+    a->desc.stride = STRIDE;
+    a->desc.count = REGIONS;
+    return a;
+}
+
+static long D(struct area *a) { return (long) &a->desc; }
+static long W(struct area *a, long offset) { return (long) (a->mem + offset); }   /* region-0 address */
+static long *at(struct area *a, int region, long offset) { return (long *) (a->mem + region * STRIDE + offset); }
+static long lp(struct area *a, int region, long offset) {
+    return atomic_load_explicit((_Atomic long *) at(a, region, offset), memory_order_relaxed);
+}
+static long sum(struct area *a, long offset) {
+    long s = 0;
+    for (int r = 0; r < REGIONS; r++) s += lp(a, r, offset);
+    return s;
+}
+
+static atomic_long aborts;
+
+/* Calls until the kernel lets the sequence finish; counts the aborts. */
+#define RETRY(call) ({ long _r; while ((_r = (call)) == ABORTED) atomic_fetch_add(&aborts, 1); _r; })
+
+static int current(const struct stubs *s) {
+    long id = s->probes[s->mmcid ? PROBE_MM_CID : PROBE_CPU_ID]();
+    return id < 0 ? 0 : (int) (id % REGIONS);
+}
+
+/* ---- single-threaded semantics ----------------------------------------------------------------- */
+
+static void semantics(const struct stubs *s) {
+    char name[64];
+    struct area *a = area_new();
+    snprintf(name, sizeof name, "%s/add", s->name);
+    long r = RETRY(s->add(D(a), W(a, 8), 41));
+    check(r == COMMITTED && sum(a, 8) == 41, name, "status=%ld sum=%ld", r, sum(a, 8));
+
+    snprintf(name, sizeof name, "%s/compare-store", s->name);
+    long miss = RETRY(s->cas(D(a), W(a, 16), 5, 9));
+    long hit = RETRY(s->cas(D(a), W(a, 16), 0, 9));
+    check(miss == FAILED && hit == COMMITTED && sum(a, 16) == 9, name, "miss=%ld hit=%ld sum=%ld", miss, hit, sum(a, 16));
+
+    snprintf(name, sizeof name, "%s/list", s->name);
+    long *pool = aligned_alloc(16, 4 * 32);
+    memset(pool, 0, 4 * 32);
+    long first = (long) pool, last = (long) pool + 3 * 32, node = (long) pool + 2 * 32;
+    long empty = RETRY(s->pop(D(a), W(a, 24), 16, first, last));
+    long pushed = RETRY(s->push(D(a), W(a, 24), node, 16));
+    long popped = 0;
+    for (int i = 0; i < 100000 && popped != node; i++) popped = RETRY(s->pop(D(a), W(a, 24), 16, first, last));
+    check(empty == FAILED && pushed == COMMITTED && popped == node && sum(a, 24) == 0, name,
+          "empty=%ld push=%ld popped=%s", empty, pushed, popped == node ? "node" : "other");
+
+    snprintf(name, sizeof name, "%s/list-corrupt-head", s->name);
+    for (int reg = 0; reg < REGIONS; reg++) *at(a, reg, 32) = 0x1000;
+    long corrupt = RETRY(s->pop(D(a), W(a, 32), 16, first, last));
+    check(corrupt == CORRUPT && sum(a, 32) == 0x1000 * REGIONS, name, "status=%ld", corrupt);
+
+    snprintf(name, sizeof name, "%s/trystore", s->name);
+    long tmiss = RETRY(s->trystore(D(a), W(a, 40), 1, W(a, RING), 77, 2));
+    long thit = RETRY(s->trystore(D(a), W(a, 40), 0, W(a, RING), 77, 1));
+    check(tmiss == FAILED && thit == COMMITTED && sum(a, 40) == 1 && sum(a, RING) == 77, name,
+          "miss=%ld hit=%ld", tmiss, thit);
+
+    snprintf(name, sizeof name, "%s/memcpy", s->name);
+    unsigned char src[37];
+    for (int i = 0; i < 37; i++) src[i] = (unsigned char) (i * 7 + 1);
+    long cmiss = RETRY(s->copy(D(a), W(a, 48), 3, W(a, 200), (long) src, 37, 4));
+    long chit = RETRY(s->copy(D(a), W(a, 48), 0, W(a, 200), (long) src, 37, 1));
+    int found = 0;
+    for (int reg = 0; reg < REGIONS; reg++) found |= memcmp(a->mem + reg * STRIDE + 200, src, 37) == 0;
+    check(cmiss == FAILED && chit == COMMITTED && sum(a, 48) == 1 && found, name, "miss=%ld hit=%ld copied=%d", cmiss, chit, found);
+
+    snprintf(name, sizeof name, "%s/index-invalid", s->name);
+    struct area *none = area_new();
+    none->desc.count = 0;
+    long inv = RETRY(s->add(D(none), W(none, 8), 1));
+    check(inv == INDEX_INVALID && sum(none, 8) == 0, name, "status=%ld", inv);
+
+    snprintf(name, sizeof name, "%s/guarded", s->name);
+    struct area *g = area_new();
+    for (int reg = 0; reg < REGIONS; reg++) *(int *) at(g, reg, 0) = 1;
+    long gr = RETRY(s->add(D(g), W(g, 8), 1));
+    check(gr == GUARDED && sum(g, 8) == 0, name, "status=%ld", gr);
+
+    snprintf(name, sizeof name, "%s/probes", s->name);
+    long cpu = s->probes[PROBE_CPU_ID](), nothing = s->probes[PROBE_NOTHING]();
+    long expected_area = (long) __builtin_thread_pointer() + __rseq_offset;
+    long area_address = s->probes[PROBE_AREA_ADDRESS]();
+    check(cpu >= 0 && cpu < REGIONS && nothing == 0 && area_address == expected_area, name,
+          "cpu=%ld nothing=%ld area=%s", cpu, nothing, area_address == expected_area ? "ok" : "wrong");
+}
+
+/* ---- torture ------------------------------------------------------------------------------------ */
+
+enum workload { W_ADD, W_CAS, W_LIST, W_TRYSTORE, W_MEMCPY };
+static const char *workload_names[] = {"add", "compare-store", "list", "trystore", "memcpy"};
+enum stressor { S_NONE, S_SIGNALS, S_MEMBARRIER, S_PINNED };
+static const char *stressor_names[] = {"", "+signals", "+membarrier", "+pinned-cpu0"};
+
+struct torture {
+    const struct stubs *s;
+    enum workload w;
+    struct area *a;
+    long *nodes;
+    atomic_int stop;
+    int pinned;
+};
+
+static void *worker(void *arg) {
+    struct torture *t = arg;
+    const struct stubs *s = t->s;
+    struct area *a = t->a;
+    long done = 0, record[3];
+    if (t->pinned) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(0, &set);
+        sched_setaffinity(0, sizeof set, &set);
+    }
+    long first = (long) t->nodes, last = (long) t->nodes + (NODES - 1) * NODE_SIZE;
+    while (!atomic_load(&t->stop)) {
+        switch (t->w) {
+        case W_ADD:
+            RETRY(s->add(D(a), W(a, WORD), 1));
+            done++;
+            break;
+        case W_CAS: {
+            long v = lp(a, current(s), WORD);
+            done += RETRY(s->cas(D(a), W(a, WORD), v, v + 1)) == COMMITTED;
+            break;
+        }
+        case W_LIST: {
+            long node = RETRY(s->pop(D(a), W(a, WORD), 0, first, last));
+            if (node >= 4096) {
+                RETRY(s->push(D(a), W(a, WORD), node, 0));
+                done += 2;
+            }
+            break;
+        }
+        case W_TRYSTORE: {
+            long n = lp(a, current(s), WORD);
+            done += RETRY(s->trystore(D(a), W(a, WORD), n, W(a, RING + (n % SLOTS) * 8), n + 1, n + 1)) == COMMITTED;
+            break;
+        }
+        case W_MEMCPY: {
+            long n = lp(a, current(s), WORD);
+            record[0] = n; record[1] = n * 31; record[2] = ~n;
+            done += RETRY(s->copy(D(a), W(a, WORD), n, W(a, RING + (n % SLOTS) * RECORD), (long) record, RECORD, n + 1)) == COMMITTED;
+            break;
+        }
+        }
+    }
+    return (void *) done;
+}
+
+static void on_signal(int sig) { (void) sig; }
+
+static long lost(struct torture *t, long total) {
+    struct area *a = t->a;
+    long bad = 0;
+    switch (t->w) {
+    case W_ADD: case W_CAS:
+        return labs(total - sum(a, WORD));
+    case W_LIST: {
+        char seen[NODES] = {0};
+        long found = 0;
+        for (int r = 0; r < REGIONS; r++) {
+            long p = lp(a, r, WORD);
+            for (int steps = 0; p != 0 && steps <= NODES; steps++) {
+                long i = (p - (long) t->nodes) / NODE_SIZE;
+                if (i < 0 || i >= NODES || seen[i]) { bad++; break; }
+                seen[i] = 1;
+                found++;
+                p = *(long *) p;
+            }
+        }
+        return NODES - found + bad;
+    }
+    default:
+        for (int r = 0; r < REGIONS; r++) {
+            long count = lp(a, r, WORD);
+            for (long n = count - SLOTS + 1 < 0 ? 0 : count - SLOTS + 1; n < count; n++) {
+                long *slot = at(a, r, t->w == W_TRYSTORE ? RING + (n % SLOTS) * 8 : RING + (n % SLOTS) * RECORD);
+                bad += t->w == W_TRYSTORE ? slot[0] != n + 1 : slot[0] != n || slot[1] != n * 31 || slot[2] != ~n;
+            }
+        }
+        return labs(total - sum(a, WORD)) + bad;
+    }
+}
+
+/* Runs a workload from 2 x CPUs threads; expect_loss is the negative control. */
+static void torture(const struct stubs *s, enum workload w, enum stressor st, int expect_loss) {
+    int threads = 2 * (int) sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads < 4) threads = 4;
+    struct torture t = {.s = s, .w = w, .a = area_new(), .pinned = st == S_PINNED};
+    t.nodes = aligned_alloc(64, NODES * NODE_SIZE);
+    memset(t.nodes, 0, NODES * NODE_SIZE);
+    if (w == W_LIST) {               /* every node on a list the workers can reach before they start */
+        cpu_set_t all, cpu0;
+        sched_getaffinity(0, sizeof all, &all);
+        CPU_ZERO(&cpu0);
+        CPU_SET(0, &cpu0);
+        if (t.pinned) sched_setaffinity(0, sizeof cpu0, &cpu0);
+        for (int i = 0; i < NODES; i++) RETRY(s->push(D(t.a), W(t.a, WORD), (long) t.nodes + i * NODE_SIZE, 0));
+        if (t.pinned) sched_setaffinity(0, sizeof all, &all);
+    }
+    atomic_store(&aborts, 0);
+    pthread_t tids[64];
+    for (int i = 0; i < threads; i++) pthread_create(&tids[i], NULL, worker, &t);
+    struct timespec end, now, pause = {0, 200000};
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_nsec += TORTURE_MS * 1000000L;
+    end.tv_sec += end.tv_nsec / 1000000000L;
+    end.tv_nsec %= 1000000000L;
+    do {
+        if (st == S_SIGNALS) {
+            for (int i = 0; i < threads; i++) pthread_kill(tids[i], SIGUSR1);
+        } else if (st == S_MEMBARRIER) {
+            syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0);
+        }
+        nanosleep(&pause, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (now.tv_sec < end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
+    atomic_store(&t.stop, 1);
+    long total = 0;
+    for (int i = 0; i < threads; i++) {
+        void *done;
+        pthread_join(tids[i], &done);
+        total += (long) done;
+    }
+    long l = lost(&t, total), ab = atomic_load(&aborts);
+    char name[96];
+    snprintf(name, sizeof name, "torture/%s/%s%s%s", s->name, workload_names[w], stressor_names[st],
+             expect_loss ? "/negative-control" : "");
+    if (expect_loss) {
+        check(total > 0 && l > 0, name, "threads=%d ops=%ld aborts=%ld lost=%ld", threads, total, ab, l);
+    } else {
+        check(total > 0 && ab > 0 && l == 0, name, "threads=%d ops=%ld aborts=%ld lost=%ld", threads, total, ab, l);
+    }
+}
+
+int main(void) {
+    mount("proc", "/proc", "proc", 0, NULL);        /* CPU counts come from /proc and /sys */
+    mount("sysfs", "/sys", "sysfs", 0, NULL);
+    struct utsname u;
+    uname(&u);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    long feature = (long) getauxval(AT_RSEQ_FEATURE_SIZE);
+    printf("HARNESS kernel=%s cpus=%ld rseq_offset=%ld rseq_size=%u feature_size=%ld\n", u.release,
+           sysconf(_SC_NPROCESSORS_ONLN), (long) __rseq_offset, __rseq_size, feature);
+    check(__rseq_offset == RSEQ4J_RSEQ_OFFSET && __rseq_size > 0, "registration",
+          "rseq_offset=%ld expected=%ld rseq_size=%u", (long) __rseq_offset, RSEQ4J_RSEQ_OFFSET, __rseq_size);
+    check(syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) == 0, "membarrier-register", "");
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGUSR1, &sa, NULL);
+
+    struct stubs cpu = install(blob("cpu")), cpu_delay = install(blob("cpu_delay")),
+                 unarmed = install(blob("cpu_unarmed"));
+    semantics(&cpu);
+    for (enum workload w = W_ADD; w <= W_MEMCPY; w++) torture(&cpu_delay, w, S_NONE, 0);
+    torture(&cpu_delay, W_ADD, S_SIGNALS, 0);
+    torture(&cpu_delay, W_ADD, S_MEMBARRIER, 0);
+    torture(&cpu_delay, W_ADD, S_PINNED, 0);
+    torture(&cpu_delay, W_LIST, S_PINNED, 0);
+    torture(&unarmed, W_ADD, S_NONE, 1);
+    if (feature >= 28) {
+        struct stubs mmcid = install(blob("mmcid")), mmcid_delay = install(blob("mmcid_delay"));
+        semantics(&mmcid);
+        for (enum workload w = W_ADD; w <= W_MEMCPY; w++) torture(&mmcid_delay, w, S_NONE, 0);
+        torture(&mmcid_delay, W_ADD, S_PINNED, 0);
+    } else {
+        printf("MMCID unavailable: feature size %ld < 28\n", feature);
+    }
+    printf("RESULT kernel=%s checks=%d failures=%d\n", u.release, checks, failures);
+    fflush(stdout);
+    sync();
+    reboot(RB_POWER_OFF);
+    return failures != 0;
+}
