@@ -8,7 +8,9 @@ import dev.rseq4j.core.internal.codegen.CodeBuffer.Label;
  * GNU assembler encodes it (the tests compare every form with {@code aarch64-linux-gnu-as}).
  * Registers are numbers 0..30; 31 is {@code xzr}/{@code wzr} where an instruction reads it as zero.
  * An immediate or offset that does not fit its field throws {@link IllegalArgumentException}: the
- * generator builds such values in a register ({@link #movImm64}) instead of truncating them.
+ * generator builds such values in a register ({@link #movImm64}) instead of truncating them. A
+ * branch whose label is bound later is checked when it is bound. Either way the exception abandons
+ * the whole generation: a buffer that threw is never installed.
  */
 public final class AArch64Assembler {
     /** The zero register where an encoding reads register 31 as zero. */
@@ -57,20 +59,20 @@ public final class AArch64Assembler {
 
     /** {@code movz xd, #imm16, lsl #shift} */
     public void movz(int rd, int imm16, int shift) {
-        emit(0xd2800000 | (shift / 16) << 21 | unsigned(imm16, 16, "imm16") << 5 | reg(rd));
         checkShift(shift);
+        emit(0xd2800000 | (shift / 16) << 21 | unsigned(imm16, 16, "imm16") << 5 | reg(rd));
     }
 
     /** {@code movk xd, #imm16, lsl #shift} */
     public void movk(int rd, int imm16, int shift) {
-        emit(0xf2800000 | (shift / 16) << 21 | unsigned(imm16, 16, "imm16") << 5 | reg(rd));
         checkShift(shift);
+        emit(0xf2800000 | (shift / 16) << 21 | unsigned(imm16, 16, "imm16") << 5 | reg(rd));
     }
 
     /** {@code movn xd, #imm16, lsl #shift}: xd = ~(imm16 << shift) */
     public void movn(int rd, int imm16, int shift) {
-        emit(0x92800000 | (shift / 16) << 21 | unsigned(imm16, 16, "imm16") << 5 | reg(rd));
         checkShift(shift);
+        emit(0x92800000 | (shift / 16) << 21 | unsigned(imm16, 16, "imm16") << 5 | reg(rd));
     }
 
     private static void checkShift(int shift) {
