@@ -73,6 +73,8 @@ public final class Libc {
     private static final Optional<MethodHandle> MMAP = downcall("mmap",
             FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG),
             Linker.Option.captureCallState("errno"));
+    private static final Optional<MethodHandle> CLEAR_CACHE = downcall("__clear_cache",
+            FunctionDescriptor.ofVoid(ADDRESS, ADDRESS));
     private static final Optional<MethodHandle> MPROTECT = downcall("mprotect",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT),
             Linker.Option.captureCallState("errno"));
@@ -104,7 +106,7 @@ public final class Libc {
             SymbolLookup lookup = LINKER.defaultLookup();
             // __rseq_* live in the dynamic loader on glibc; look there too in case the default
             // lookup does not reach it.
-            for (String lib : new String[] {"libc.so.6", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"}) {
+            for (String lib : new String[] {"libc.so.6", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "libgcc_s.so.1"}) {
                 try {
                     lookup = lookup.or(SymbolLookup.libraryLookup(lib, Arena.global()));
                 } catch (IllegalArgumentException | UnsupportedOperationException absent) {
@@ -237,6 +239,23 @@ public final class Libc {
             }
         } catch (RuntimeException e) {
             throw e;
+        } catch (Throwable t) {
+            throw rethrowUnchecked(t);
+        }
+    }
+
+    /**
+     * libgcc's {@code __clear_cache(begin, end)}: makes instruction fetch see data written to
+     * {@code segment} (on arm64: clean the D-cache to the point of unification, invalidate the I-cache,
+     * barriers). Returns false when libgcc is not loadable; see ExecutableMemory for why that is safe.
+     */
+    public static boolean clearCache(MemorySegment segment) {
+        if (CLEAR_CACHE.isEmpty()) {
+            return false;
+        }
+        try {
+            CLEAR_CACHE.get().invokeExact(segment, segment.asSlice(segment.byteSize()));
+            return true;
         } catch (Throwable t) {
             throw rethrowUnchecked(t);
         }
