@@ -7,13 +7,10 @@ import dev.rseq4j.core.internal.codegen.IndexSource;
 import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.codegen.Probe;
 import dev.rseq4j.core.internal.codegen.StubGenerator;
+import dev.rseq4j.core.internal.codegen.StubLayout;
 import dev.rseq4j.core.internal.codegen.StubOptions;
 import dev.rseq4j.core.internal.codegen.StubStatus;
 
-import java.util.ArrayList;
-import java.util.EnumMap;
-import java.util.List;
-import java.util.Map;
 
 import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.Cond.HI;
 import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.Cond.HS;
@@ -54,7 +51,6 @@ public final class AArch64StubGenerator implements StubGenerator {
     /** glibc's aarch64 RSEQ_SIG: {@code brk #0x45e0}. */
     public static final int SIGNATURE = 0xd428bc00;
     private static final int RSEQ_CS_FIELD = 8;
-    private static final int DESCRIPTOR_SIZE = 32;
     private static final int BRK_SIGNATURE_IMM = 0x45e0;
     // Register plan.
     private static final int X0 = 0;
@@ -96,43 +92,29 @@ public final class AArch64StubGenerator implements StubGenerator {
     public GeneratedCode generate(StubOptions options) {
         CodeBuffer buf = new CodeBuffer();
         AArch64Assembler asm = new AArch64Assembler(buf);
-        Map<Operation, Label> descriptors = new EnumMap<>(Operation.class);
-        for (Operation op : Operation.values()) {
-            Label d = new Label();
-            buf.bind(d);
-            descriptors.put(op, d);
-            for (int i = 0; i < DESCRIPTOR_SIZE; i++) {
-                buf.emit8(0);
-            }
-        }
-
-        Map<Probe, Integer> probes = new EnumMap<>(Probe.class);
-        for (Probe probe : Probe.values()) {
-            buf.align(16, 0);
-            probes.put(probe, buf.size());
-            switch (probe) {
-                case NOTHING -> asm.movz(X0, 0, 0);
-                case AREA_ADDRESS -> {
-                    asm.mrsTpidrEl0(X0);
-                    asm.movImm64(T10, options.rseqOffset());
-                    asm.addReg(X0, X0, T10);
+        return StubLayout.build(architecture(), buf, 0, new StubLayout.Emitter() {
+            @Override
+            public void probe(Probe probe) {
+                switch (probe) {
+                    case NOTHING -> asm.movz(X0, 0, 0);
+                    case AREA_ADDRESS -> {
+                        asm.mrsTpidrEl0(X0);
+                        asm.movImm64(T10, options.rseqOffset());
+                        asm.addReg(X0, X0, T10);
+                    }
+                    default -> {
+                        rseqArea(asm, options);
+                        asm.ldrsw(X0, RSEQ, probe.fieldOffset());
+                    }
                 }
-                default -> {
-                    rseqArea(asm, options);
-                    asm.ldrsw(X0, RSEQ, probe.fieldOffset());
-                }
+                asm.ret();
             }
-            asm.ret();
-        }
 
-        Map<Operation, Integer> entries = new EnumMap<>(Operation.class);
-        List<GeneratedCode.Section> sections = new ArrayList<>();
-        for (Operation op : Operation.values()) {
-            buf.align(16, 0);
-            entries.put(op, buf.size());
-            sections.add(emitSection(asm, op, options, descriptors.get(op)));
-        }
-        return new GeneratedCode(architecture(), buf.toByteArray(), entries, probes, sections);
+            @Override
+            public GeneratedCode.Section section(Operation op, Label descriptor) {
+                return emitSection(asm, op, options, descriptor);
+            }
+        });
     }
 
     /** x9 = the thread's struct rseq. */

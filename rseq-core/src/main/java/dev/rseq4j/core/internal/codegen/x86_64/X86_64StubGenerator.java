@@ -7,13 +7,10 @@ import dev.rseq4j.core.internal.codegen.IndexSource;
 import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.codegen.Probe;
 import dev.rseq4j.core.internal.codegen.StubGenerator;
+import dev.rseq4j.core.internal.codegen.StubLayout;
 import dev.rseq4j.core.internal.codegen.StubOptions;
 import dev.rseq4j.core.internal.codegen.StubStatus;
 
-import java.util.ArrayList;
-import java.util.EnumMap;
-import java.util.List;
-import java.util.Map;
 
 import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.Cond.A;
 import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.Cond.AE;
@@ -74,7 +71,6 @@ public final class X86_64StubGenerator implements StubGenerator {
     /** glibc's x86_64 RSEQ_SIG. */
     public static final int SIGNATURE = 0x53053053;
     private static final int RSEQ_CS_FIELD = 8;
-    private static final int DESCRIPTOR_SIZE = 32;
     private static final int INT3 = 0xCC;
 
     @Override
@@ -101,41 +97,26 @@ public final class X86_64StubGenerator implements StubGenerator {
     public GeneratedCode generate(StubOptions options) {
         CodeBuffer buf = new CodeBuffer();
         X86_64Assembler asm = new X86_64Assembler(buf);
-        Operation[] ops = Operation.values();
-        Map<Operation, Label> descriptors = new EnumMap<>(Operation.class);
-        for (Operation op : ops) {
-            Label d = new Label();
-            buf.bind(d);
-            descriptors.put(op, d);
-            for (int i = 0; i < DESCRIPTOR_SIZE; i++) {
-                buf.emit8(0);
-            }
-        }
-
-        Map<Probe, Integer> probes = new EnumMap<>(Probe.class);
         int area = (int) options.rseqOffset();
-        for (Probe probe : Probe.values()) {
-            buf.align(16, INT3);
-            probes.put(probe, buf.size());
-            if (probe == Probe.AREA_ADDRESS) {
-                asm.movLoadFs64(RAX, 0);           // tcbhead_t.tcb: the thread pointer itself
-                asm.addImm64(RAX, area);
-            } else if (probe == Probe.NOTHING) {
-                asm.xorReg32(RAX, RAX);
-            } else {
-                asm.movsxdLoadFs(RAX, area + probe.fieldOffset());
+        return StubLayout.build(architecture(), buf, INT3, new StubLayout.Emitter() {
+            @Override
+            public void probe(Probe probe) {
+                switch (probe) {
+                    case AREA_ADDRESS -> {
+                        asm.movLoadFs64(RAX, 0);       // tcbhead_t.tcb: the thread pointer itself
+                        asm.addImm64(RAX, area);
+                    }
+                    case NOTHING -> asm.xorReg32(RAX, RAX);
+                    default -> asm.movsxdLoadFs(RAX, area + probe.fieldOffset());
+                }
+                asm.ret();
             }
-            asm.ret();
-        }
 
-        Map<Operation, Integer> entries = new EnumMap<>(Operation.class);
-        List<GeneratedCode.Section> sections = new ArrayList<>();
-        for (Operation op : ops) {
-            buf.align(16, INT3);
-            entries.put(op, buf.size());
-            sections.add(emitSection(asm, op, options, descriptors.get(op)));
-        }
-        return new GeneratedCode(architecture(), buf.toByteArray(), entries, probes, sections);
+            @Override
+            public GeneratedCode.Section section(Operation op, Label descriptor) {
+                return emitSection(asm, op, options, descriptor);
+            }
+        });
     }
 
     private GeneratedCode.Section emitSection(X86_64Assembler asm, Operation op, StubOptions o, Label descriptor) {
