@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.rseq4j.core.internal.codegen.CodeBuffer;
+import dev.rseq4j.core.internal.codegen.GnuBinutils;
 import dev.rseq4j.core.internal.codegen.CodeBuffer.Label;
 import dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.Cond;
 import java.io.IOException;
@@ -517,51 +518,6 @@ class AArch64AssemblerTest {
         return mismatches;
     }
 
-    // ---- running binutils ---------------------------------------------------------------------
-
-    private static final String INSTALL_HINT = "install the GNU binutils for AArch64 (Debian/Ubuntu: "
-            + "`apt-get install binutils-aarch64-linux-gnu`, which CI installs): this test compares "
-            + "AArch64Assembler with " + AS + " and must not be skipped";
-
-    static String run(Path dir, String... command) {
-        Process process;
-        try {
-            process = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
-        } catch (IOException e) {
-            throw new AssertionError("cannot run `" + command[0] + "` (" + e.getMessage() + "): "
-                    + INSTALL_HINT, e);
-        }
-        try {
-            process.getOutputStream().close();
-            String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            int status = process.waitFor();
-            if (status != 0) {
-                if (output.length() > 8000) {
-                    output = output.substring(0, 8000) + "\n...";
-                }
-                throw new AssertionError("`" + String.join(" ", command) + "` exited with status "
-                        + status + " (" + INSTALL_HINT + "):\n" + output);
-            }
-            return output;
-        } catch (IOException e) {
-            throw new AssertionError("running `" + command[0] + "` failed", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError("interrupted while running `" + command[0] + "`", e);
-        }
-    }
-
-    /** Assembles {@code source} with one {@code aarch64-linux-gnu-as}; returns its {@code .text}. */
-    static byte[] assembleWithGas(Path dir, String source) throws IOException {
-        run(dir, AS, "--version");
-        run(dir, OBJCOPY, "--version");
-        Path s = dir.resolve("forms.s");
-        Files.writeString(s, source, StandardCharsets.UTF_8);
-        run(dir, AS, "-o", "forms.o", "forms.s");
-        run(dir, OBJCOPY, "-O", "binary", "-j", ".text", "forms.o", "forms.bin");
-        return Files.readAllBytes(dir.resolve("forms.bin"));
-    }
-
     // ---- tests --------------------------------------------------------------------------------
 
     @Test
@@ -569,7 +525,7 @@ class AArch64AssemblerTest {
         Program p = buildProgram();
         String source = p.finish();
         byte[] ours = p.buf.toByteArray();
-        byte[] gas = assembleWithGas(dir, source);
+        byte[] gas = GnuBinutils.AARCH64.assembleText(dir, source);
         List<Case> cases = p.cases;
 
         List<String> mismatches = compare(cases, ours, gas);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.rseq4j.core.internal.codegen.CodeBuffer;
+import dev.rseq4j.core.internal.codegen.GnuBinutils;
 import dev.rseq4j.core.internal.codegen.CodeBuffer.Label;
 import dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.Cond;
 import dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.Mem;
@@ -320,52 +321,6 @@ class X86_64AssemblerTest {
         return mismatches;
     }
 
-    // ---- running binutils ---------------------------------------------------------------------
-
-    private static final String INSTALL_HINT = "install GNU binutils for x86_64 (e.g. "
-            + "`apt-get install binutils`): this test compares X86_64Assembler with the GNU assembler "
-            + "and must not be skipped";
-
-    static String run(Path dir, String... command) {
-        Process process;
-        try {
-            process = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
-        } catch (IOException e) {
-            throw new AssertionError("cannot run `" + command[0] + "` (" + e.getMessage() + "): "
-                    + INSTALL_HINT, e);
-        }
-        try {
-            process.getOutputStream().close();
-            String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            int status = process.waitFor();
-            if (status != 0) {
-                if (output.length() > 8000) {
-                    output = output.substring(0, 8000) + "\n...";
-                }
-                throw new AssertionError("`" + String.join(" ", command) + "` exited with status "
-                        + status + " (an x86_64 GNU binutils is required; " + INSTALL_HINT + "):\n"
-                        + output);
-            }
-            return output;
-        } catch (IOException e) {
-            throw new AssertionError("running `" + command[0] + "` failed", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError("interrupted while running `" + command[0] + "`", e);
-        }
-    }
-
-    /** Assembles {@code source} with one {@code as --64} and returns its {@code .text} bytes. */
-    static byte[] assembleWithGas(Path dir, String source) throws IOException {
-        run(dir, "as", "--version");
-        run(dir, "objcopy", "--version");
-        Path s = dir.resolve("forms.s");
-        Files.writeString(s, source, StandardCharsets.UTF_8);
-        run(dir, "as", "--64", "-o", "forms.o", "forms.s");
-        run(dir, "objcopy", "-O", "binary", "-j", ".text", "forms.o", "forms.bin");
-        return Files.readAllBytes(dir.resolve("forms.bin"));
-    }
-
     // ---- tests --------------------------------------------------------------------------------
 
     @Test
@@ -373,7 +328,7 @@ class X86_64AssemblerTest {
         Program p = buildProgram();
         String source = p.finish();
         byte[] ours = p.buf.toByteArray();
-        byte[] gas = assembleWithGas(dir, source);
+        byte[] gas = GnuBinutils.X86_64.assembleText(dir, source);
         List<Case> cases = p.cases;
 
         List<String> mismatches = compare(cases, ours, gas);
