@@ -38,6 +38,7 @@ public final class PerCpuArena {
     /** Bytes per region of one range: a page. */
     public static final long RANGE_STRIDE = 4096;
     static final int SLOTS_PER_RANGE = (int) (RANGE_STRIDE / 8) - 1;   // word 0 is the guard
+    private static final VarHandle LONG = java.lang.foreign.ValueLayout.JAVA_LONG.varHandle();
 
     private static final class Shared {
         static final PerCpuArena CPU = new PerCpuArena(PerCpuArea.Indexing.CPU);
@@ -126,7 +127,7 @@ public final class PerCpuArena {
             int slot = r.key & 0xFFFF;
             range.releasers()[slot] = null;
             for (int c = 0; c < regions; c++) {
-                range.area().region(c).set(java.lang.foreign.ValueLayout.JAVA_LONG, offsetOf(slot), 0L);
+                LONG.setOpaque(range.area().memory(), c * RANGE_STRIDE + offsetOf(slot), 0L);
             }
             if (freeCount == freeList.length) {
                 freeList = java.util.Arrays.copyOf(freeList, freeCount * 2);

@@ -20,10 +20,12 @@ import java.util.Objects;
  *   <li>An update is one plain add and one plain store in a restartable sequence on the CPU the
  *       thread runs on: no CAS, no cache line shared between CPUs, no rehashing. Where rseq is
  *       unavailable (see {@code Rseq.status()}) updates take a per-CPU lock instead, with the same results.</li>
- *   <li>{@link #reset} and {@link #sumThenReset} are atomic per CPU cell: a value is either counted by
- *       {@code sumThenReset} or left for the next one, never lost (with {@code LongAdder} an update
- *       concurrent with {@code sumThenReset} can be lost). They cost a system call (membarrier), so
- *       call them rarely.</li>
+ *   <li>{@link #reset} and {@link #sumThenReset} are atomic per CPU cell: a concurrent update is either
+ *       counted by {@code sumThenReset} or left for the next call, never lost, and {@code reset} never
+ *       loses a concurrent update either (with {@code LongAdder}, {@code reset} can). Both cost a
+ *       system call (membarrier) and briefly stop the fast path of every counter that shares this
+ *       counter's arena range (up to 510 others) on every CPU: call them rarely, or give counters that
+ *       are reset often an arena of their own ({@link Builder#arena}).</li>
  *   <li>Cells are 8 bytes packed with other counters' cells in per-CPU pages of a {@link PerCpuArena}:
  *       a counter costs 8 bytes per possible CPU plus a small object, whatever the contention. The
  *       cell is reused once the counter is unreachable.</li>

@@ -1,6 +1,7 @@
 package dev.rseq4j.core.percpu;
 
 import dev.rseq4j.core.Rseq;
+import dev.rseq4j.core.internal.platform.Libc;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -87,9 +88,9 @@ public final class PerCpuArea {
             throw new IllegalArgumentException("guardOffset must be a multiple of 8 in [0, " + (stride - GUARD_BYTES)
                     + "], was " + guardOffset);
         }
-        Arena arena = Arena.ofAuto();
-        this.memory = arena.allocate(regions * stride, 4096);
-        this.descriptor = arena.allocate(32, 32);
+        // Pages of their own (mmap): no allocator overhead, and unmapped once this area is unreachable.
+        this.memory = Libc.allocatePages(regions * stride);
+        this.descriptor = Arena.ofAuto().allocate(32, 32);
         this.descriptorAddress = descriptor.address();
         this.regions = regions;
         this.stride = stride;

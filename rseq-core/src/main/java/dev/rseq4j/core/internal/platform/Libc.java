@@ -73,6 +73,8 @@ public final class Libc {
     private static final Optional<MethodHandle> MMAP = downcall("mmap",
             FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG),
             Linker.Option.captureCallState("errno"));
+    private static final Optional<MethodHandle> MUNMAP = downcall("munmap",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
     private static final Optional<MethodHandle> CLEAR_CACHE = downcall("__clear_cache",
             FunctionDescriptor.ofVoid(ADDRESS, ADDRESS));
     private static final Optional<MethodHandle> MPROTECT = downcall("mprotect",
@@ -259,6 +261,28 @@ public final class Libc {
         } catch (Throwable t) {
             throw rethrowUnchecked(t);
         }
+    }
+
+    /**
+     * Zeroed read+write pages for data, of exactly {@code size} bytes rounded up to pages, unmapped
+     * when the returned segment's automatic arena becomes unreachable. Where mmap is unavailable
+     * (another OS, or native access denied), a page-aligned allocation from the Java runtime instead.
+     */
+    public static MemorySegment allocatePages(long size) {
+        if (MMAP.isPresent() && MUNMAP.isPresent() && bindingError == null) {
+            long page = Math.max(4096, getauxval(6 /* AT_PAGESZ */));
+            long mapped = (size + page - 1) / page * page;
+            MemorySegment pages = mmapReadWrite(mapped);
+            MethodHandle munmap = MUNMAP.get();
+            return pages.reinterpret(size, Arena.ofAuto(), s -> {
+                try {
+                    int ignored = (int) munmap.invokeExact(MemorySegment.ofAddress(s.address()), mapped);
+                } catch (Throwable t) {
+                    // nothing to report to: the owner is gone
+                }
+            });
+        }
+        return Arena.ofAuto().allocate(size, 4096);
     }
 
     public static boolean hasMemoryMapping() {

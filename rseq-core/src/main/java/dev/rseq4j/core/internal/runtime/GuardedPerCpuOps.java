@@ -268,7 +268,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
             for (int c = 0; c < area.regions(); c++) {
                 MemorySegment region = area.region(c);
                 sum += region.get(JAVA_LONG, offset);
-                region.set(JAVA_LONG, offset, 0L);
+                PortableOperations.storeOpaque(region, offset, 0L);
             }
             return sum;
         } finally {

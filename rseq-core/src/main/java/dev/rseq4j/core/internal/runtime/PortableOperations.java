@@ -5,20 +5,32 @@ import dev.rseq4j.core.internal.codegen.StubStatus;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * Each {@link Operation} written in Java, on one region, with the same results as the stubs. Used
- * by the slow path and lock mode (under the region's guard, so plain accesses suffice: the guard's
- * release store publishes them) and by the tests as the reference semantics.
+ * by the slow path and lock mode (under the region's guard: no other writer; the guard's release
+ * store publishes the writes) and by the tests as the reference semantics.
+ *
+ * <p>NOTE: word stores are opaque, not plain: readers such as {@code PerCpuCounter.sum()} read these
+ * words concurrently with opaque reads, and the Java memory model lets a plain 64-bit store tear.
+ * Opaque costs nothing more on x86_64 and arm64 (an ordinary aligned 64-bit store).
  */
 public final class PortableOperations {
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
     private PortableOperations() {
     }
 
+    /** Opaque store of a region word: single-copy atomic for concurrent opaque readers. */
+    public static void storeOpaque(MemorySegment region, long offset, long value) {
+        LONG.setOpaque(region, offset, value);
+    }
+
     public static long loadAddStore(MemorySegment region, long offset, long value) {
-        region.set(JAVA_LONG, offset, region.get(JAVA_LONG, offset) + value);
+        storeOpaque(region, offset, region.get(JAVA_LONG, offset) + value);
         return StubStatus.COMMITTED;
     }
 
@@ -26,7 +38,7 @@ public final class PortableOperations {
         if (region.get(JAVA_LONG, offset) != expected) {
             return StubStatus.FAILED;
         }
-        region.set(JAVA_LONG, offset, newValue);
+        storeOpaque(region, offset, newValue);
         return StubStatus.COMMITTED;
     }
 
@@ -35,7 +47,7 @@ public final class PortableOperations {
                                 long nextOffset) {
         long head = region.get(JAVA_LONG, headOffset);
         pool.set(JAVA_LONG, nodeOffset + nextOffset, head);
-        region.set(JAVA_LONG, headOffset, pool.address() + nodeOffset);
+        storeOpaque(region, headOffset, pool.address() + nodeOffset);
         return StubStatus.COMMITTED;
     }
 
@@ -51,7 +63,7 @@ public final class PortableOperations {
             return StubStatus.CORRUPT;
         }
         // The stubs do not check alignment (an in-pool load is safe either way); neither do we.
-        region.set(JAVA_LONG, headOffset, pool.get(ValueLayout.JAVA_LONG_UNALIGNED, offset + nextOffset));
+        storeOpaque(region, headOffset, pool.get(ValueLayout.JAVA_LONG_UNALIGNED, offset + nextOffset));
         return head;
     }
 
@@ -60,8 +72,8 @@ public final class PortableOperations {
         if (region.get(JAVA_LONG, counterOffset) != expected) {
             return StubStatus.FAILED;
         }
-        region.set(JAVA_LONG, slotOffset, value);
-        region.set(JAVA_LONG, counterOffset, newCounter);
+        storeOpaque(region, slotOffset, value);
+        storeOpaque(region, counterOffset, newCounter);
         return StubStatus.COMMITTED;
     }
 
@@ -71,7 +83,7 @@ public final class PortableOperations {
             return StubStatus.FAILED;
         }
         MemorySegment.copy(src, 0, region, dstOffset, length);
-        region.set(JAVA_LONG, counterOffset, newCounter);
+        storeOpaque(region, counterOffset, newCounter);
         return StubStatus.COMMITTED;
     }
 
