@@ -29,6 +29,12 @@ final class StressOps {
                     new GuardedPerCpuOps.TestHooks(1, false))
             : PRODUCTION;
 
+    /** The negative control: forced slow paths without the membarrier (in lock mode, the lock). */
+    static final PerCpuOps FORCED_SLOW_UNFENCED = RSEQ
+            ? GuardedPerCpuOps.withOptions(RseqRuntime.get().productionOptions(IndexSource.CPU_ID),
+                    new GuardedPerCpuOps.TestHooks(1, true))
+            : PRODUCTION;
+
     /** The words of the area tests: a dedicated arena, so that no other user shares their pages. */
     private static final PerCpuArena ARENA = new PerCpuArena(PerCpuArea.Indexing.CPU);
 
