@@ -3,6 +3,8 @@ package dev.rseq4j.bench;
 import dev.rseq4j.collections.PerCpuCounter;
 import dev.rseq4j.core.internal.codegen.IndexSource;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
+import dev.rseq4j.core.percpu.PerCpuArea;
+import dev.rseq4j.core.percpu.PerCpuOps;
 import org.jctools.counters.Counter;
 import org.jctools.counters.CountersFactory;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -34,11 +36,18 @@ import java.util.concurrent.atomic.LongAdder;
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED",
+        "--add-opens", "java.base/java.util.concurrent.atomic=ALL-UNNAMED"})
 public class CounterBenchmarks {
     /** A static final handle, so the JIT links it like the counter's: the floor of any downcall. */
     static final MethodHandle NOTHING = RseqRuntime.get().rseqMode()
             ? RseqRuntime.get().stubs(IndexSource.CPU_ID).nothing() : null;
+
+    /** The counter's stub called directly on a constant area: what the commit sequence itself costs. */
+    static final MethodHandle ADD = RseqRuntime.get().rseqMode()
+            ? RseqRuntime.get().stubs(IndexSource.CPU_ID).loadAddStore() : null;
+    static final PerCpuArea AREA = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
+    static final PerCpuOps OPS = PerCpuOps.cpuIndexed();
 
     PerCpuCounter perCpu;
     LongAdder longAdder;
@@ -86,6 +95,9 @@ public class CounterBenchmarks {
             perCpu = new PerCpuCounter();
             longAdder = new LongAdder();
             Inflation.inflate(longAdder, perCpu::increment);
+            if (Inflation.verifiable() && Inflation.cells(longAdder) < Inflation.fullCells()) {
+                throw new IllegalStateException("LongAdder not fully inflated: " + Inflation.cells(longAdder) + " cells");
+            }
         }
     }
 
@@ -98,6 +110,21 @@ public class CounterBenchmarks {
     @Benchmark
     public long longAdderSum(Updated u) {
         return u.longAdder.sum();
+    }
+
+    /** The LOAD_ADD_STORE stub alone, with constant arguments (no Java-side checks). */
+    @Benchmark
+    public long stubOnly() throws Throwable {
+        if (ADD == null) {
+            throw new IllegalStateException("lock mode: no stubs; " + RseqRuntime.get().status().lockReason());
+        }
+        return (long) ADD.invokeExact(AREA.descriptorAddress(), AREA.address(8), 1L);
+    }
+
+    /** PerCpuOps.add on a constant area: the stub plus the protocol's Java side, without a counter. */
+    @Benchmark
+    public void opsOnConstantArea() {
+        OPS.add(AREA, 8, 1);
     }
 
     @Benchmark

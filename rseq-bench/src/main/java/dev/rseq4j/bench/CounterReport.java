@@ -29,7 +29,8 @@ import java.util.Map;
  * threads 1, 2, 4; PerCpuCounter, LongAdder, AtomicLong; 1 x 0.5 s warm-up, 2 x 0.5 s measurement.
  */
 public final class CounterReport {
-    private static final String[] FULL = {"perCpuCounter", "longAdder", "atomicLong", "jctoolsStriped", "emptyDowncall"};
+    private static final String[] FULL = {"perCpuCounter", "longAdder", "atomicLong", "jctoolsStriped", "emptyDowncall",
+        "stubOnly", "opsOnConstantArea"};
     private static final String[] QUICK = {"perCpuCounter", "longAdder", "atomicLong"};
 
     private CounterReport() {
@@ -71,7 +72,8 @@ public final class CounterReport {
                 .verbosity(VerboseMode.SILENT).shouldFailOnError(true);
         if (Runtime.version().feature() >= 24) {
             // JMH calls sun.misc.Unsafe, which JDK 24+ warns about in every fork.
-            o.jvmArgsAppend("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow");
+            o.jvmArgsAppend("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+                    "--add-opens", "java.base/java.util.concurrent.atomic=ALL-UNNAMED");
         }
         if (quick) {
             o.warmupIterations(1).warmupTime(TimeValue.milliseconds(500))

@@ -10,7 +10,8 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Measures bytes per counter for 10,000 counters: Java heap retained (used heap after full GCs,
- * before and after, with the counters strongly held) plus native memory the arena mapped for them.
+ * before and after, with the counters strongly held) plus the pages a fresh arena mapped for them
+ * (mmap: exact page multiples, no allocator overhead; the first range included).
  * Run in its own JVM with {@code -XX:+UseSerialGC} (exact "used after GC") and
  * {@code --add-opens java.base/java.util.concurrent.atomic=ALL-UNNAMED} (to verify that every
  * LongAdder is fully inflated); {@link CounterReport} does that.
@@ -32,8 +33,10 @@ public final class MemoryFootprint {
     private static final List<Object> KEEP = new ArrayList<>();
 
     public static void main(String[] args) throws Exception {
-        // Warm up: load and initialise every class both measurements use, so the baselines hold them.
-        PerCpuCounter warm = new PerCpuCounter();
+        // Warm up: load and initialise every class both measurements use, so the baselines hold them
+        // (in an arena of its own: the measured arena starts empty).
+        PerCpuCounter warm = PerCpuCounter.builder()
+                .arena(new PerCpuArena(dev.rseq4j.core.percpu.PerCpuArea.Indexing.CPU)).build();
         warm.increment();
         Inflation.inflate(List.of(new LongAdder()));
         KEEP.add(warm);
@@ -47,20 +50,24 @@ public final class MemoryFootprint {
     }
 
     static Footprint perCpuCounters() {
-        long nativeBefore = PerCpuArena.shared().nativeBytes();
+        // A fresh arena: every range these counters need is counted, the first one included.
         long heapBefore = usedAfterGc();
+        PerCpuArena arena = new PerCpuArena(dev.rseq4j.core.percpu.PerCpuArea.Indexing.CPU);
+        PerCpuCounter.Builder builder = PerCpuCounter.builder().arena(arena);
         List<PerCpuCounter> keep = new ArrayList<>(COUNTERS);
         for (int i = 0; i < COUNTERS; i++) {
-            PerCpuCounter c = new PerCpuCounter();
+            PerCpuCounter c = builder.build();
             c.increment();
             keep.add(c);
         }
         long heapAfter = usedAfterGc();
-        long nativeAfter = PerCpuArena.shared().nativeBytes();
+        long nativeBefore = 0;
+        long nativeAfter = arena.nativeBytes();
+        KEEP.add(arena);
         KEEP.add(keep);
         double listBytes = 16 + 4.0 * COUNTERS;   // the ArrayList's array of references, not part of a counter
         double heap = (heapAfter - heapBefore - listBytes) / COUNTERS;
-        String note = "(" + (nativeAfter - nativeBefore) + " native bytes in " + PerCpuArena.shared().ranges()
+        String note = "(" + (nativeAfter - nativeBefore) + " bytes mapped in " + arena.ranges()
                 + " ranges; sum check " + keep.stream().mapToLong(PerCpuCounter::sum).sum() + ")";
         return new Footprint("PerCpuCounter", heap, (double) (nativeAfter - nativeBefore) / COUNTERS, note);
     }
