@@ -14,7 +14,7 @@ import java.util.Optional;
  * @param kernelRelease      the kernel release ({@code uname -r}), or the OS version elsewhere
  * @param featureSize        {@code getauxval(AT_RSEQ_FEATURE_SIZE)}: 20 when the kernel has rseq but predates
  *                           it (before 6.3), 0 when unknown (no rseq, or lock mode forced: the kill switch
- *                           makes no native call)
+ *                           inspects nothing)
  * @param nodeId             whether {@code node_id} is maintained by the kernel (feature size &gt;= 24)
  * @param mmCid              whether {@code mm_cid} is maintained (feature size &gt;= 28, Linux 6.3+)
  * @param membarrierRseq     whether {@code MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ} is available

@@ -111,7 +111,7 @@ public final class RseqRuntime {
     /**
      * Fills {@code d}; returns null for RSEQ mode, else the reason for LOCK mode. The facts the status
      * reports (registrant, feature size) are gathered before anything architecture-specific, so they
-     * are true in lock mode too; the kill switch is checked before any native call.
+     * are true in lock mode too; the kill switch is checked before any rseq-related native call.
      */
     private static String detect(String arch, Detection d) {
         String requested = System.getProperty(MODE_PROPERTY, "auto").trim().toLowerCase(Locale.ROOT);
