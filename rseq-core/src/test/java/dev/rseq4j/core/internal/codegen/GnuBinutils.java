@@ -36,6 +36,20 @@ public record GnuBinutils(String as, List<String> asFlags, String objcopy, Strin
         return Files.readAllBytes(dir.resolve("forms.bin"));
     }
 
+    /** Fails listing up to 200 mismatching instructions, if there are any. */
+    public void assertNoMismatches(List<String> mismatches, int instructions) {
+        if (mismatches.isEmpty()) {
+            return;
+        }
+        StringBuilder msg = new StringBuilder(mismatches.size() + " of " + instructions
+                + " instructions differ from " + as + ":\n");
+        mismatches.stream().limit(200).forEach(m -> msg.append("  ").append(m).append('\n'));
+        if (mismatches.size() > 200) {
+            msg.append("  ... and ").append(mismatches.size() - 200).append(" more\n");
+        }
+        throw new AssertionError(msg.toString());
+    }
+
     /** Runs {@code command} in {@code dir}; returns its output; fails on a missing tool or a non-zero exit. */
     public String run(Path dir, String... command) {
         String hint = installHint + ": the encoder tests compare every instruction form with it and must not be skipped";

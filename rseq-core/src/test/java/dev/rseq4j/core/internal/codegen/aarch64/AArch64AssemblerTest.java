@@ -528,16 +528,7 @@ class AArch64AssemblerTest {
         byte[] gas = GnuBinutils.AARCH64.assembleText(dir, source);
         List<Case> cases = p.cases;
 
-        List<String> mismatches = compare(cases, ours, gas);
-        if (!mismatches.isEmpty()) {
-            StringBuilder msg = new StringBuilder(mismatches.size() + " of " + cases.size()
-                    + " instructions differ from " + AS + ":\n");
-            mismatches.stream().limit(200).forEach(m -> msg.append("  ").append(m).append('\n'));
-            if (mismatches.size() > 200) {
-                msg.append("  ... and ").append(mismatches.size() - 200).append(" more\n");
-            }
-            fail(msg.toString());
-        }
+        GnuBinutils.AARCH64.assertNoMismatches(compare(cases, ours, gas), cases.size());
         assertTrue(cases.size() > 5000, "only " + cases.size() + " instructions compared");
 
         // gas's brk #0x45e0 is the rseq abort signature 0xd428bc00
