@@ -160,11 +160,6 @@ public final class PerCpuArea {
         INT.setRelease(memory, index * stride + guardOffset, 0);
     }
 
-    /** Volatile read of region {@code index}'s guard. */
-    public int lvGuard(int index) {
-        return (int) INT.getVolatile(memory, index * stride + guardOffset);
-    }
-
     void checkRegion(int index) {
         if (index < 0 || index >= regions) {
             throw new IndexOutOfBoundsException("region index must be in [0, " + regions + "), was " + index);

@@ -146,7 +146,7 @@ public final class Libc {
     }
 
     /** The address of a data symbol, or empty when the C library does not export it. */
-    public static Optional<MemorySegment> symbol(String name) {
+    private static Optional<MemorySegment> symbol(String name) {
         try {
             return LOOKUP.find(name);
         } catch (RuntimeException e) {
@@ -194,10 +194,6 @@ public final class Libc {
         } catch (Throwable t) {
             throw rethrowUnchecked(t);
         }
-    }
-
-    public static boolean hasSchedGetcpu() {
-        return SCHED_GETCPU.isPresent();
     }
 
     /** {@code sched_getcpu()}, or -1 when it is not available or fails. */

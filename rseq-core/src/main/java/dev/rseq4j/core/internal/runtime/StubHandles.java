@@ -22,7 +22,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * and never call back into the JVM. The memcpy stub allows heap access so that a record can be
  * copied straight from a Java array.
  */
-public record StubHandles(StubOptions options, long address,
+public record StubHandles(StubOptions options,
                           MethodHandle loadAddStore, MethodHandle loadCompareStore,
                           MethodHandle listPush, MethodHandle listPop,
                           MethodHandle loadCompareTrystoreStore, MethodHandle loadCompareMemcpyStore,
@@ -31,7 +31,7 @@ public record StubHandles(StubOptions options, long address,
 
     static StubHandles install(GeneratedCode code, StubOptions options) {
         long base = ExecutableMemory.install(code);
-        return new StubHandles(options, base,
+        return new StubHandles(options,
                 op(code, base, Operation.LOAD_ADD_STORE),
                 op(code, base, Operation.LOAD_COMPARE_STORE),
                 op(code, base, Operation.LIST_PUSH),

@@ -138,11 +138,6 @@ public final class AArch64Assembler {
         emit(0x8b000000 | reg(rm) << 16 | reg(rn) << 5 | reg(rd));
     }
 
-    /** {@code add xd, xn, #imm12} */
-    public void addImm(int rd, int rn, int imm12) {
-        emit(0x91000000 | unsigned(imm12, 12, "imm12") << 10 | reg(rn) << 5 | reg(rd));
-    }
-
     /** {@code subs wd, wn, #imm12} */
     public void subsImm32(int rd, int rn, int imm12) {
         emit(0x71000000 | unsigned(imm12, 12, "imm12") << 10 | reg(rn) << 5 | reg(rd));
@@ -291,11 +286,6 @@ public final class AArch64Assembler {
     /** {@code brk #imm16}; {@code brk #0x45e0} is the rseq abort signature 0xd428bc00 */
     public void brk(int imm16) {
         emit(0xd4200000 | unsigned(imm16, 16, "imm16") << 5);
-    }
-
-    /** Emits a raw 32-bit word (the signature when it is not a brk). */
-    public void word(int value) {
-        emit(value);
     }
 
     public void bind(Label label) {

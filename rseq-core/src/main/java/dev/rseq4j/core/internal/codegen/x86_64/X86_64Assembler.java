@@ -149,11 +149,6 @@ public final class X86_64Assembler {
         regReg(REX_W, 0x01, src, dst);
     }
 
-    /** {@code add r64, [mem]} */
-    public void addLoad64(Reg dst, Mem src) {
-        memOp(REX_W, 0x03, dst.ordinal(), src);
-    }
-
     /** {@code add r64, imm32} (imm8 form when it fits, as the GNU assembler chooses) */
     public void addImm64(Reg dst, int imm) {
         rex(REX_W, 0, 0, dst.high());
@@ -214,12 +209,6 @@ public final class X86_64Assembler {
     public void jcc(Cond cond, Label target) {
         buf.emit8(0x0F);
         buf.emit8(0x80 | cond.code);
-        rel32(target);
-    }
-
-    /** {@code jmp rel32} */
-    public void jmp(Label target) {
-        buf.emit8(0xE9);
         rel32(target);
     }
 

@@ -187,7 +187,6 @@ class X86_64AssemblerTest {
                 new MemMethod("movLoad32", "mov", false, true, X86_64Assembler::movLoad32),
                 new MemMethod("movStore64", "mov", true, false, (a, r, m) -> a.movStore64(m, r)),
                 new MemMethod("lea", "lea", false, false, X86_64Assembler::lea),
-                new MemMethod("addLoad64", "add", false, false, X86_64Assembler::addLoad64),
                 new MemMethod("imulLoad64", "imul", false, false, X86_64Assembler::imulLoad64),
                 new MemMethod("cmpLoad32", "cmp", false, true, X86_64Assembler::cmpLoad32));
         for (int mi = 0; mi < memMethods.size(); mi++) {
@@ -257,14 +256,12 @@ class X86_64AssemblerTest {
         for (Cond c : Cond.values()) {
             p.emit("jcc", "{disp32} " + jcc(c) + " 1b", a -> a.jcc(c, back));
         }
-        p.emit("jmp", "{disp32} jmp 1b", a -> a.jmp(back));
         for (Reg r : regs) {
             p.emit("leaRip", "lea 1b(%rip), " + q(r), a -> a.leaRip(r, back));
         }
         for (Cond c : Cond.values()) {
             p.emit("jcc", "{disp32} " + jcc(c) + " 2f", a -> a.jcc(c, forward));
         }
-        p.emit("jmp", "{disp32} jmp 2f", a -> a.jmp(forward));
         for (Reg r : regs) {
             p.emit("leaRip", "lea 2f(%rip), " + q(r), a -> a.leaRip(r, forward));
         }
@@ -275,8 +272,6 @@ class X86_64AssemblerTest {
             p.emit("jcc", "{disp32} " + jcc(c) + " 4b", a -> a.jcc(c, farBack));
             p.emit("jcc", "{disp32} " + jcc(c) + " 3f", a -> a.jcc(c, farForward));
         }
-        p.emit("jmp", "{disp32} jmp 4b", a -> a.jmp(farBack));
-        p.emit("jmp", "{disp32} jmp 3f", a -> a.jmp(farForward));
         for (Reg r : regs) {
             p.emit("leaRip", "lea 4b(%rip), " + q(r), a -> a.leaRip(r, farBack));
             p.emit("leaRip", "lea 3f(%rip), " + q(r), a -> a.leaRip(r, farForward));
