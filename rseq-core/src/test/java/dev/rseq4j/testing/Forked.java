@@ -9,7 +9,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs a main class in a fresh JVM with this test's class path, extra JVM flags and environment;
- * native access is enabled unless the flags contain {@code --illegal-native-access=deny}.
+ * native access is enabled unless the flags contain {@code --illegal-native-access=deny}. A command
+ * prefix ({@code strace -f -e inject=...}, {@code taskset -c 0}) may wrap the JVM.
  */
 public final class Forked {
     /** Exit code and combined output of a forked JVM. */
@@ -21,7 +22,13 @@ public final class Forked {
 
     public static Result run(Class<?> main, Map<String, String> env, List<String> jvmArgs, String... args)
             throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>();
+        return runWrapped(List.of(), main, env, jvmArgs, args);
+    }
+
+    /** As {@link #run}, with {@code prefix} (a command and its options) in front of the JVM's command line. */
+    public static Result runWrapped(List<String> prefix, Class<?> main, Map<String, String> env, List<String> jvmArgs,
+                                    String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(prefix);
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         if (!jvmArgs.contains("--illegal-native-access=deny")) {
             cmd.add("--enable-native-access=ALL-UNNAMED");
