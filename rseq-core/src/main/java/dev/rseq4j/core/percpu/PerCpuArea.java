@@ -155,6 +155,11 @@ public final class PerCpuArea {
         return INT.compareAndSet(memory, index * stride + guardOffset, 0, 1);
     }
 
+    /** Whether region {@code index}'s guard is held now (opaque read: a hint for waiters, not a lock). */
+    public boolean guardHeld(int index) {
+        return (int) INT.getOpaque(memory, index * stride + guardOffset) != 0;
+    }
+
     /** Releases region {@code index}'s guard with a release store (publishes the slow path's writes). */
     public void releaseGuard(int index) {
         INT.setRelease(memory, index * stride + guardOffset, 0);

@@ -11,6 +11,8 @@ public final class PerCpuStats {
     private final LongAdder slowPaths = new LongAdder();
     private final LongAdder guarded = new LongAdder();
     private final LongAdder invalidIndex = new LongAdder();
+    private final LongAdder guardWaits = new LongAdder();
+    private final LongAdder guardWaitNanos = new LongAdder();
 
     public void recordAbort() {
         aborts.increment();
@@ -26,6 +28,12 @@ public final class PerCpuStats {
 
     public void recordInvalidIndex() {
         invalidIndex.increment();
+    }
+
+    /** A slow path found its guard held and waited {@code nanos} for it. */
+    public void recordGuardWait(long nanos) {
+        guardWaits.increment();
+        guardWaitNanos.add(nanos);
     }
 
     /** Restartable sequences the kernel aborted. */
@@ -51,9 +59,20 @@ public final class PerCpuStats {
         return invalidIndex.sum();
     }
 
+    /** Slow paths that found their guard held by another slow path and waited for it. */
+    public long guardWaits() {
+        return guardWaits.sum();
+    }
+
+    /** Total time slow paths spent waiting for guards, in nanoseconds. */
+    public long guardWaitNanos() {
+        return guardWaitNanos.sum();
+    }
+
     @Override
     public String toString() {
         return "aborts=" + aborts() + " slowPaths=" + slowPaths() + " guarded=" + guarded()
-                + " invalidIndex=" + invalidIndex();
+                + " invalidIndex=" + invalidIndex() + " guardWaits=" + guardWaits()
+                + " guardWaitMillis=" + guardWaitNanos() / 1_000_000;
     }
 }

@@ -12,6 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.locks.LockSupport;
 
 import static dev.rseq4j.core.internal.codegen.StubStatus.ABORTED;
 import static dev.rseq4j.core.internal.codegen.StubStatus.COMMITTED;
@@ -33,7 +34,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *
  * <p>Slow path on region {@code c} (any region is correct; we pick the current CPU's for locality):
  * <ol>
- *   <li>CAS {@code guard[c]} 0 to 1, spinning then yielding while another slow path holds it;</li>
+ *   <li>CAS {@code guard[c]} 0 to 1, waiting while another slow path holds it (see "Waiting");</li>
  *   <li>membarrier(PRIVATE_EXPEDITED_RSEQ) on CPU {@code c}, or on all CPUs in mm_cid mode (an id is
  *       not a CPU). Any sequence that read {@code guard[c] == 0} before our CAS was visible is either
  *       committed and visible when membarrier returns, or aborted, and on retry it sees the guard;</li>
@@ -42,6 +43,22 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * </ol>
  * Lock mode ({@code stubs == null}) runs only the slow path, without membarrier: the guard alone is
  * the lock, and the region is chosen by sched_getcpu() or a thread hash.
+ *
+ * <p><b>Waiting.</b> A guard is held for one membarrier and one portable operation, a few
+ * microseconds, unless its holder is descheduled. A waiter therefore spins briefly
+ * ({@value #SPINS_BEFORE_PARK} test-and-CAS rounds), then parks with a back-off that doubles from
+ * {@value #MIN_PARK_NANOS} ns to {@value #MAX_PARK_NANOS} ns: it never burns a CPU that the holder
+ * (a preempted platform thread, or a virtual thread waiting for a carrier) needs, and a parked
+ * virtual thread gives its carrier back. The bounded back-off, not a wake-up from the holder, is
+ * what ends a wait, so a release stays one store-release and costs the holder nothing; a waiter
+ * sees a release at most {@value #MAX_PARK_NANOS} ns late. Interrupts do not end a wait (the
+ * operation must complete); the interrupt status is restored when the guard is taken.
+ *
+ * <p><b>No deadlock.</b> A slow path holds one guard and waits for none while holding it;
+ * {@link #sumThenReset} takes every guard of an area in increasing region order, so any two
+ * threads that wait while holding guards wait in the same order and cannot form a cycle. Nothing
+ * between taking and releasing a guard blocks (no lock, no I/O, no allocation that waits for a
+ * collection by design: the portable operations touch only the area).
  *
  * <p>A record so that the JIT trusts its final fields: with a constant instance, the stub handle
  * folds into a direct call.
@@ -75,7 +92,14 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
         }
     }
 
-    private static final int SPINS_BEFORE_YIELD = 64;
+    /** Test-and-CAS rounds before a guard waiter first parks. */
+    static final int SPINS_BEFORE_PARK = 128;
+    /** First park of a guard waiter; doubled on every further park up to {@link #MAX_PARK_NANOS}. */
+    static final long MIN_PARK_NANOS = 1_000;
+    /** Longest single park: bounds how late a waiter notices a released guard. */
+    static final long MAX_PARK_NANOS = 1_000_000;
+    /** Depth of the stack headroom check before a guard is taken (see {@link #checkStackHeadroom}). */
+    static final int HEADROOM_FRAMES = 40;
 
     private static final class Production {
         static final GuardedPerCpuOps CPU = create(IndexSource.CPU_ID);
@@ -256,6 +280,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
     public long sumThenReset(PerCpuArea area, long offset) {
         checkArea(area);
         area.checkWord(offset, "offset");
+        checkStackHeadroom();
         int held = 0;
         try {
             for (; held < area.regions(); held++) {
@@ -350,21 +375,65 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
         return runtime.ensureRegistered();
     }
 
-    /** CAS region {@code c}'s guard from 0 to 1, spinning, then yielding, while another slow path holds it. */
-    private static void acquireGuard(PerCpuArea area, int c) {
-        int spins = 0;
-        while (!area.casGuard(c)) {
-            if (++spins < SPINS_BEFORE_YIELD) {
+    /**
+     * Throws {@link StackOverflowError} here, holding nothing, if the stack could overflow between
+     * taking and releasing a guard. A guard's window (the CAS, the membarrier downcall, the portable
+     * operation, the release, each through several VarHandle and FFM frames while interpreted) is
+     * shallow, but an overflow inside it, even in the frames that return from a successful CAS, would
+     * leave the guard held for ever and stop every later operation on that region. This recursion
+     * reaches {@value #HEADROOM_FRAMES} frames of six live {@code long}s (spilled across each call, so
+     * compiled frames stay large too) below the caller, deeper than the window goes; it runs only on
+     * the slow path, where a guard CAS (and, in RSEQ mode, a membarrier) dwarfs it.
+     * {@code GuardStackOverflowTest} drives an overflow into every point of the window.
+     */
+    private static void checkStackHeadroom() {
+        if (headroom(HEADROOM_FRAMES, 1, 2, 3, 4, 5, 6) == 0) {
+            throw new AssertionError();   // never: keeps the result (and so the recursion) alive
+        }
+    }
+
+    private static long headroom(int frames, long a, long b, long c, long d, long e, long f) {
+        if (frames == 0) {
+            return a | 1;
+        }
+        return headroom(frames - 1, b, c, d, e, f, a + frames) | (a ^ b ^ c ^ d ^ e ^ f);
+    }
+
+    /**
+     * Takes region {@code c}'s guard (0 to 1): at once if it is free, else spinning briefly, then
+     * parking with a bounded back-off (see "Waiting" in the class notes). Uninterruptible.
+     */
+    private void acquireGuard(PerCpuArea area, int c) {
+        if (area.casGuard(c)) {
+            return;
+        }
+        long start = System.nanoTime();
+        boolean interrupted = false;
+        long park = MIN_PARK_NANOS;
+        for (int round = 0; ; round++) {
+            // NOTE: test before CAS, so that waiters read a shared line instead of stealing it from the holder.
+            if (!area.guardHeld(c) && area.casGuard(c)) {
+                break;
+            }
+            if (round < SPINS_BEFORE_PARK) {
                 Thread.onSpinWait();
             } else {
-                Thread.yield();
+                LockSupport.parkNanos(this, park);
+                park = Math.min(2 * park, MAX_PARK_NANOS);
+                // parkNanos returns at once while the interrupt status is set: clear it, restore it below.
+                interrupted |= Thread.interrupted();
             }
+        }
+        stats.recordGuardWait(System.nanoTime() - start);
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 
     private long slowPath(PerCpuArea area, RegionOp op) {
         stats.recordSlowPath();
         int c = hooks.slowPathEvery() > 0 ? ThreadLocalRandom.current().nextInt(area.regions()) : currentIndex(area);
+        checkStackHeadroom();
         acquireGuard(area, c);
         try {
             if (stubs != null && !hooks.skipFence()) {
