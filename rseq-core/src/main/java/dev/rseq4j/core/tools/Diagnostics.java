@@ -13,18 +13,19 @@ import java.util.List;
 /**
  * {@code rseq4j diagnose}: prints {@link Rseq#status()}, checks every operation once, then tortures
  * each operation with more threads than CPUs and a busy loop inside the critical section, printing
- * {@code ops= aborts= lost=} per operation. Exits 1 if any check failed or anything was lost, 2 on
- * bad arguments.
+ * {@code op= ops= aborts= slowPaths= lost=} per operation. Exits 1 if any check failed or anything
+ * was lost, 2 on bad arguments.
  */
 public final class Diagnostics {
+    /**
+     * The synopsis only: {@code ./rseq4j help} (the launcher, which also handles {@code diagnose --help})
+     * is the one description of the options, defaults, output and exit status; {@code HelpTextTest}
+     * checks that both list the same options.
+     */
     static final String USAGE = """
             usage: rseq4j diagnose [--seconds S] [--threads N] [--delay LOOPS] [--index cpu|mmcid]
-              Prints the rseq status, checks each per-CPU operation once, then runs each operation
-              for S seconds (default 2) from N threads (default 2 x CPUs, at least 4) with a busy loop
-              of LOOPS iterations (default 20000) inside every critical section, and prints
-              "op=... ops=N aborts=N slowPaths=N lost=N". Exits non-zero if anything was lost.
-              -Drseq4j.mode=lock (JAVA_OPTS) forces lock mode. ./rseq4j then prints a quick JMH
-              table of PerCpuCounter, LongAdder and AtomicLong (--no-table skips it).""";
+              ./rseq4j help describes the options, their defaults, the output and the exit status;
+              through ./rseq4j, diagnose also takes --no-table (skips the JMH table it adds).""";
 
     private Diagnostics() {
     }
