@@ -49,9 +49,21 @@ public final class PerCpuCounter extends Number {
     private static final PerCpuOps CPU_OPS = PerCpuOps.cpuIndexed();
     private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
 
-    /** Created on first use: it throws where rseq works but the kernel has no mm_cid. */
+    /**
+     * The production mm_cid operations, created on first use; null where rseq works but the kernel
+     * has no mm_cid. NOTE: a holder's initialiser must never throw: the class would be unusable for
+     * ever ({@code NoClassDefFoundError} on every later use) instead of failing with the reason.
+     */
     private static final class ConcurrencyIdOps {
-        static final PerCpuOps OPS = PerCpuOps.concurrencyIdIndexed();
+        static final PerCpuOps OPS = orNull();
+
+        private static PerCpuOps orNull() {
+            try {
+                return PerCpuOps.concurrencyIdIndexed();
+            } catch (UnsupportedOperationException unavailable) {
+                return null;
+            }
+        }
     }
 
     private final transient PerCpuArea area;
@@ -71,9 +83,8 @@ public final class PerCpuCounter extends Number {
 
     PerCpuCounter(PerCpuArena arena, PerCpuOps ops) {
         Objects.requireNonNull(arena, "arena must not be null");
-        if (ops == null && arena.indexing() == PerCpuArea.Indexing.CONCURRENCY_ID) {
-            PerCpuOps check = ConcurrencyIdOps.OPS;   // fail here, with the reason, not on first add
-            Objects.requireNonNull(check);
+        if (ops == null && arena.indexing() == PerCpuArea.Indexing.CONCURRENCY_ID && ConcurrencyIdOps.OPS == null) {
+            PerCpuOps.concurrencyIdIndexed();   // throws UnsupportedOperationException with the reason, every time
         }
         if (ops != null && ops.indexing() != arena.indexing()) {
             throw new IllegalArgumentException("ops index by " + ops.indexing() + ", arena by " + arena.indexing());

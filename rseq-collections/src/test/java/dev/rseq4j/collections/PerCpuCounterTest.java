@@ -192,6 +192,19 @@ class PerCpuCounterTest {
         assertTrue(self.output().contains("registrant=RSEQ4J") && self.output().contains("exact=true"), self.output());
     }
 
+    /** A kernel without mm_cid (feature size capped at 20): the documented exception, every time. */
+    @Test
+    void concurrencyIdUnavailableThrowsUnsupportedOperationEveryTime() throws Exception {
+        assumeTrue(RseqRuntime.get().rseqMode(), "RSEQ mode: in lock mode mm_cid counters work");
+        Forked.Result r = Forked.run(ConcurrencyIdUnavailableProbe.class, Map.of(),
+                List.of("-D" + RseqRuntime.FEATURE_SIZE_LIMIT_PROPERTY + "=20"));
+        assertEquals(0, r.exitCode(), r.output());
+        assertTrue(r.output().contains("mode=RSEQ featureSize=20 mmCid=false"), r.output());
+        assertTrue(r.output().contains("attempt1=UnsupportedOperationException: mm_cid indexing needs Linux 6.3+"), r.output());
+        assertTrue(r.output().contains("attempt2=UnsupportedOperationException: mm_cid indexing needs Linux 6.3+"), r.output());
+        assertTrue(r.output().contains("cpuCounter=3"), r.output());
+    }
+
     @Test
     void badInput() {
         assertThrows(NullPointerException.class, () -> PerCpuCounter.builder().arena(null));
