@@ -6,6 +6,13 @@ import java.util.Optional;
  * What this JVM can do with restartable sequences, decided once when the library is first used.
  * Immutable; obtain it from {@link Rseq#status()}.
  *
+ * <p>The capability fields describe what this JVM <em>uses</em>, so they never contradict the mode:
+ * in {@link Mode#LOCK} the registrant is {@link Registrant#NONE}, the feature size 0 and every
+ * capability {@code false}, whatever was found before rseq was ruled out; {@link #lockReason()}
+ * says what that was (for example which system call failed, with its errno name, and the feature
+ * size the kernel advertised). Only {@code architecture}, {@code kernelRelease} and
+ * {@code possibleCpus} are reported in both modes.
+ *
  * @param mode               {@link Mode#RSEQ} when operations commit inside restartable sequences,
  *                           {@link Mode#LOCK} when they run the portable lock-based implementation
  * @param lockReason         why the mode is {@code LOCK}; empty in {@code RSEQ} mode
@@ -13,8 +20,7 @@ import java.util.Optional;
  * @param architecture       the JVM's {@code os.arch}, normalised ({@code x86_64}, {@code aarch64}, ...)
  * @param kernelRelease      the kernel release ({@code uname -r}), or the OS version elsewhere
  * @param featureSize        {@code getauxval(AT_RSEQ_FEATURE_SIZE)}: 20 when the kernel has rseq but predates
- *                           it (before 6.3), 0 when unknown (no rseq, or lock mode forced: the kill switch
- *                           inspects nothing)
+ *                           it (before 6.3); 0 in lock mode
  * @param nodeId             whether {@code node_id} is maintained by the kernel (feature size &gt;= 24)
  * @param mmCid              whether {@code mm_cid} is maintained (feature size &gt;= 28, Linux 6.3+)
  * @param membarrierRseq     whether {@code MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ} is available
@@ -38,11 +44,11 @@ public record RseqStatus(Mode mode, Optional<String> lockReason, Registrant regi
 
     /** Who registered the calling threads' {@code struct rseq} with the kernel. */
     public enum Registrant {
-        /** glibc 2.35+ registered every thread ({@code __rseq_size > 0}); reported in lock mode too. */
+        /** glibc 2.35+ registered every thread ({@code __rseq_size > 0}). */
         GLIBC,
         /** glibc reserved the area but did not register it (e.g. {@code GLIBC_TUNABLES=glibc.pthread.rseq=0}); this library registers each thread the first time it needs it. */
         RSEQ4J,
-        /** Nobody (always lock mode): no rseq, not inspected (lock mode forced), or lock mode decided before this library registered anything. */
+        /** Nobody: lock mode (rseq unavailable, not inspected because lock mode was forced, or ruled out). */
         NONE
     }
 

@@ -49,6 +49,31 @@ public final class Libc {
     public static final int EINVAL = 22;
     public static final int ENOSYS = 38;
 
+    /**
+     * The symbolic name of a Linux errno value ({@code 1} gives {@code "EPERM"}), or {@code "errno N"}
+     * for one not listed; for messages, which should never make a user look up a number.
+     */
+    public static String errnoName(int errno) {
+        return switch (errno) {
+            case EPERM -> "EPERM";
+            case 2 -> "ENOENT";
+            case 3 -> "ESRCH";
+            case 4 -> "EINTR";
+            case 6 -> "ENXIO";
+            case 9 -> "EBADF";
+            case 11 -> "EAGAIN";
+            case 12 -> "ENOMEM";
+            case 13 -> "EACCES";
+            case 14 -> "EFAULT";
+            case EBUSY -> "EBUSY";
+            case EINVAL -> "EINVAL";
+            case ENOSYS -> "ENOSYS";
+            case 95 -> "EOPNOTSUPP";
+            case 524 -> "ENOTSUPP";
+            default -> "errno " + errno;
+        };
+    }
+
     // mmap/mprotect constants (Linux).
     public static final int PROT_READ = 1;
     public static final int PROT_WRITE = 2;
@@ -216,7 +241,7 @@ public final class Libc {
             MemorySegment p = (MemorySegment) mh.invokeExact(state, MemorySegment.NULL, size,
                     PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0L);
             if (p.address() == -1L || p.address() == 0L) {
-                throw new IllegalStateException("mmap(" + size + ") failed, errno " + (int) ERRNO.get(state, 0L));
+                throw new IllegalStateException("mmap(" + size + ") failed with " + errnoName((int) ERRNO.get(state, 0L)));
             }
             return p.reinterpret(size);
         } catch (RuntimeException e) {
@@ -233,7 +258,7 @@ public final class Libc {
             MemorySegment state = arena.allocate(CALL_STATE);
             int r = (int) mh.invokeExact(state, segment, segment.byteSize(), prot);
             if (r != 0) {
-                throw new IllegalStateException("mprotect(" + prot + ") failed, errno " + (int) ERRNO.get(state, 0L));
+                throw new IllegalStateException("mprotect(" + prot + ") failed with " + errnoName((int) ERRNO.get(state, 0L)));
             }
         } catch (RuntimeException e) {
             throw e;

@@ -42,8 +42,18 @@ public final class RseqRuntime {
     /** {@code -Drseq4j.mode=auto|lock}: {@code lock} is the kill switch; an unknown value also means lock mode, with the reason. */
     public static final String MODE_PROPERTY = "rseq4j.mode";
 
+    /**
+     * Internal, for tests only: {@code -Drseq4j.internal.featureSizeLimit=N} caps the kernel's rseq
+     * feature size at N, to exercise an older kernel's status (e.g. 20: no node_id, no mm_cid) here.
+     */
+    public static final String FEATURE_SIZE_LIMIT_PROPERTY = "rseq4j.internal.featureSizeLimit";
+
     private static final int RSEQ_AREA_LENGTH = 32;
     private static final int ORIGINAL_FEATURE_SIZE = 20;
+    /** End of {@code node_id} in {@code struct rseq}: the feature size from which the kernel maintains it. */
+    private static final int NODE_ID_END = 24;
+    /** End of {@code mm_cid}: the feature size from which the kernel maintains it (Linux 6.3+). */
+    private static final int MM_CID_END = 28;
     private static final long MEMBARRIER_CMD_QUERY = 0;
     private static final long MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ = 1 << 7;
     private static final long MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ = 1 << 8;
@@ -89,10 +99,15 @@ public final class RseqRuntime {
                 variants.put(d.mmCidStubs.options(), d.mmCidStubs);
             }
         }
-        this.status = new RseqStatus(rseq ? Mode.RSEQ : Mode.LOCK, Optional.ofNullable(reason),
-                d.registrant, arch, kernel, d.featureSize,
-                d.featureSize >= 24, d.featureSize >= 28, d.membarrierRseq, d.membarrierPerCpu,
-                d.sliceExtension, possible);
+        // NOTE: in lock mode nothing of rseq is in use, so every capability reads 0/false and the
+        // registrant NONE, whatever detection found before it failed: the reason says what was found.
+        // A status that said "mmCid=true" beside "the kernel has no rseq" would contradict itself.
+        this.status = rseq
+                ? new RseqStatus(Mode.RSEQ, Optional.empty(), d.registrant, arch, kernel, d.featureSize,
+                        d.featureSize >= NODE_ID_END, d.featureSize >= MM_CID_END, d.membarrierRseq,
+                        d.membarrierPerCpu, d.sliceExtension, possible)
+                : new RseqStatus(Mode.LOCK, Optional.of(reason), Registrant.NONE, arch, kernel, 0,
+                        false, false, false, false, false, possible);
     }
 
     /** Mutable scratch for {@link #detect}. */
@@ -109,9 +124,10 @@ public final class RseqRuntime {
     }
 
     /**
-     * Fills {@code d}; returns null for RSEQ mode, else the reason for LOCK mode. The facts the status
-     * reports (registrant, feature size) are gathered before anything architecture-specific, so they
-     * are true in lock mode too; the kill switch is checked before any rseq-related native call.
+     * Fills {@code d}; returns null for RSEQ mode, else the reason for LOCK mode, naming what was found
+     * (errno names, the feature size the kernel advertises). The kill switch is checked before any
+     * rseq-related native call. What {@code d} holds when a reason is returned is not reported: lock
+     * mode's status shows no capability at all.
      */
     private static String detect(String arch, Detection d) {
         String requested = System.getProperty(MODE_PROPERTY, "auto").trim().toLowerCase(Locale.ROOT);
@@ -134,12 +150,10 @@ public final class RseqRuntime {
         }
         d.rseqOffset = offset.get();
         boolean glibcRegistered = size.get() > 0;
-        long aux = Libc.getauxval(Libc.AT_RSEQ_FEATURE_SIZE);
+        long aux = Math.min(Libc.getauxval(Libc.AT_RSEQ_FEATURE_SIZE), Integer.getInteger(FEATURE_SIZE_LIMIT_PROPERTY, 1 << 16));
         // Kernels before 6.3 have rseq but no AT_RSEQ_FEATURE_SIZE: the original 20 bytes.
-        d.featureSize = aux != 0 ? (int) aux : glibcRegistered ? ORIGINAL_FEATURE_SIZE : 0;
-        if (glibcRegistered) {
-            d.registrant = Registrant.GLIBC;
-        }
+        d.featureSize = aux != 0 ? (int) aux : ORIGINAL_FEATURE_SIZE;
+        d.registrant = glibcRegistered ? Registrant.GLIBC : Registrant.RSEQ4J;
 
         Optional<StubGenerator> generator = StubGenerator.forArchitecture(arch);
         if (generator.isEmpty()) {
@@ -156,20 +170,33 @@ public final class RseqRuntime {
             return "cannot make generated code executable: " + e.getMessage();
         }
 
+        if (d.featureSize >= MM_CID_END) {
+            StubOptions mmCidOptions = StubOptions.production(d.rseqOffset, IndexSource.MM_CID);
+            d.mmCidStubs = StubHandles.install(d.generator.generate(mmCidOptions), mmCidOptions);
+        }
+
         // membarrier before any registration of ours, so that a lock-mode outcome registers nothing.
         long mb = d.generator.membarrierSyscall();
         SyscallResult query = Libc.syscall(mb, MEMBARRIER_CMD_QUERY, 0, 0, 0);
-        d.membarrierRseq = query.ok() && (query.value() & MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) != 0;
+        if (!query.ok()) {
+            return "membarrier(MEMBARRIER_CMD_QUERY) failed with " + Libc.errnoName(query.errno())
+                    + " (no membarrier in the kernel, or a seccomp filter blocks it): the slow path could not"
+                    + " exclude running sequences";
+        }
+        d.membarrierRseq = (query.value() & MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) != 0;
         if (!d.membarrierRseq) {
-            return "membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) is unavailable (Linux 5.10+): "
-                    + "the slow path could not exclude running sequences";
+            return "the kernel (" + System.getProperty("os.version", "?") + ") does not offer"
+                    + " MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ (Linux 5.10+; commands offered: 0x"
+                    + Long.toHexString(query.value()) + "): the slow path could not exclude running sequences";
         }
         SyscallResult reg = Libc.syscall(mb, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0, 0);
         if (!reg.ok()) {
-            return "membarrier registration failed, errno " + reg.errno();
+            return "membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ) failed with " + Libc.errnoName(reg.errno());
         }
         d.membarrierPerCpu = Libc.syscall(mb, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_FLAG_CPU, 0, 0).ok();
 
+        // Registration last: once this thread is registered (or glibc's registration is confirmed),
+        // nothing can fail any more, so lock mode never leaves a registration of ours behind.
         if (glibcRegistered) {
             long cpu = StubHandles.call(d.cpuStubs.cpuId());
             if (cpu < 0) {
@@ -178,21 +205,14 @@ public final class RseqRuntime {
         } else {
             SyscallResult r = register(d.generator, d.cpuStubs);
             if (!r.ok()) {
-                return r.errno() == Libc.ENOSYS ? "the kernel has no rseq(2) (ENOSYS)"
-                        : "rseq(2) registration failed, errno " + r.errno();
-            }
-            d.registrant = Registrant.RSEQ4J;
-            if (aux == 0) {
-                d.featureSize = ORIGINAL_FEATURE_SIZE;
+                return "rseq(2) registration failed with " + Libc.errnoName(r.errno())
+                        + (r.errno() == Libc.ENOSYS ? " (no rseq in the kernel, or a seccomp filter blocks it"
+                        + (aux != 0 ? "; the kernel's auxiliary vector advertises feature size " + aux : "") + ")" : "")
+                        + (size.get() == 0 && aux != 0 ? "; glibc did not register either (__rseq_size=0)" : "");
             }
         }
         d.sliceExtension = Libc.prctl(PR_RSEQ_SLICE_EXTENSION, PR_RSEQ_SLICE_EXTENSION_GET, 0, 0, 0)
                 .map(SyscallResult::ok).orElse(false);
-
-        if (d.featureSize >= 28) {
-            StubOptions mmCidOptions = StubOptions.production(d.rseqOffset, IndexSource.MM_CID);
-            d.mmCidStubs = StubHandles.install(d.generator.generate(mmCidOptions), mmCidOptions);
-        }
         return null;
     }
 
@@ -214,7 +234,7 @@ public final class RseqRuntime {
         StubHandles h = index == IndexSource.CPU_ID ? cpuStubs : mmCidStubs;
         if (h == null) {
             throw new UnsupportedOperationException(index == IndexSource.MM_CID && rseqMode()
-                    ? "mm_cid indexing needs Linux 6.3+ (rseq feature size " + status.featureSize() + " < 28)"
+                    ? "mm_cid indexing needs Linux 6.3+ (rseq feature size " + status.featureSize() + " < " + MM_CID_END + ")"
                     : "rseq is unavailable: " + status.lockReason().orElse("?"));
         }
         return h;
