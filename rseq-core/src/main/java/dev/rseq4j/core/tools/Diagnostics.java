@@ -27,6 +27,11 @@ public final class Diagnostics {
               ./rseq4j help describes the options, their defaults, the output and the exit status;
               through ./rseq4j, diagnose also takes --no-table (skips the JMH table it adds).""";
 
+    /** Limits of the options: larger values are mistakes (an hour of torture, threads the machine cannot start). */
+    static final double MAX_SECONDS = 3600;
+    static final int MAX_THREADS = 10_000;
+    static final int MAX_DELAY = 100_000_000;
+
     private Diagnostics() {
     }
 
@@ -38,9 +43,9 @@ public final class Diagnostics {
         try {
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
-                    case "--seconds" -> seconds = positive(Double.parseDouble(value(args, ++i)), "--seconds");
-                    case "--threads" -> threads = (int) positive(Integer.parseInt(value(args, ++i)), "--threads");
-                    case "--delay" -> delay = Integer.parseInt(value(args, ++i));
+                    case "--seconds" -> seconds = number(args, ++i, MAX_SECONDS);
+                    case "--threads" -> threads = (int) integer(args, ++i, 1, MAX_THREADS);
+                    case "--delay" -> delay = (int) integer(args, ++i, 0, MAX_DELAY);
                     case "--index" -> index = switch (value(args, ++i)) {
                         case "cpu" -> IndexSource.CPU_ID;
                         case "mmcid" -> IndexSource.MM_CID;
@@ -52,9 +57,6 @@ public final class Diagnostics {
                     }
                     default -> throw new IllegalArgumentException("unknown argument " + args[i]);
                 }
-            }
-            if (delay < 0) {
-                throw new IllegalArgumentException("--delay must be >= 0");
             }
         } catch (IllegalArgumentException e) {
             System.err.println("rseq4j diagnose: " + e.getMessage());
@@ -102,10 +104,31 @@ public final class Diagnostics {
         return args[i];
     }
 
-    private static double positive(double v, String name) {
-        if (!(v > 0)) {
-            throw new IllegalArgumentException(name + " must be > 0, was " + v);
+    /** {@code args[i]} as a number in (0, max], or an error naming the option and the range. */
+    private static double number(String[] args, int i, double max) {
+        String text = value(args, i);
+        try {
+            double v = Double.parseDouble(text);
+            if (v > 0 && v <= max) {
+                return v;
+            }
+        } catch (NumberFormatException notANumber) {
+            // reported below, naming the option
         }
-        return v;
+        throw new IllegalArgumentException(args[i - 1] + " must be a number in (0, " + (long) max + "], was " + text);
+    }
+
+    /** {@code args[i]} as an integer in [min, max], or an error naming the option and the range. */
+    private static long integer(String[] args, int i, long min, long max) {
+        String text = value(args, i);
+        try {
+            long v = Long.parseLong(text);
+            if (v >= min && v <= max) {
+                return v;
+            }
+        } catch (NumberFormatException notANumber) {
+            // reported below, naming the option
+        }
+        throw new IllegalArgumentException(args[i - 1] + " must be an integer in [" + min + ", " + max + "], was " + text);
     }
 }

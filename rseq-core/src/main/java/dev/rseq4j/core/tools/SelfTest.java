@@ -12,7 +12,9 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.LongStream;
 
 /**
  * The checks behind the diagnostics, shared with the tests: one checked call of every operation, and
@@ -39,7 +41,16 @@ public final class SelfTest {
     private SelfTest() {
     }
 
-    /** The outcome of one torture run. */
+    /**
+     * The outcome of one torture run.
+     *
+     * @param ops       operations called, whatever their outcome (a compare that failed, a pop of an
+     *                  empty list count too), so that {@code slowPaths <= ops}; in lock mode every
+     *                  operation is a slow path and the two are equal
+     * @param aborts    sequences the kernel aborted
+     * @param slowPaths operations completed under the guard
+     * @param lost      updates lost (see the class notes)
+     */
     public record Result(Operation operation, long ops, long aborts, long slowPaths, long lost) {
         @Override
         public String toString() {
@@ -90,67 +101,80 @@ public final class SelfTest {
         return failures;
     }
 
-    /** Runs {@code operation} from {@code threads} platform threads for {@code millis} and counts. */
+    /**
+     * Runs {@code operation} from {@code threads} platform threads for {@code millis} and counts. The
+     * clock starts once every thread has started (starting thousands of threads takes longer than a
+     * short run), and the threads start working together.
+     */
     public static Result torture(PerCpuOps ops, Operation operation, int threads, long millis) {
         PerCpuArea area = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
         NodePool nodes = new NodePool(NODES, 16, 0);
-        long abortsBefore = ops.stats().aborts();
-        long slowBefore = ops.stats().slowPaths();
         AtomicBoolean stop = new AtomicBoolean();
-        long[] counts = new long[threads];
+        CountDownLatch ready = new CountDownLatch(threads);
+        CountDownLatch go = new CountDownLatch(1);
+        long[] calls = new long[threads];
+        long[] commits = new long[threads];
         List<Thread> workers = new ArrayList<>();
         for (int t = 0; t < threads; t++) {
             int id = t;
-            workers.add(Thread.ofPlatform().name("rseq4j-selftest-" + t).start(() ->
-                    counts[id] = work(ops, operation, area, nodes, id, threads, stop)));
+            workers.add(Thread.ofPlatform().name("rseq4j-selftest-" + t).start(() -> {
+                if (operation == Operation.LIST_PUSH || operation == Operation.LIST_POP) {
+                    for (int i = id; i < NODES; i += threads) {
+                        ops.push(area, WORD, nodes, i);   // the nodes this run circulates; not counted
+                    }
+                }
+                ready.countDown();
+                await(go);
+                work(ops, operation, area, nodes, stop, calls, commits, id);
+            }));
         }
+        await(ready);
+        long abortsAtStart = ops.stats().aborts();
+        long slowAtStart = ops.stats().slowPaths();
+        go.countDown();
         sleep(millis);
         stop.set(true);
         for (Thread w : workers) {
             join(w);
         }
-        long total = 0;
-        for (long c : counts) {
-            total += c;
-        }
-        long lost = lost(operation, area, nodes, total);
-        return new Result(operation, total, ops.stats().aborts() - abortsBefore,
-                ops.stats().slowPaths() - slowBefore, lost);
+        long lost = lost(operation, area, nodes, LongStream.of(commits).sum());
+        // Counted from the start signal: the set-up pushes' aborts and slow paths are not the run's.
+        return new Result(operation, LongStream.of(calls).sum(), ops.stats().aborts() - abortsAtStart,
+                ops.stats().slowPaths() - slowAtStart, lost);
     }
 
-    private static long work(PerCpuOps ops, Operation operation, PerCpuArea area, NodePool nodes,
-                             int id, int threads, AtomicBoolean stop) {
-        long done = 0;
+    /** Calls the operation until {@code stop}; counts calls and commits (pop and push count one each). */
+    private static void work(PerCpuOps ops, Operation operation, PerCpuArea area, NodePool nodes, AtomicBoolean stop,
+                             long[] callsOut, long[] commitsOut, int id) {
+        long calls = 0;
+        long commits = 0;
         long[] record = new long[RECORD / 8];
         MemorySegment heap = MemorySegment.ofArray(record);
-        if (operation == Operation.LIST_PUSH || operation == Operation.LIST_POP) {
-            for (int i = id; i < NODES; i += threads) {
-                ops.push(area, WORD, nodes, i);
-            }
-        }
         while (!stop.get()) {
+            calls++;
             switch (operation) {
                 case LOAD_ADD_STORE -> {
                     ops.add(area, WORD, 1);
-                    done++;
+                    commits++;
                 }
                 case LOAD_COMPARE_STORE -> {
                     long v = lpWord(area, ops.currentIndex(area), WORD);
                     if (ops.compareAndStore(area, WORD, v, v + 1)) {
-                        done++;
+                        commits++;
                     }
                 }
                 case LIST_PUSH, LIST_POP -> {
                     int popped = ops.pop(area, WORD, nodes);   // throws if the list was corrupted
                     if (popped >= 0) {
                         ops.push(area, WORD, nodes, popped);
-                        done += 2;
+                        calls++;
+                        commits += 2;
                     }
                 }
                 case LOAD_COMPARE_TRYSTORE_STORE -> {
                     long n = lpWord(area, ops.currentIndex(area), WORD);
                     if (ops.storeThenCommit(area, WORD, n, RING + (n % SLOTS) * 8, n + 1, n + 1)) {
-                        done++;
+                        commits++;
                     }
                 }
                 case LOAD_COMPARE_MEMCPY_STORE -> {
@@ -159,12 +183,13 @@ public final class SelfTest {
                     record[1] = n * 31;
                     record[2] = ~n;
                     if (ops.copyThenCommit(area, WORD, n, RING + (n % SLOTS) * RECORD, heap, RECORD, n + 1)) {
-                        done++;
+                        commits++;
                     }
                 }
             }
         }
-        return done;
+        callsOut[id] = calls;
+        commitsOut[id] = commits;
     }
 
     private static long lost(Operation operation, PerCpuArea area, NodePool nodes, long total) {
@@ -256,6 +281,14 @@ public final class SelfTest {
     private static void sleep(long millis) {
         try {
             Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void await(CountDownLatch latch) {
+        try {
+            latch.await();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
