@@ -47,7 +47,12 @@ public final class PortableOperations {
                                 long nextOffset) {
         long head = region.get(JAVA_LONG, headOffset);
         pool.set(JAVA_LONG, nodeOffset + nextOffset, head);
-        storeOpaque(region, headOffset, pool.address() + nodeOffset);
+        // NOTE: node.next first, then the head with a release store, as the stubs publish a node
+        // (stlr on arm64). Under the guard, the guard's release store already publishes both to the
+        // region's next owner; the release here keeps the order for anyone who reads the head
+        // without the guard (and acquires or depends on it): with an opaque or plain store, arm64
+        // could make the new head visible before the node's next pointer.
+        LONG.setRelease(region, headOffset, pool.address() + nodeOffset);
         return StubStatus.COMMITTED;
     }
 

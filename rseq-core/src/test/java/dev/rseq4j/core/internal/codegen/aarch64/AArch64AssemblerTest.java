@@ -413,6 +413,15 @@ class AArch64AssemblerTest {
             }
         }
 
+        // ldar (32-bit): every register in each slot, base 31 = sp
+        for (int v = 0; v < 3; v++) {
+            for (int k = 0; k < 32; k++) {
+                int rt = k;
+                int rn = perm(k, 7, 5 + 11 * v);
+                p.emit("ldar32", "ldar " + w(rt) + ", [" + xsp(rn) + "]", a -> a.ldar32(rt, rn));
+            }
+        }
+
         // post-increment byte loads/stores; rt != rn (writeback with rt == rn is unpredictable)
         for (int d : new int[] {1, 5, 17, 31}) {
             for (int k = 0; k < 32; k++) {
@@ -759,6 +768,8 @@ class AArch64AssemblerTest {
             }
             assertRejects("stlr64 rt " + r, a -> a.stlr64(bad, 0));
             assertRejects("stlr64 rn " + r, a -> a.stlr64(0, bad));
+            assertRejects("ldar32 rt " + r, a -> a.ldar32(bad, 0));
+            assertRejects("ldar32 rn " + r, a -> a.ldar32(0, bad));
             assertRejects("ldrbPostIncrement rt " + r, a -> a.ldrbPostIncrement(bad, 0));
             assertRejects("ldrbPostIncrement rn " + r, a -> a.ldrbPostIncrement(0, bad));
             assertRejects("strbPostIncrement rt " + r, a -> a.strbPostIncrement(bad, 0));
