@@ -212,9 +212,12 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
         long nextOffset = pool.nextOffset();
         long first = pool.firstAddress();
         long last = pool.lastAddress();
+        long nodeMask = pool.nodeSize() - 1;        // NodePool guarantees a power of two
         try {
-            long r = run(area, d -> (long) stubs.listPop().invokeExact(d, area.address(headOffset), nextOffset, first, last),
-                    region -> PortableOperations.listPop(region, headOffset, nextOffset, pool.memory(), last - first));
+            long r = run(area, d -> (long) stubs.listPop().invokeExact(d, area.address(headOffset), nextOffset, first,
+                            last, nodeMask),
+                    region -> PortableOperations.listPop(region, headOffset, nextOffset, pool.memory(), last - first,
+                            nodeMask));
             if (r == FAILED) {
                 return -1;
             }

@@ -138,6 +138,16 @@ public final class AArch64Assembler {
         emit(0x8b000000 | reg(rm) << 16 | reg(rn) << 5 | reg(rd));
     }
 
+    /** {@code eor xd, xn, xm} */
+    public void eorReg64(int rd, int rn, int rm) {
+        emit(0xca000000 | reg(rm) << 16 | reg(rn) << 5 | reg(rd));
+    }
+
+    /** {@code tst xn, xm} (ands xzr, xn, xm): Z set when {@code xn & xm == 0} */
+    public void tstReg64(int rn, int rm) {
+        emit(0xea00001f | reg(rm) << 16 | reg(rn) << 5);
+    }
+
     /** {@code subs wd, wn, #imm12} */
     public void subsImm32(int rd, int rn, int imm12) {
         emit(0x71000000 | unsigned(imm12, 12, "imm12") << 10 | reg(rn) << 5 | reg(rd));

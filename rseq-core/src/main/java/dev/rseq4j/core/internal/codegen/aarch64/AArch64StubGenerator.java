@@ -184,13 +184,16 @@ public final class AArch64StubGenerator implements StubGenerator {
                 delay(asm, o);
                 asm.stlr64(X2, T14);                // commit head = node; RELEASE: publishes node.next
             }
-            case LIST_POP -> {                      // x1 = head word, x2 = nextOffset, x3 = poolFirst, x4 = poolLast
+            case LIST_POP -> {                      // x1 = head word, x2 = nextOffset, x3 = poolFirst, x4 = poolLast, x5 = nodeMask
                 asm.ldr64Reg(T13, X1, DELTA);
                 asm.cbz64(T13, failed);
                 asm.cmpReg64(T13, X3);
                 asm.bcond(LO, corrupt);             // outside the pool: never dereference it
                 asm.cmpReg64(T13, X4);
                 asm.bcond(HI, corrupt);
+                asm.eorReg64(T14, T13, X3);
+                asm.tstReg64(T14, X5);
+                asm.bcond(NE, corrupt);             // inside the pool but not at a node boundary
                 asm.ldr64Reg(T14, T13, X2);         // next = head.next (address-dependent on head)
                 delay(asm, o);
                 asm.str64Reg(T14, X1, DELTA);       // commit head = next; unlinks, publishes nothing

@@ -177,7 +177,7 @@ public final class X86_64StubGenerator implements StubGenerator {
                 delay(asm, o);
                 asm.movStore64(mem(RAX, RSI), RDX); // commit head = node
             }
-            case LIST_POP -> {                     // rsi = headOffset, rdx = nextOffset, rcx = poolFirst, r8 = poolLast
+            case LIST_POP -> {                     // rsi = headOffset, rdx = nextOffset, rcx = poolFirst, r8 = poolLast, r9 = nodeMask
                 asm.movLoad64(R10, mem(RAX, RSI));
                 asm.testReg64(R10, R10);
                 asm.jcc(E, failed);
@@ -185,6 +185,10 @@ public final class X86_64StubGenerator implements StubGenerator {
                 asm.jcc(B, corrupt);                // below the pool: never dereference it
                 asm.cmpReg64(R10, R8);
                 asm.jcc(A, corrupt);                // above the last node
+                asm.movReg64(R11, R10);
+                asm.xorReg64(R11, RCX);
+                asm.testReg64(R11, R9);
+                asm.jcc(NE, corrupt);               // inside the pool but not at a node boundary
                 asm.movLoad64(R11, mem(R10, RDX));  // next = head.next
                 delay(asm, o);
                 asm.movStore64(mem(RAX, RSI), R11); // commit head = next
