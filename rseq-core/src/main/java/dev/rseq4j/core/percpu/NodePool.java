@@ -19,9 +19,9 @@ import java.lang.foreign.MemorySegment;
  * The pop stub checks inside its critical section that a list head lies in [first, last] and at a
  * node boundary ({@code first + k * nodeSize}) before it loads {@code head + nextOffset}: a corrupted
  * or forged head is reported, never dereferenced, and the list is left as it was. The node size is a
- * power of two so that the boundary check is one mask test. The
- * memory lives as long as the pool, or a node segment obtained from it, is reachable; zeroed at
- * allocation. Thread-safety: immutable; node contents are the caller's.
+ * power of two so that the boundary check is one mask test. The memory lives as long as the pool, or
+ * a node segment obtained from it, is reachable; zeroed at allocation. Thread-safety: immutable; node
+ * contents are the caller's.
  */
 public final class NodePool {
     /** Nodes are at most this many. */
