@@ -72,7 +72,7 @@ struct stubs {
     int mmcid;
     op3 add;
     op4 cas, push;
-    op5 pop;
+    op6 pop;                       /* headOffset, nextOffset, poolFirst, poolLast, nodeMask */
     op6 trystore;
     op7 copy;
     probe probes[PROBE_COUNT];
@@ -107,7 +107,7 @@ static struct stubs install(const struct rseq4j_blob *b) {
     s.add = (op3) (p + b->ops[OP_LOAD_ADD_STORE]);
     s.cas = (op4) (p + b->ops[OP_LOAD_COMPARE_STORE]);
     s.push = (op4) (p + b->ops[OP_LIST_PUSH]);
-    s.pop = (op5) (p + b->ops[OP_LIST_POP]);
+    s.pop = (op6) (p + b->ops[OP_LIST_POP]);
     s.trystore = (op6) (p + b->ops[OP_LOAD_COMPARE_TRYSTORE_STORE]);
     s.copy = (op7) (p + b->ops[OP_LOAD_COMPARE_MEMCPY_STORE]);
     for (int i = 0; i < PROBE_COUNT; i++) {
@@ -183,17 +183,26 @@ static void semantics(const struct stubs *s) {
     long *pool = aligned_alloc(16, 4 * 32);
     memset(pool, 0, 4 * 32);
     long first = (long) pool, last = (long) pool + 3 * 32, node = (long) pool + 2 * 32;
-    long empty = RETRY(s->pop(D(a), W(a, 24), 16, first, last));
+    long empty = RETRY(s->pop(D(a), W(a, 24), 16, first, last, 31));
     long pushed = RETRY(s->push(D(a), W(a, 24), node, 16));
     long popped = 0;
-    for (int i = 0; i < 100000 && popped != node; i++) popped = RETRY(s->pop(D(a), W(a, 24), 16, first, last));
+    for (int i = 0; i < 100000 && popped != node; i++) popped = RETRY(s->pop(D(a), W(a, 24), 16, first, last, 31));
     check(empty == FAILED && pushed == COMMITTED && popped == node && sum(a, 24) == 0, name,
           "empty=%ld push=%ld popped=%s", empty, pushed, popped == node ? "node" : "other");
 
     snprintf(name, sizeof name, "%s/list-corrupt-head", s->name);
     for (int reg = 0; reg < REGIONS; reg++) *at(a, reg, 32) = 0x1000;
-    long corrupt = RETRY(s->pop(D(a), W(a, 32), 16, first, last));
+    long corrupt = RETRY(s->pop(D(a), W(a, 32), 16, first, last, 31));
     check(corrupt == CORRUPT && sum(a, 32) == 0x1000 * REGIONS, name, "status=%ld", corrupt);
+
+    /* inside the pool but between nodes: refused before the load, nothing committed */
+    static const long misaligned[] = {8, 1, 16, 24, 32 + 8, 3 * 32 - 8};
+    for (size_t m = 0; m < sizeof misaligned / sizeof misaligned[0]; m++) {
+        snprintf(name, sizeof name, "%s/list-misaligned-head+%ld", s->name, misaligned[m]);
+        for (int reg = 0; reg < REGIONS; reg++) *at(a, reg, 56) = first + misaligned[m];
+        long mis = RETRY(s->pop(D(a), W(a, 56), 16, first, last, 31));
+        check(mis == CORRUPT && sum(a, 56) == (first + misaligned[m]) * REGIONS, name, "status=%ld", mis);
+    }
 
     snprintf(name, sizeof name, "%s/trystore", s->name);
     long tmiss = RETRY(s->trystore(D(a), W(a, 40), 1, W(a, RING), 77, 2));
@@ -270,7 +279,7 @@ static void *worker(void *arg) {
             break;
         }
         case W_LIST: {
-            long node = RETRY(s->pop(D(a), W(a, WORD), 0, first, last));
+            long node = RETRY(s->pop(D(a), W(a, WORD), 0, first, last, NODE_SIZE - 1));
             if (node >= 4096) {
                 RETRY(s->push(D(a), W(a, WORD), node, 0));
                 done += 2;

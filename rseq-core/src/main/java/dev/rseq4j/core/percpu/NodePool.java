@@ -16,10 +16,12 @@ import java.lang.foreign.MemorySegment;
  *   +------+------+------+-----+                             +------+------+
  *          ^ nextOffset
  * </pre>
- * The pop stub checks inside its critical section that a list head lies in [first, last] before it
- * loads {@code head + nextOffset}: a corrupted or forged head is reported, never dereferenced. The
- * memory lives as long as the pool, or a node segment obtained from it, is reachable; zeroed at
- * allocation. Thread-safety: immutable; node contents are the caller's.
+ * The pop stub checks inside its critical section that a list head lies in [first, last] and at a
+ * node boundary ({@code first + k * nodeSize}) before it loads {@code head + nextOffset}: a corrupted
+ * or forged head is reported, never dereferenced, and the list is left as it was. The node size is a
+ * power of two so that the boundary check is one mask test. The memory lives as long as the pool, or
+ * a node segment obtained from it, is reachable; zeroed at allocation. Thread-safety: immutable; node
+ * contents are the caller's.
  */
 public final class NodePool {
     /** Nodes are at most this many. */
@@ -34,15 +36,18 @@ public final class NodePool {
 
     /**
      * @throws IllegalArgumentException if {@code capacity} is not in [1, {@value #MAX_CAPACITY}],
-     *         {@code nodeSize} is not a multiple of 8 in [8, {@value #MAX_NODE_SIZE}], or
+     *         {@code nodeSize} is not a power of two in [8, {@value #MAX_NODE_SIZE}], or
      *         {@code nextOffset} is not a multiple of 8 in [0, nodeSize - 8]
      */
     public NodePool(int capacity, long nodeSize, long nextOffset) {
         if (capacity < 1 || capacity > MAX_CAPACITY) {
             throw new IllegalArgumentException("capacity must be in [1, " + MAX_CAPACITY + "], was " + capacity);
         }
-        if (nodeSize < 8 || nodeSize % 8 != 0 || nodeSize > MAX_NODE_SIZE) {
-            throw new IllegalArgumentException("nodeSize must be a multiple of 8 in [8, " + MAX_NODE_SIZE + "], was " + nodeSize);
+        // NOTE: a power of two, so that the pop stub can check a head's alignment with one mask
+        // (nodeSize - 1) before dereferencing it; pad a node to the next power of two.
+        if (nodeSize < 8 || nodeSize > MAX_NODE_SIZE || Long.bitCount(nodeSize) != 1) {
+            throw new IllegalArgumentException("nodeSize must be a power of two in [8, " + MAX_NODE_SIZE
+                    + "] (pad the node), was " + nodeSize);
         }
         if (nextOffset < 0 || nextOffset % 8 != 0 || nextOffset > nodeSize - 8) {
             throw new IllegalArgumentException("nextOffset must be a multiple of 8 in [0, " + (nodeSize - 8) + "], was " + nextOffset);

@@ -73,8 +73,9 @@ public interface PerCpuOps {
      * Pops the current region's list head.
      *
      * @return the node's index in {@code pool}, or -1 when that list is empty
-     * @throws IllegalStateException if the head is not a node of {@code pool} (the list was corrupted,
-     *         or pushed from another pool); the head is then not dereferenced
+     * @throws IllegalStateException if the head is not a node of {@code pool}: outside it, or inside it
+     *         but not at a node boundary (the list was corrupted, or pushed from another pool); the head
+     *         is then neither dereferenced nor unlinked: the list is left as it was
      */
     int pop(PerCpuArea area, long headOffset, NodePool pool);
 

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.function.Executable;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -82,6 +83,12 @@ class BadInputTest {
         rejects("capacity", () -> new NodePool(0, 16, 0));
         rejects("nodeSize", () -> new NodePool(1, 12, 0));
         rejects("nodeSize", () -> new NodePool(1, 0, 0));
+        // multiples of 8 that are not powers of two: the pop stub's alignment check is a mask
+        rejects("nodeSize must be a power of two", () -> new NodePool(1, 24, 0));
+        rejects("nodeSize must be a power of two", () -> new NodePool(1, 48, 8));
+        rejects("nodeSize must be a power of two", () -> new NodePool(1, NodePool.MAX_NODE_SIZE - 8, 0));
+        rejects("nodeSize", () -> new NodePool(1, 2 * NodePool.MAX_NODE_SIZE, 0));
+        rejects("nodeSize", () -> new NodePool(1, -16, 0));
         rejects("nextOffset", () -> new NodePool(1, 16, 16));
         rejects("nextOffset", () -> new NodePool(1, 16, 4));
     }
@@ -103,6 +110,9 @@ class BadInputTest {
             area.region(r).set(java.lang.foreign.ValueLayout.JAVA_LONG, 32, pool.firstAddress() + 8);
         }
         assertThrows(IllegalStateException.class, () -> ops.pop(area, 32, pool));
+        for (int r = 0; r < area.regions(); r++) {   // refused before anything was committed
+            assertEquals(pool.firstAddress() + 8, area.region(r).get(java.lang.foreign.ValueLayout.JAVA_LONG, 32));
+        }
     }
 
     @Test

@@ -52,13 +52,23 @@ public enum Operation {
      */
     LIST_PUSH("headOffset", "node", "nextOffset"),
     /**
-     * List pop: {@code head = load(headOff); if (head == 0) return FAILED; if (head <u poolFirst ||
-     * head >u poolLast) return CORRUPT; next = load(head + nextOff); commit store(headOff, next);
-     * return head}. Args: headOffset, nextOffset, poolFirst, poolLast (addresses of the first and last
-     * node of the library-owned pool, so that a corrupted head is never dereferenced). Returns the node
-     * address (always &gt;= 4096, so it cannot be confused with a status) or a status.
+     * List pop:
+     * <pre>
+     *   head = load(headOff)
+     *   if (head == 0) return FAILED
+     *   if (head &lt;u poolFirst || head &gt;u poolLast) return CORRUPT         outside the pool
+     *   if (((head ^ poolFirst) &amp; nodeMask) != 0) return CORRUPT           not at a node boundary
+     *   next = load(head + nextOff)
+     *   commit store(headOff, next)
+     *   return head
+     * </pre>
+     * Args: headOffset, nextOffset, poolFirst, poolLast (addresses of the first and last node of the
+     * library-owned pool), nodeMask ({@code nodeSize - 1}; node sizes are powers of two, so a head is
+     * {@code poolFirst + k * nodeSize} exactly when its low bits equal {@code poolFirst}'s). Both checks
+     * run before the load, so a corrupted head is never dereferenced and nothing is committed. Returns
+     * the node address (always &gt;= 4096, so it cannot be confused with a status) or a status.
      */
-    LIST_POP("headOffset", "nextOffset", "poolFirst", "poolLast"),
+    LIST_POP("headOffset", "nextOffset", "poolFirst", "poolLast", "nodeMask"),
     /**
      * {@code if (load(counterOff) != expected) return FAILED; store(slotOff, value); commit store(counterOff, newCounter)}:
      * a ring slot, then its index. Args: counterOffset, expected, slotOffset, value, newCounter.

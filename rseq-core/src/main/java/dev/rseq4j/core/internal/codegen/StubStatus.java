@@ -16,8 +16,8 @@ public final class StubStatus {
     /** The operation's precondition failed: compare mismatch, list empty. Nothing was stored. */
     public static final long FAILED = 4;
     /**
-     * {@link Operation#LIST_POP} found a list head outside the node pool it was given (a corrupted or
-     * forged head): nothing was dereferenced or stored.
+     * {@link Operation#LIST_POP} found a list head outside the node pool it was given, or inside it
+     * but not at a node boundary (a corrupted or forged head): nothing was dereferenced or stored.
      */
     public static final long CORRUPT = 5;
     /** Statuses are below this; anything at or above it is a result (a node address). */

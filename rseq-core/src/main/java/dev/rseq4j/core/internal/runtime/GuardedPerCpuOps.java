@@ -44,6 +44,25 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * Lock mode ({@code stubs == null}) runs only the slow path, without membarrier: the guard alone is
  * the lock, and the region is chosen by sched_getcpu() or a thread hash.
  *
+ * <h3>Memory ordering of the guard</h3>
+ * membarrier covers the fast paths that read {@code guard[c] == 0} <em>before</em> our CAS. A fast
+ * path that starts after our release store may read the {@code 0} that store wrote, and then runs
+ * on region {@code c} with no fence between it and us: it must see every write our slow path made
+ * before releasing. The release store orders our writes before the guard; the fast path must order
+ * its guard load before its data loads, i.e. load the guard with acquire semantics. Otherwise it can
+ * read a word (a counter, a list head, a node's next pointer) from before our writes and commit over
+ * them: a lost update, or a node owned twice.
+ * <ul>
+ *   <li>x86_64 (TSO): loads are not reordered with older loads (and stores not with older stores),
+ *       so the stub's plain {@code mov} load of the guard already is an acquire load;</li>
+ *   <li>arm64: a later load may be satisfied before an earlier one, even past a conditional branch
+ *       on the earlier one's value (a control dependency orders only later stores). The stub loads
+ *       the guard with {@code ldar} (an address dependency from the guard's value to every data
+ *       address would also do, but is easy to break).</li>
+ * </ul>
+ * The slow path side is Java: the CAS and {@link PerCpuArea#releaseGuard} (a release store) give
+ * the same order on both architectures. The generators' comments point here.
+ *
  * <p><b>Waiting.</b> A guard is held for one membarrier and one portable operation, a few
  * microseconds, unless its holder is descheduled. A waiter therefore spins briefly
  * ({@value #SPINS_BEFORE_PARK} test-and-CAS rounds), then parks with a back-off that doubles from
@@ -217,9 +236,12 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
         long nextOffset = pool.nextOffset();
         long first = pool.firstAddress();
         long last = pool.lastAddress();
+        long nodeMask = pool.nodeSize() - 1;        // NodePool guarantees a power of two
         try {
-            long r = run(area, d -> (long) stubs.listPop().invokeExact(d, area.address(headOffset), nextOffset, first, last),
-                    region -> PortableOperations.listPop(region, headOffset, nextOffset, pool.memory(), last - first));
+            long r = run(area, d -> (long) stubs.listPop().invokeExact(d, area.address(headOffset), nextOffset, first,
+                            last, nodeMask),
+                    region -> PortableOperations.listPop(region, headOffset, nextOffset, pool.memory(), last - first,
+                            nodeMask));
             if (r == FAILED) {
                 return -1;
             }

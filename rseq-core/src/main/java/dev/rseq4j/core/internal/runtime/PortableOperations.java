@@ -4,7 +4,6 @@ import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.codegen.StubStatus;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -47,13 +46,23 @@ public final class PortableOperations {
                                 long nextOffset) {
         long head = region.get(JAVA_LONG, headOffset);
         pool.set(JAVA_LONG, nodeOffset + nextOffset, head);
-        storeOpaque(region, headOffset, pool.address() + nodeOffset);
+        // NOTE: node.next first, then the head with a release store, as the stubs publish a node
+        // (stlr on arm64). Under the guard, the guard's release store already publishes both to the
+        // region's next owner; the release here keeps the order for anyone who reads the head
+        // without the guard (and acquires or depends on it): with an opaque or plain store, arm64
+        // could make the new head visible before the node's next pointer.
+        LONG.setRelease(region, headOffset, pool.address() + nodeOffset);
         return StubStatus.COMMITTED;
     }
 
-    /** {@code lastNodeOffset} is the offset of the pool's last node: heads beyond it are corrupt. */
+    /**
+     * {@code lastNodeOffset} is the offset of the pool's last node: heads beyond it are corrupt;
+     * {@code nodeMask} is {@code nodeSize - 1} (a power of two): heads between nodes are corrupt.
+     * Both checks come before the load, as in the stubs, so a corrupt head is neither dereferenced
+     * nor unlinked.
+     */
     public static long listPop(MemorySegment region, long headOffset, long nextOffset, MemorySegment pool,
-                               long lastNodeOffset) {
+                               long lastNodeOffset, long nodeMask) {
         long head = region.get(JAVA_LONG, headOffset);
         if (head == 0) {
             return StubStatus.FAILED;
@@ -62,8 +71,10 @@ public final class PortableOperations {
         if (offset < 0 || offset > lastNodeOffset) {   // same unsigned range check as the stubs
             return StubStatus.CORRUPT;
         }
-        // The stubs do not check alignment (an in-pool load is safe either way); neither do we.
-        storeOpaque(region, headOffset, pool.get(ValueLayout.JAVA_LONG_UNALIGNED, offset + nextOffset));
+        if (((head ^ pool.address()) & nodeMask) != 0) { // same alignment check as the stubs
+            return StubStatus.CORRUPT;
+        }
+        storeOpaque(region, headOffset, pool.get(JAVA_LONG, offset + nextOffset));
         return head;
     }
 

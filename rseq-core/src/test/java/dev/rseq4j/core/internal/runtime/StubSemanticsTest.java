@@ -27,6 +27,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 class StubSemanticsTest {
     private static final long STRIDE = 256;
+    /** The nodeMask argument of LIST_POP for the 32-byte nodes used here. */
+    private static final long MASK_32 = 31;
 
     @BeforeAll
     static void rseqOnly() {
@@ -101,8 +103,8 @@ class StubSemanticsTest {
         long first = pool.firstAddress();
         long last = pool.lastAddress();
         long node = pool.address(2);
-        assertEquals(StubStatus.FAILED, callAndCompare(area, d -> (long) h.listPop().invokeExact(d, area.address(8L), 16L, first, last),
-                region -> PortableOperations.listPop(region, 8, 16, pool.memory(), last - first)), "pop of an empty list");
+        assertEquals(StubStatus.FAILED, callAndCompare(area, d -> (long) h.listPop().invokeExact(d, area.address(8L), 16L, first, last, MASK_32),
+                region -> PortableOperations.listPop(region, 8, 16, pool.memory(), last - first, MASK_32)), "pop of an empty list");
         pool.node(2).set(JAVA_LONG, 16, 0xdeadL);
         assertEquals(StubStatus.COMMITTED, callAndCompare(area, d -> (long) h.listPush().invokeExact(d, area.address(8L), node, 16L),
                 region -> PortableOperations.listPush(region, 8, pool.memory(), node - first, 16)));
@@ -111,7 +113,7 @@ class StubSemanticsTest {
         // Pop from the region that holds it (retry until the thread runs on that CPU).
         long popped = 0;
         for (int i = 0; i < 100_000 && popped != node; i++) {
-            popped = (long) h.listPop().invokeExact(area.descriptorAddress(), area.address(8L), 16L, first, last);
+            popped = (long) h.listPop().invokeExact(area.descriptorAddress(), area.address(8L), 16L, first, last, MASK_32);
         }
         assertEquals(node, popped);
         assertEquals(0, total(area, 8));
@@ -131,10 +133,41 @@ class StubSemanticsTest {
                 area.region(i).set(JAVA_LONG, 8, forged);
             }
             assertEquals(StubStatus.CORRUPT, callAndCompare(area,
-                    d -> (long) h.listPop().invokeExact(d, area.address(8L), 16L, first, last),
-                    region -> PortableOperations.listPop(region, 8, 16, pool.memory(), last - first)),
+                    d -> (long) h.listPop().invokeExact(d, area.address(8L), 16L, first, last, MASK_32),
+                    region -> PortableOperations.listPop(region, 8, 16, pool.memory(), last - first, MASK_32)),
                     "head 0x" + Long.toHexString(forged));
             assertEquals(forged * area.regions(), total(area, 8), "nothing stored");
+        }
+    }
+
+    /**
+     * A head inside the pool but not at a node boundary is CORRUPT too, refused before the load:
+     * nothing is stored (before the alignment check, the stub loaded {@code head + nextOffset} and
+     * committed it as the new head).
+     */
+    @ParameterizedTest
+    @EnumSource(IndexSource.class)
+    void listPopRefusesHeadsBetweenNodes(IndexSource index) throws Throwable {
+        StubHandles h = stubs(index);
+        NodePool pool = new NodePool(4, 32, 16);
+        long first = pool.firstAddress();
+        long last = pool.lastAddress();
+        for (int node = 0; node < 4; node++) {
+            pool.node(node).set(JAVA_LONG, 16, pool.address((node + 1) % 4));   // plausible next pointers
+        }
+        for (long forged : new long[] {first + 8, first + 1, first + 16, first + 24, first + 32 + 8, last - 8,
+                last - 16, last - 1}) {
+            PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
+            for (int i = 0; i < area.regions(); i++) {
+                area.region(i).set(JAVA_LONG, 8, forged);
+            }
+            assertEquals(StubStatus.CORRUPT, callAndCompare(area,
+                    d -> (long) h.listPop().invokeExact(d, area.address(8L), 16L, first, last, MASK_32),
+                    region -> PortableOperations.listPop(region, 8, 16, pool.memory(), last - first, MASK_32)),
+                    "head first + 0x" + Long.toHexString(forged - first));
+            for (int i = 0; i < area.regions(); i++) {
+                assertEquals(forged, area.region(i).get(JAVA_LONG, 8), "head unchanged in region " + i);
+            }
         }
     }
 
@@ -192,7 +225,7 @@ class StubSemanticsTest {
         d.set(ValueLayout.JAVA_INT, 16, 0);
         byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
         assertEquals(StubStatus.INDEX_INVALID, (long) h.loadAddStore().invokeExact(d.address(), area.address(8L), 1L));
-        assertEquals(StubStatus.INDEX_INVALID, (long) h.listPop().invokeExact(d.address(), area.address(8L), 0L, 4096L, 4096L));
+        assertEquals(StubStatus.INDEX_INVALID, (long) h.listPop().invokeExact(d.address(), area.address(8L), 0L, 4096L, 4096L, 15L));
         assertArrayEquals(before, area.memory().toArray(ValueLayout.JAVA_BYTE), "nothing written");
         java.lang.ref.Reference.reachabilityFence(area);
     }

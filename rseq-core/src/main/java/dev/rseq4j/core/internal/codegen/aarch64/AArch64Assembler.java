@@ -138,6 +138,16 @@ public final class AArch64Assembler {
         emit(0x8b000000 | reg(rm) << 16 | reg(rn) << 5 | reg(rd));
     }
 
+    /** {@code eor xd, xn, xm} */
+    public void eorReg64(int rd, int rn, int rm) {
+        emit(0xca000000 | reg(rm) << 16 | reg(rn) << 5 | reg(rd));
+    }
+
+    /** {@code tst xn, xm} (ands xzr, xn, xm): Z set when {@code xn & xm == 0} */
+    public void tstReg64(int rn, int rm) {
+        emit(0xea00001f | reg(rm) << 16 | reg(rn) << 5);
+    }
+
     /** {@code subs wd, wn, #imm12} */
     public void subsImm32(int rd, int rn, int imm12) {
         emit(0x71000000 | unsigned(imm12, 12, "imm12") << 10 | reg(rn) << 5 | reg(rd));
@@ -202,7 +212,33 @@ public final class AArch64Assembler {
 
     /** {@code stlr xt, [xn]}: store-release */
     public void stlr64(int rt, int rn) {
-        emit(0xc89ffc00 | reg(rn) << 5 | reg(rt));
+        emit(orderedAccess(SIZE_64, false, rt, rn));
+    }
+
+    /**
+     * {@code ldar wt, [xn]}: load-acquire of a 32-bit word. No later load or store of this thread
+     * is performed before it (unlike a plain {@code ldr}, which a later load may overtake, even
+     * across a conditional branch). Base register only: no offset form exists.
+     */
+    public void ldar32(int rt, int rn) {
+        emit(orderedAccess(SIZE_32, true, rt, rn));
+    }
+
+    // Load/store ordered (LDAR/STLR), Arm ARM C4.1.66 "Load/store ordered":
+    //   size[31:30] 001000[29:24] o2[23]=1 L[22] o1[21]=0 Rs[20:16]=11111 o0[15]=1 Rt2[14:10]=11111 Rn[9:5] Rt[4:0]
+    private static final int SIZE_32 = 0b10;
+    private static final int SIZE_64 = 0b11;
+    private static final int ORDERED_CLASS = 0b001000 << 24;
+    private static final int ORDERED_O2 = 1 << 23;
+    private static final int ORDERED_LOAD = 1 << 22;
+    private static final int ORDERED_RS_NONE = 0b11111 << 16;
+    private static final int ORDERED_O0_ACQUIRE_RELEASE = 1 << 15;
+    private static final int ORDERED_RT2_NONE = 0b11111 << 10;
+
+    /** {@code ldar}/{@code stlr} of {@code size} (0b10 = 32-bit, 0b11 = 64-bit): acquire load or release store. */
+    private static int orderedAccess(int size, boolean load, int rt, int rn) {
+        return size << 30 | ORDERED_CLASS | ORDERED_O2 | (load ? ORDERED_LOAD : 0) | ORDERED_RS_NONE
+                | ORDERED_O0_ACQUIRE_RELEASE | ORDERED_RT2_NONE | reg(rn) << 5 | reg(rt);
     }
 
     /** {@code ldrb wt, [xn], #1}: load a byte, then advance xn */

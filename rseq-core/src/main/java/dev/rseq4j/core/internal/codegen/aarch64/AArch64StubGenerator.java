@@ -31,7 +31,8 @@ import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.Cond.NE;
  *   start:  (mm_cid only: ldr w11,[x9,#4]; tbnz w11,#31,invalid)       registered?
  *           ldr w11,[x9,#index]; ldr w12,[x0,#16]; cmp w11,w12; b.hs invalid
  *           ldr x12,[x0,#8]; mul x11,x11,x12                           x11 = delta from region 0
- *           ldr x12,[x0]; ldr w12,[x12,x11]; cbnz w12,guarded          guard
+ *           ldr x12,[x0]; add x12,x12,x11; ldar w12,[x12]              guard, load-acquire
+ *           cbnz w12,guarded
  *           ... operation; the commit is the last instruction:
  *   post:   mov x0,#0 (or the popped node); ret
  *           invalid/guarded/failed/corrupt: mov x0,#status; ret
@@ -40,12 +41,19 @@ import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.Cond.NE;
  * </pre>
  *
  * <h2>Memory ordering</h2>
- * arm64 may reorder stores. A commit that <em>publishes</em> data written before it in the same
- * section is a store-release ({@code stlr}), so that a CPU that sees the commit also sees the data:
- * the list head after the pushed node's next pointer, a ring counter after its slot or record. A
- * commit that publishes nothing (a counter add, a compare-and-store of one word, a pop that only
- * unlinks) is a plain {@code str}. Readers need no acquire for the list: loading a node's next
- * pointer through the head is address-dependent, which arm64 orders.
+ * The guard is read with a load-acquire ({@code ldar}) before any data load of the section: a
+ * plain {@code ldr} may be overtaken by the later data loads (even across the {@code cbnz}), so a
+ * fast path could see a slow path's released guard and still read a word from before the slow
+ * path's writes, then commit over them. Why x86_64 needs no such thing and arm64 does is explained
+ * once, in the implementation notes of {@code GuardedPerCpuOps} ("Memory ordering of the guard").
+ *
+ * <p>arm64 may also reorder stores. A commit that <em>publishes</em> data written before it in the
+ * same section is a store-release ({@code stlr}), so that a CPU that sees the commit also sees the
+ * data: the list head after the pushed node's next pointer, a ring counter after its slot or record.
+ * A commit that publishes nothing (a counter add, a compare-and-store of one word, a pop that only
+ * unlinks) is a plain {@code str}. A pop loads the node's next pointer through the head it loaded,
+ * an address dependency, which arm64 orders after the head load; the head itself is ordered after
+ * the guard by the {@code ldar}.
  */
 public final class AArch64StubGenerator implements StubGenerator {
     /** glibc's aarch64 RSEQ_SIG: {@code brk #0x45e0}. */
@@ -151,7 +159,8 @@ public final class AArch64StubGenerator implements StubGenerator {
         asm.ldr64(T12, X0, 8);
         asm.mul(DELTA, DELTA, T12);                 // distance of this CPU's region from region 0
         asm.ldr64(T12, X0, 0);
-        asm.ldr32Reg(T12, T12, DELTA);
+        asm.addReg(T12, T12, DELTA);                // this region's guard word (ldar takes a base register only)
+        asm.ldar32(T12, T12);                       // ACQUIRE: no data load below may be satisfied before it
         asm.cbnz32(T12, guarded);
 
         switch (op) {
@@ -175,13 +184,16 @@ public final class AArch64StubGenerator implements StubGenerator {
                 delay(asm, o);
                 asm.stlr64(X2, T14);                // commit head = node; RELEASE: publishes node.next
             }
-            case LIST_POP -> {                      // x1 = head word, x2 = nextOffset, x3 = poolFirst, x4 = poolLast
+            case LIST_POP -> {                      // x1 = head word, x2 = nextOffset, x3 = poolFirst, x4 = poolLast, x5 = nodeMask
                 asm.ldr64Reg(T13, X1, DELTA);
                 asm.cbz64(T13, failed);
                 asm.cmpReg64(T13, X3);
                 asm.bcond(LO, corrupt);             // outside the pool: never dereference it
                 asm.cmpReg64(T13, X4);
                 asm.bcond(HI, corrupt);
+                asm.eorReg64(T14, T13, X3);
+                asm.tstReg64(T14, X5);
+                asm.bcond(NE, corrupt);             // inside the pool but not at a node boundary
                 asm.ldr64Reg(T14, T13, X2);         // next = head.next (address-dependent on head)
                 delay(asm, o);
                 asm.str64Reg(T14, X1, DELTA);       // commit head = next; unlinks, publishes nothing

@@ -191,6 +191,11 @@ public final class X86_64Assembler {
         regReg(REX_W, 0x85, b, a);
     }
 
+    /** {@code xor r64, r64} */
+    public void xorReg64(Reg dst, Reg src) {
+        regReg(REX_W, 0x31, src, dst);
+    }
+
     /** {@code xor r32, r32} */
     public void xorReg32(Reg dst, Reg src) {
         regReg(0, 0x31, src, dst);

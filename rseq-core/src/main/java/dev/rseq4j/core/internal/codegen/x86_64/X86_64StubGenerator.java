@@ -64,7 +64,11 @@ import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.mem;
  *   abort:    mov eax,ABORTED; ret
  * </pre>
  * x86 is TSO: a plain {@code mov} store is already a release store, so the commit needs no fence
- * to publish a slot or a node written before it.
+ * to publish a slot or a node written before it; and a plain {@code mov} load of the guard is
+ * already an acquire load (loads are not reordered with older loads), so the data loads after it
+ * cannot see memory from before a slow path's release of the guard. The ordering argument, and why
+ * arm64 needs {@code ldar} for the same load, is in the implementation notes of
+ * {@code GuardedPerCpuOps} ("Memory ordering of the guard").
  */
 public final class X86_64StubGenerator implements StubGenerator {
 
@@ -149,7 +153,7 @@ public final class X86_64StubGenerator implements StubGenerator {
         asm.jcc(AE, invalid);
         asm.imulLoad64(RAX, mem(RDI, 8));           // rax = index * stride: this region's distance from region 0
         asm.movLoad64(R10, mem(RDI, 0));            // region 0's guard (independent of rax: loads in parallel)
-        asm.movLoad32(R10, mem(RAX, R10));
+        asm.movLoad32(R10, mem(RAX, R10));          // TSO: ordered before the data loads (see GuardedPerCpuOps)
         asm.testReg32(R10, R10);
         asm.jcc(NE, guarded);
 
@@ -173,7 +177,7 @@ public final class X86_64StubGenerator implements StubGenerator {
                 delay(asm, o);
                 asm.movStore64(mem(RAX, RSI), RDX); // commit head = node
             }
-            case LIST_POP -> {                     // rsi = headOffset, rdx = nextOffset, rcx = poolFirst, r8 = poolLast
+            case LIST_POP -> {                     // rsi = headOffset, rdx = nextOffset, rcx = poolFirst, r8 = poolLast, r9 = nodeMask
                 asm.movLoad64(R10, mem(RAX, RSI));
                 asm.testReg64(R10, R10);
                 asm.jcc(E, failed);
@@ -181,6 +185,10 @@ public final class X86_64StubGenerator implements StubGenerator {
                 asm.jcc(B, corrupt);                // below the pool: never dereference it
                 asm.cmpReg64(R10, R8);
                 asm.jcc(A, corrupt);                // above the last node
+                asm.movReg64(R11, R10);
+                asm.xorReg64(R11, RCX);
+                asm.testReg64(R11, R9);
+                asm.jcc(NE, corrupt);               // inside the pool but not at a node boundary
                 asm.movLoad64(R11, mem(R10, RDX));  // next = head.next
                 delay(asm, o);
                 asm.movStore64(mem(RAX, RSI), R11); // commit head = next

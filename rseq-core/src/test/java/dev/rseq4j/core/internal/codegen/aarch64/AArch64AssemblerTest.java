@@ -331,7 +331,8 @@ class AArch64AssemblerTest {
         for (Reg2Method m : List.of(
                 new Reg2Method("movReg", r -> "mov " + x(r[0]) + ", " + x(r[1]), AArch64Assembler::movReg),
                 new Reg2Method("cmpReg32", r -> "cmp " + w(r[0]) + ", " + w(r[1]), AArch64Assembler::cmpReg32),
-                new Reg2Method("cmpReg64", r -> "cmp " + x(r[0]) + ", " + x(r[1]), AArch64Assembler::cmpReg64))) {
+                new Reg2Method("cmpReg64", r -> "cmp " + x(r[0]) + ", " + x(r[1]), AArch64Assembler::cmpReg64),
+                new Reg2Method("tstReg64", r -> "tst " + x(r[0]) + ", " + x(r[1]), AArch64Assembler::tstReg64))) {
             for (int i = 0; i < 32; i++) {
                 for (int j = 0; j < 32; j++) {
                     int a0 = i;
@@ -348,6 +349,8 @@ class AArch64AssemblerTest {
                         AArch64Assembler::addReg),
                 new Reg3Method("mul", r -> "mul " + x(r[0]) + ", " + x(r[1]) + ", " + x(r[2]),
                         AArch64Assembler::mul),
+                new Reg3Method("eorReg64", r -> "eor " + x(r[0]) + ", " + x(r[1]) + ", " + x(r[2]),
+                        AArch64Assembler::eorReg64),
                 new Reg3Method("ldr64Reg", r -> "ldr " + x(r[0]) + ", [" + xsp(r[1]) + ", " + x(r[2]) + "]",
                         AArch64Assembler::ldr64Reg),
                 new Reg3Method("ldr32Reg", r -> "ldr " + w(r[0]) + ", [" + xsp(r[1]) + ", " + x(r[2]) + "]",
@@ -410,6 +413,15 @@ class AArch64AssemblerTest {
                 int rt = k;
                 int rn = perm(k, 5, 3 + 11 * v);
                 p.emit("stlr64", "stlr " + x(rt) + ", [" + xsp(rn) + "]", a -> a.stlr64(rt, rn));
+            }
+        }
+
+        // ldar (32-bit): every register in each slot, base 31 = sp
+        for (int v = 0; v < 3; v++) {
+            for (int k = 0; k < 32; k++) {
+                int rt = k;
+                int rn = perm(k, 7, 5 + 11 * v);
+                p.emit("ldar32", "ldar " + w(rt) + ", [" + xsp(rn) + "]", a -> a.ldar32(rt, rn));
             }
         }
 
@@ -727,10 +739,11 @@ class AArch64AssemblerTest {
             assertRejects("movImm64 " + r, a -> a.movImm64(bad, 0x1234_5678L));
             assertRejects("movReg rd " + r, a -> a.movReg(bad, 0));
             assertRejects("movReg rm " + r, a -> a.movReg(0, bad));
-            for (String name : List.of("addReg", "mul", "ldr64Reg", "ldr32Reg", "str64Reg")) {
+            for (String name : List.of("addReg", "mul", "eorReg64", "ldr64Reg", "ldr32Reg", "str64Reg")) {
                 Reg3 f = switch (name) {
                     case "addReg" -> AArch64Assembler::addReg;
                     case "mul" -> AArch64Assembler::mul;
+                    case "eorReg64" -> AArch64Assembler::eorReg64;
                     case "ldr64Reg" -> AArch64Assembler::ldr64Reg;
                     case "ldr32Reg" -> AArch64Assembler::ldr32Reg;
                     default -> AArch64Assembler::str64Reg;
@@ -747,6 +760,8 @@ class AArch64AssemblerTest {
             assertRejects("cmpReg32 rm " + r, a -> a.cmpReg32(0, bad));
             assertRejects("cmpReg64 rn " + r, a -> a.cmpReg64(bad, 0));
             assertRejects("cmpReg64 rm " + r, a -> a.cmpReg64(0, bad));
+            assertRejects("tstReg64 rn " + r, a -> a.tstReg64(bad, 0));
+            assertRejects("tstReg64 rm " + r, a -> a.tstReg64(0, bad));
             for (String name : List.of("ldr64", "ldr32", "ldrsw", "str64")) {
                 LoadStore f = switch (name) {
                     case "ldr64" -> AArch64Assembler::ldr64;
@@ -759,6 +774,8 @@ class AArch64AssemblerTest {
             }
             assertRejects("stlr64 rt " + r, a -> a.stlr64(bad, 0));
             assertRejects("stlr64 rn " + r, a -> a.stlr64(0, bad));
+            assertRejects("ldar32 rt " + r, a -> a.ldar32(bad, 0));
+            assertRejects("ldar32 rn " + r, a -> a.ldar32(0, bad));
             assertRejects("ldrbPostIncrement rt " + r, a -> a.ldrbPostIncrement(bad, 0));
             assertRejects("ldrbPostIncrement rn " + r, a -> a.ldrbPostIncrement(0, bad));
             assertRejects("strbPostIncrement rt " + r, a -> a.strbPostIncrement(bad, 0));

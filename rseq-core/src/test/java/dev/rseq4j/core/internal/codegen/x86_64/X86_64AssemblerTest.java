@@ -210,7 +210,8 @@ class X86_64AssemblerTest {
                 new RegRegMethod("cmpReg64", "cmp", false, X86_64Assembler::cmpReg64),
                 new RegRegMethod("testReg32", "test", true, X86_64Assembler::testReg32),
                 new RegRegMethod("testReg64", "test", false, X86_64Assembler::testReg64),
-                new RegRegMethod("xorReg32", "xor", true, X86_64Assembler::xorReg32));
+                new RegRegMethod("xorReg32", "xor", true, X86_64Assembler::xorReg32),
+                new RegRegMethod("xorReg64", "xor", false, X86_64Assembler::xorReg64));
         for (RegRegMethod rr : regRegMethods) {
             for (Reg x : regs) {
                 for (Reg y : regs) {
