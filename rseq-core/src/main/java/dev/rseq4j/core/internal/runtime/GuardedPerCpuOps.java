@@ -63,7 +63,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * The slow path side is Java: the CAS and {@link PerCpuArea#releaseGuard} (a release store) give
  * the same order on both architectures. The generators' comments point here.
  *
- * <p><b>Waiting.</b> A guard is held for one membarrier and one portable operation, a few
+ * <h3>Waiting</h3>
+ * A guard is held for one membarrier and one portable operation, a few
  * microseconds, unless its holder is descheduled. A waiter therefore spins briefly
  * ({@value #SPINS_BEFORE_PARK} test-and-CAS rounds), then parks with a back-off that doubles from
  * {@value #MIN_PARK_NANOS} ns to {@value #MAX_PARK_NANOS} ns: it never burns a CPU that the holder
@@ -73,11 +74,14 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * sees a release at most {@value #MAX_PARK_NANOS} ns late. Interrupts do not end a wait (the
  * operation must complete); the interrupt status is restored when the guard is taken.
  *
- * <p><b>No deadlock.</b> A slow path holds one guard and waits for none while holding it;
+ * <h3>No deadlock, no stuck guard</h3>
+ * A slow path holds one guard and waits for none while holding it;
  * {@link #sumThenReset} takes every guard of an area in increasing region order, so any two
  * threads that wait while holding guards wait in the same order and cannot form a cycle. Nothing
  * between taking and releasing a guard blocks (no lock, no I/O, no allocation that waits for a
- * collection by design: the portable operations touch only the area).
+ * collection by design: the portable operations touch only the area). Every release is in a
+ * {@code finally}, and {@link #checkStackHeadroom} runs before a guard is taken, so that neither an
+ * exception nor a {@link StackOverflowError} can leave a guard held.
  *
  * <p>A record so that the JIT trusts its final fields: with a constant instance, the stub handle
  * folds into a direct call.
