@@ -36,6 +36,13 @@ import java.util.concurrent.ConcurrentHashMap;
  * reuses a cached stack never inherits a stale registration, and glibc 2.35+ registers the children
  * of a registered thread itself (it inherits the registration state); both are harmless because the
  * signature is the same.
+ *
+ * <p>The fence ({@link #fence}): membarrier was registered at start-up, but a seccomp policy installed
+ * later can still make it fail. The first failure is remembered (one volatile field) and from then on
+ * every fence runs the calling thread on the target CPU, or on every CPU for an all-CPU fence
+ * ({@link AffinityFence}, which argues why that is a fence and what it cannot reach), counted in
+ * {@link #fallbackFences()}. Only when that fails too does the fence throw, naming both causes; the
+ * slow path has then changed nothing and releases its guard.
  */
 public final class RseqRuntime {
 
@@ -57,6 +64,9 @@ public final class RseqRuntime {
     private final StubHandles cpuStubs;         // null in lock mode
     private final StubHandles mmCidStubs;       // null unless RSEQ mode and mm_cid
     private final Map<StubOptions, StubHandles> variants = new ConcurrentHashMap<>();
+    /** Set once, when membarrier fails at run time: why; later fences go straight to {@link #affinityFence}. */
+    private volatile String membarrierFailure;
+    private final AffinityFence affinityFence = new AffinityFence();
 
     private static final class Holder {
         static final RseqRuntime INSTANCE = new RseqRuntime();
@@ -256,16 +266,45 @@ public final class RseqRuntime {
      * The slow path's fence: after it returns, every restartable sequence that was running on
      * {@code cpu} (or on any CPU when {@code cpu < 0} or per-CPU targeting is unavailable) has either
      * committed, with its commit visible here, or will abort.
+     *
+     * <p>membarrier(PRIVATE_EXPEDITED_RSEQ) normally; once it has failed (a seccomp policy installed
+     * after start-up), this and every later fence runs the calling thread on the target CPUs instead
+     * ({@link AffinityFence}). Throws {@link IllegalStateException} naming both causes only when that
+     * fails too; the caller has not touched the region yet and releases its guard in a finally.
      */
     public void fence(int cpu) {
-        long mb = generator.membarrierSyscall();
-        SyscallResult r = cpu >= 0 && status.membarrierPerCpu()
-                ? Libc.syscall(mb, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_FLAG_CPU, cpu, 0)
-                : Libc.syscall(mb, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0, 0);
-        if (!r.ok()) {
-            // Registered at start-up; a failure here would make the slow path unsafe: never ignore it.
-            throw new IllegalStateException("membarrier(PRIVATE_EXPEDITED_RSEQ) failed, errno " + r.errno());
+        // NOTE: one volatile read on the slow path; once set it is never cleared (a policy that
+        // forbade membarrier once is not expected to relent, and retrying would cost a failing system
+        // call per slow path).
+        String failed = membarrierFailure;
+        if (failed == null) {
+            long mb = generator.membarrierSyscall();
+            SyscallResult r = cpu >= 0 && status.membarrierPerCpu()
+                    ? Libc.syscall(mb, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_FLAG_CPU, cpu, 0)
+                    : Libc.syscall(mb, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0, 0);
+            if (r.ok()) {
+                return;
+            }
+            // Registered at start-up, so a failure here is a changed policy: never ignore it (the slow
+            // path would be unsafe), fall back.
+            failed = "membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) failed with " + Libc.errnoName(r.errno());
+            membarrierFailure = failed;
         }
+        Optional<String> fallback = affinityFence.fence(cpu, status.possibleCpus());
+        if (fallback.isPresent()) {
+            throw new IllegalStateException(failed + ", and the fallback fence (running this thread on "
+                    + (cpu < 0 ? "every CPU" : "CPU " + cpu) + ") failed: " + fallback.get());
+        }
+    }
+
+    /** Why membarrier failed at run time, when it did; every fence since then used the affinity fallback. */
+    public Optional<String> membarrierFailure() {
+        return Optional.ofNullable(membarrierFailure);
+    }
+
+    /** Fences done by running this thread on the target CPUs because membarrier failed (diagnostics, tests). */
+    public long fallbackFences() {
+        return affinityFence.fences();
     }
 
     /** The calling thread's CPU: rseq's cpu_id, else sched_getcpu(), else -1. */

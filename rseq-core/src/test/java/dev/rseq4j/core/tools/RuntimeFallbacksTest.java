@@ -1,0 +1,78 @@
+package dev.rseq4j.core.tools;
+
+import dev.rseq4j.testing.Forked;
+import org.junit.jupiter.api.Test;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The runtime's fallbacks when the platform changes under it, in forked JVMs: membarrier failing
+ * after start-up (strace injects EPERM, as a seccomp policy would), self-registration failing for a
+ * thread (strace injects EINVAL), and the possible-CPU list unreadable under {@code taskset}.
+ * strace counts its {@code when=} injections per thread: the thread that initialises the library
+ * makes three membarrier calls and one rseq call at start-up, which stay real.
+ */
+class RuntimeFallbacksTest {
+
+    private static void assumeLinuxX86_64() {
+        assumeTrue(System.getProperty("os.name").equals("Linux") && System.getProperty("os.arch").equals("amd64"));
+    }
+
+    private static Optional<Path> onPath(String tool) {
+        return Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(File.pathSeparator))
+                .map(dir -> Path.of(dir, tool)).filter(Files::isExecutable).findFirst();
+    }
+
+    private static String strace() {
+        Optional<Path> strace = onPath("strace");
+        assumeTrue(strace.isPresent(), "strace is not installed (the CI image must install the strace package)");
+        return strace.get().toString();
+    }
+
+    /** Item 3: membarrier fails with EPERM after start-up; the affinity fence takes over and nothing is lost. */
+    @Test
+    void membarrierFailingAtRunTimeFallsBackToTheAffinityFence() throws Exception {
+        assumeLinuxX86_64();
+        Forked.Result r = Forked.runWrapped(List.of(strace(), "-f", "-qq", "--seccomp-bpf", "-o", "/dev/null",
+                        "-e", "trace=membarrier", "-e", "inject=membarrier:error=EPERM:when=4+"),
+                MembarrierFallbackProbe.class, Map.of(), List.of());
+        System.out.println("membarrier-fallback " + r.output());
+        assertTrue(r.output().contains("mode=RSEQ"), r.output());
+        assertTrue(r.output().contains("membarrierFailure=membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) failed with EPERM"),
+                r.output());
+        Matcher m = Pattern.compile("fallbackFences=(\\d+)").matcher(r.output());
+        assertTrue(m.find() && Long.parseLong(m.group(1)) > 0, r.output());
+        assertTrue(r.output().contains("result=PASS"), r.output());
+        assertEquals(0, r.exitCode(), r.output());
+    }
+
+    /** Item 3: when sched_setaffinity fails too, the error names both causes and no guard stays held. */
+    @Test
+    void fallbackFenceFailingTooNamesBothCausesAndReleasesTheGuards() throws Exception {
+        assumeLinuxX86_64();
+        Forked.Result r = Forked.runWrapped(List.of(strace(), "-f", "-qq", "--seccomp-bpf", "-o", "/dev/null",
+                        "-e", "trace=membarrier,sched_setaffinity", "-e", "inject=membarrier:error=EPERM:when=4+",
+                        "-e", "inject=sched_setaffinity:error=EPERM"),
+                MembarrierFallbackProbe.class, Map.of(), List.of(), "expect-failure");
+        System.out.println("fallback-failure " + r.output());
+        String both = "membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) failed with EPERM, and the fallback fence";
+        assertTrue(r.output().contains("message=" + both), r.output());
+        assertTrue(r.output().contains("sumThenResetMessage=" + both + " (running this thread on every CPU) failed: "
+                + "sched_setaffinity(CPU "), r.output());
+        assertTrue(r.output().contains(") failed with EPERM"), r.output());
+        assertTrue(r.output().contains("guardsFree=true"), r.output());
+        assertEquals(0, r.exitCode(), r.output());
+    }
+}
