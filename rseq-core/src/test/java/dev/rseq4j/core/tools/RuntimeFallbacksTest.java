@@ -75,4 +75,25 @@ class RuntimeFallbacksTest {
         assertTrue(r.output().contains("guardsFree=true"), r.output());
         assertEquals(0, r.exitCode(), r.output());
     }
+
+    /** Item 9a: a thread that cannot register pays the slow path, not two failing rseq calls per operation. */
+    @Test
+    void failedSelfRegistrationIsNotRetriedOnEveryOperation() throws Exception {
+        assumeLinuxX86_64();
+        Path log = Files.createTempFile("rseq4j-strace", ".log");
+        try {
+            Forked.Result r = Forked.runWrapped(List.of(strace(), "-f", "-qq", "--seccomp-bpf", "-o", log.toString(),
+                            "-e", "trace=rseq", "-e", "inject=rseq:error=EINVAL:when=2+"),
+                    RegistrationBackoffProbe.class, Map.of("GLIBC_TUNABLES", "glibc.pthread.rseq=0"), List.of());
+            long calls = Files.readAllLines(log).stream().filter(l -> l.contains("rseq(")).count();
+            System.out.println("registration-backoff rseqCalls=" + calls + " " + r.output());
+            assertTrue(r.output().contains("registrant=RSEQ4J"), r.output());
+            assertTrue(r.output().contains("sum=" + RegistrationBackoffProbe.ADDS), r.output());
+            assertEquals(0, r.exitCode(), r.output());
+            assertTrue(calls < 10, "rseq system calls: " + calls + " for " + RegistrationBackoffProbe.ADDS
+                    + " operations of an unregistrable thread (expected a handful)\n" + r.output());
+        } finally {
+            Files.deleteIfExists(log);
+        }
+    }
 }

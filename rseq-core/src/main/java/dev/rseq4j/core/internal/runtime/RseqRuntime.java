@@ -35,7 +35,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@code INDEX_INVALID}. glibc resets {@code cpu_id} to -2 in every new thread, so a thread that
  * reuses a cached stack never inherits a stale registration, and glibc 2.35+ registers the children
  * of a registered thread itself (it inherits the registration state); both are harmless because the
- * signature is the same.
+ * signature is the same. A thread whose registration fails (a seccomp policy, a foreign registration
+ * in the slot) is remembered by its area address and retried at most once a second, so that it pays
+ * the slow path but not a storm of failing rseq calls ({@link #ensureRegistered()}).
  *
  * <p>The fence ({@link #fence}): membarrier was registered at start-up, but a seccomp policy installed
  * later can still make it fail. The first failure is remembered (one volatile field) and from then on
@@ -57,6 +59,10 @@ public final class RseqRuntime {
     private static final long MEMBARRIER_CMD_FLAG_CPU = 1;
     private static final int PR_RSEQ_SLICE_EXTENSION = 79;
     private static final int PR_RSEQ_SLICE_EXTENSION_GET = 1;
+    /** A thread whose self-registration failed retries no more often than this. */
+    private static final long REGISTRATION_RETRY_NANOS = 1_000_000_000L;
+    /** Bound of the per-thread registration failure memory. */
+    private static final int MAX_REMEMBERED_FAILURES = 4096;
 
     private final RseqStatus status;
     private final StubGenerator generator;      // null in lock mode
@@ -67,6 +73,11 @@ public final class RseqRuntime {
     /** Set once, when membarrier fails at run time: why; later fences go straight to {@link #affinityFence}. */
     private volatile String membarrierFailure;
     private final AffinityFence affinityFence = new AffinityFence();
+    /**
+     * Self-registration failures by rseq area address (per OS thread) to the {@link System#nanoTime()}
+     * of the last attempt; see {@link #ensureRegistered()}.
+     */
+    private final ConcurrentHashMap<Long, Long> registrationFailures = new ConcurrentHashMap<>();
 
     private static final class Holder {
         static final RseqRuntime INSTANCE = new RseqRuntime();
@@ -207,7 +218,10 @@ public final class RseqRuntime {
     }
 
     private static SyscallResult register(StubGenerator generator, StubHandles stubs) {
-        long area = StubHandles.call(stubs.areaAddress());
+        return register(generator, StubHandles.call(stubs.areaAddress()));
+    }
+
+    private static SyscallResult register(StubGenerator generator, long area) {
         return Libc.syscall(generator.rseqSyscall(), area, RSEQ_AREA_LENGTH, 0, generator.signature() & 0xFFFFFFFFL);
     }
 
@@ -247,6 +261,11 @@ public final class RseqRuntime {
     /**
      * Makes sure the calling thread's area is registered (self-registration mode). Returns false when
      * the thread cannot be registered, in which case it must use the slow path.
+     *
+     * <p>A failed registration is remembered for the OS thread and retried at most once per
+     * {@link #REGISTRATION_RETRY_NANOS}; until then this returns false at once. Without that memory
+     * an unregistrable thread (a seccomp policy forbidding rseq, another registration owning the
+     * thread's slot) would pay one or two rseq system calls on every operation.
      */
     public boolean ensureRegistered() {
         if (!rseqMode()) {
@@ -258,8 +277,42 @@ public final class RseqRuntime {
         if (status.registrant() != Registrant.RSEQ4J) {
             return false;
         }
-        SyscallResult r = register(generator, cpuStubs);
-        return r.ok() || r.errno() == Libc.EBUSY;
+        // NOTE: registration belongs to the OS thread (a virtual thread's carrier), so the memory is
+        // keyed by something per OS thread that costs no system call: the thread's rseq area address
+        // (thread pointer + __rseq_offset, from the probe stub). A new thread may reuse a dead
+        // thread's TLS block and so its address; the bounded back-off, not a permanent mark, is what
+        // keeps such a thread from being shut out for ever (it waits at most one period, on the
+        // slow path, which is correct).
+        long area = StubHandles.call(cpuStubs.areaAddress());
+        long now = System.nanoTime();
+        Long lastFailure = registrationFailures.get(area);
+        if (lastFailure != null && now - lastFailure < REGISTRATION_RETRY_NANOS) {
+            return false;
+        }
+        SyscallResult r = register(generator, area);
+        if (r.ok() || r.errno() == Libc.EBUSY) {
+            if (lastFailure != null) {
+                registrationFailures.remove(area);
+            }
+            return true;
+        }
+        rememberRegistrationFailure(area, now);
+        return false;
+    }
+
+    /**
+     * Records a failed registration, keeping the map at most {@link #MAX_REMEMBERED_FAILURES} entries:
+     * when full, entries older than the back-off (which no longer suppress anything) are dropped; if
+     * it is still full, the failure is not recorded and that thread simply retries (slower, not wrong).
+     */
+    private void rememberRegistrationFailure(long area, long now) {
+        if (registrationFailures.size() >= MAX_REMEMBERED_FAILURES) {
+            registrationFailures.values().removeIf(t -> now - t >= REGISTRATION_RETRY_NANOS);
+            if (registrationFailures.size() >= MAX_REMEMBERED_FAILURES) {
+                return;
+            }
+        }
+        registrationFailures.put(area, now);
     }
 
     /**
