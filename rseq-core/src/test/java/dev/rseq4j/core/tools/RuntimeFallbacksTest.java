@@ -96,4 +96,59 @@ class RuntimeFallbacksTest {
             Files.deleteIfExists(log);
         }
     }
+
+    /** This machine's possible CPUs, read here (the test's JVM is not limited); skips below 2. */
+    private static int realPossibleCpus() throws Exception {
+        int real = Integer.parseInt(Files.readString(Path.of("/sys/devices/system/cpu/possible")).trim()
+                .replaceAll(".*[-,]", "")) + 1;
+        assumeTrue(real >= 2, "needs a machine with at least 2 possible CPUs to tell the counts apart");
+        return real;
+    }
+
+    /** Item 9b: with the possible-CPU list unreadable, the count comes from the kernel, not from taskset's limit. */
+    @Test
+    void possibleCpusIgnoresTasksetWhenTheListIsUnreadable() throws Exception {
+        assumeTrue(System.getProperty("os.name").equals("Linux"));
+        Optional<Path> taskset = onPath("taskset");
+        assumeTrue(taskset.isPresent(), "taskset (util-linux) is not installed");
+        int real = realPossibleCpus();
+        Forked.Result r = Forked.runWrapped(List.of(taskset.get().toString(), "-c", "0"), PossibleCpusProbe.class,
+                Map.of(), List.of("-Drseq4j.internal.possibleCpusFile=/nonexistent/rseq4j/possible"));
+        System.out.println("possible-cpus-taskset real=" + real + " " + r.output());
+        assertEquals(0, r.exitCode(), r.output());
+        assertTrue(r.output().contains("availableProcessors=1"), "taskset -c 0 must limit the JVM: " + r.output());
+        Matcher m = Pattern.compile("possibleCpus=(\\d+)").matcher(r.output());
+        assertTrue(m.find(), r.output());
+        assertTrue(Integer.parseInt(m.group(1)) >= real, "possibleCpus must be at least " + real + ": " + r.output());
+    }
+
+    /**
+     * Item 9b on the real path: where a private mount namespace is allowed (root), an empty file is
+     * bind-mounted over {@code /sys/devices/system/cpu/possible} for the forked JVM only.
+     */
+    @Test
+    void possibleCpusIgnoresTasksetWhenTheSysfsListIsEmpty() throws Exception {
+        assumeTrue(System.getProperty("os.name").equals("Linux"));
+        Optional<Path> unshare = onPath("unshare");
+        Optional<Path> taskset = onPath("taskset");
+        assumeTrue(unshare.isPresent() && taskset.isPresent(), "unshare and taskset (util-linux) are not installed");
+        int real = realPossibleCpus();
+        Path empty = Files.createTempFile("rseq4j-possible", "");
+        try {
+            Forked.Result r = Forked.runWrapped(List.of(unshare.get().toString(), "-m", "sh", "-c",
+                            "mount --bind " + empty + " /sys/devices/system/cpu/possible || exit 97; exec "
+                                    + taskset.get() + " -c 0 \"$@\"", "sh"),
+                    PossibleCpusProbe.class, Map.of(), List.of());
+            assumeTrue(r.exitCode() != 97 && !r.output().startsWith("unshare:"),
+                    "no private mount namespace here (needs root): " + r.output());
+            System.out.println("possible-cpus-empty-sysfs " + r.output());
+            assertEquals(0, r.exitCode(), r.output());
+            assertTrue(r.output().contains("availableProcessors=1"), r.output());
+            Matcher m = Pattern.compile("possibleCpus=(\\d+)").matcher(r.output());
+            assertTrue(m.find() && Integer.parseInt(m.group(1)) >= real, "possibleCpus must be at least " + real
+                    + ": " + r.output());
+        } finally {
+            Files.deleteIfExists(empty);
+        }
+    }
 }

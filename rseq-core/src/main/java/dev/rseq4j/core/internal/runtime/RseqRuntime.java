@@ -10,6 +10,7 @@ import dev.rseq4j.core.internal.platform.Libc;
 import dev.rseq4j.core.internal.platform.Libc.SyscallResult;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -45,6 +46,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * ({@link AffinityFence}, which argues why that is a fence and what it cannot reach), counted in
  * {@link #fallbackFences()}. Only when that fails too does the fence throw, naming both causes; the
  * slow path has then changed nothing and releases its guard.
+ *
+ * <p>The region count ({@link #readPossibleCpus()}) comes from the kernel, never from a count that
+ * {@code taskset} or cgroups limit.
  */
 public final class RseqRuntime {
 
@@ -392,13 +396,84 @@ public final class RseqRuntime {
         };
     }
 
-    /** One more than the highest CPU number in /sys/devices/system/cpu/possible ("0-3,8-11" gives 12). */
+    /**
+     * Internal, for tests only: {@code -Drseq4j.internal.possibleCpusFile=PATH} reads the possible-CPU
+     * list from {@code PATH} instead of {@code /sys/devices/system/cpu/possible}, so that a test can
+     * make it unreadable (a missing path) without root or a mount namespace. Not part of the API.
+     */
+    static final String POSSIBLE_CPUS_FILE_PROPERTY = "rseq4j.internal.possibleCpusFile";
+    private static final String POSSIBLE_CPUS_FILE = "/sys/devices/system/cpu/possible";
+    /** Largest cpumask the fallback asks the kernel about: 64k CPUs. */
+    private static final long MAX_CPUMASK_BYTES = 8 * 1024;
+
+    /**
+     * The number of per-CPU regions: one more than the highest CPU number the kernel may ever use.
+     * In order, the first that answers:
+     * <ol>
+     *   <li>{@code /sys/devices/system/cpu/possible} ("0-3,8-11" gives 12): exactly {@code nr_cpu_ids};</li>
+     *   <li>the kernel's cpumask size, from the raw {@code sched_getaffinity} system call's return
+     *       value: {@code nr_cpu_ids} rounded up to 64 (or {@code NR_CPUS} on kernels that keep
+     *       cpumasks on the stack). Never too small; the spare regions cost memory only;</li>
+     *   <li>one more than the highest {@code processor} in {@code /proc/cpuinfo} (online CPUs);</li>
+     *   <li>{@link Runtime#availableProcessors()}, only as the last resort.</li>
+     * </ol>
+     * NOTE: never a count that {@code taskset} or a cgroup limits (such as availableProcessors, or the
+     * bits set in our affinity mask) while another is available: CPU numbers are not renumbered inside
+     * a cpuset, so a thread limited to CPU 5 reads cpu_id 5, and an area sized by the limited count
+     * would send every such id to the slow path for the life of the process.
+     */
     static int readPossibleCpus() {
         try {
-            return parseCpuList(Files.readString(Path.of("/sys/devices/system/cpu/possible")));
+            return parseCpuList(Files.readString(Path.of(System.getProperty(POSSIBLE_CPUS_FILE_PROPERTY,
+                    POSSIBLE_CPUS_FILE))));
+        } catch (IOException | RuntimeException e) {
+            // fall through to what the kernel reports
+        }
+        int kernel = kernelCpumaskBits();
+        if (kernel > 0) {
+            return kernel;
+        }
+        try {
+            return highestCpuinfoProcessor(Files.readString(Path.of("/proc/cpuinfo"))) + 1;
         } catch (IOException | RuntimeException e) {
             return Runtime.getRuntime().availableProcessors();
         }
+    }
+
+    /** Bits in the kernel's cpumask (raw sched_getaffinity's byte count times 8), or 0 when unavailable. */
+    static int kernelCpumaskBits() {
+        try (Arena arena = Arena.ofConfined()) {
+            for (long bytes = 1024; bytes <= MAX_CPUMASK_BYTES; bytes *= 2) {
+                Optional<SyscallResult> r = Libc.schedGetaffinity(arena.allocate(bytes, 8));
+                if (r.isEmpty()) {
+                    return 0;
+                }
+                if (r.get().ok()) {
+                    return (int) (r.get().value() * 8);
+                }
+                if (r.get().errno() != Libc.EINVAL) {   // EINVAL: the buffer is smaller than the kernel's mask
+                    return 0;
+                }
+            }
+            return 0;
+        } catch (RuntimeException e) {
+            return 0;   // no native access, no linker: the next fallback decides
+        }
+    }
+
+    /** The highest "processor : N" of a /proc/cpuinfo text; throws when there is none. */
+    static int highestCpuinfoProcessor(String cpuinfo) {
+        int max = -1;
+        for (String line : cpuinfo.split("\n")) {
+            int colon = line.indexOf(':');
+            if (colon > 0 && line.substring(0, colon).trim().equals("processor")) {
+                max = Math.max(max, Integer.parseInt(line.substring(colon + 1).trim()));
+            }
+        }
+        if (max < 0) {
+            throw new IllegalArgumentException("no processor lines in /proc/cpuinfo");
+        }
+        return max;
     }
 
     static int parseCpuList(String list) {
