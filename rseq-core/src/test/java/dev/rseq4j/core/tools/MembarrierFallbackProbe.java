@@ -7,6 +7,11 @@ import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
 
+import dev.rseq4j.core.internal.platform.Libc;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -47,6 +52,7 @@ public final class MembarrierFallbackProbe {
             pass &= r.lost() == 0 && r.slowPaths() > 0 && r.ops() > 0;
         }
         pass &= sumThenResetRace(rt);
+        pass &= affinityRestoredAndVirtualThreadsWork(rt);
         System.out.println("fallbackFences=" + rt.fallbackFences() + " membarrierFailure="
                 + rt.membarrierFailure().orElse("none"));
         pass &= rt.fallbackFences() > 0 && rt.membarrierFailure().isPresent();
@@ -87,6 +93,52 @@ public final class MembarrierFallbackProbe {
         System.out.println("sumThenReset expected=" + expected + " total=" + total + " resets=" + resets.get()
                 + " " + ops.stats());
         return total == expected && resets.get() > 0;
+    }
+
+    /**
+     * Slow paths on random regions from a thread pinned to CPU 0 (each fence to another CPU moves it
+     * there and back): its mask must be {CPU 0} again afterwards. Then slow paths from virtual threads,
+     * whose carriers are moved and restored the same way: totals exact.
+     */
+    private static boolean affinityRestoredAndVirtualThreadsWork(RseqRuntime rt) throws InterruptedException {
+        PerCpuOps slow = GuardedPerCpuOps.withOptions(rt.productionOptions(IndexSource.CPU_ID),
+                new GuardedPerCpuOps.TestHooks(1, false));    // every operation: slow path, random region
+        PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
+        boolean restored;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment mask = arena.allocate(1024, 8);
+            mask.set(ValueLayout.JAVA_LONG, 0, 1L);   // CPU 0 only
+            if (!Libc.schedSetaffinity(mask).orElseThrow().ok()) {
+                System.out.println("cannot pin to CPU 0");
+                return false;
+            }
+            long before = rt.fallbackFences();
+            for (int i = 0; i < 1000; i++) {
+                slow.add(area, 8, 1);
+            }
+            MemorySegment after = arena.allocate(1024, 8);
+            Libc.schedGetaffinity(after).orElseThrow();
+            restored = after.get(ValueLayout.JAVA_LONG, 0) == 1L && Libc.schedGetcpu() == 0;
+            System.out.println("pinned: fallbackFences=" + (rt.fallbackFences() - before) + " maskAfter=0x"
+                    + Long.toHexString(after.get(ValueLayout.JAVA_LONG, 0)) + " restored=" + restored);
+            mask.fill((byte) 0xFF);
+            Libc.schedSetaffinity(mask).orElseThrow();
+        }
+        List<Thread> virtuals = new ArrayList<>();
+        for (int t = 0; t < THREADS; t++) {
+            virtuals.add(Thread.ofVirtual().start(() -> {
+                for (int i = 0; i < 1000; i++) {
+                    slow.add(area, 8, 1);
+                }
+            }));
+        }
+        for (Thread v : virtuals) {
+            v.join();
+        }
+        long sum = slow.sumThenReset(area, 8);
+        long expected = 1000L + THREADS * 1000L;
+        System.out.println("virtual threads expected=" + expected + " total=" + sum);
+        return restored && sum == expected;
     }
 
     private static void expectFailure(RseqRuntime rt) {
