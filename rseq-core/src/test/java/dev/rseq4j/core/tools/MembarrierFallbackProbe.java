@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Run by {@link RuntimeFallbacksTest} under strace, which makes membarrier fail with EPERM after
@@ -73,6 +74,9 @@ public final class MembarrierFallbackProbe {
             while (!done.get()) {
                 drained.addAndGet(ops.sumThenReset(area, 8));
                 resets.incrementAndGet();
+                // A reset holds every guard across one migration per CPU: back to back, they starve
+                // the adders (hundreds of thousands of resets, minutes under load). Pause between them.
+                LockSupport.parkNanos(200_000);
             }
         });
         List<Thread> adders = new ArrayList<>();
