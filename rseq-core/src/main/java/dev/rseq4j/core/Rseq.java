@@ -57,9 +57,13 @@ public final class Rseq {
 
     /**
      * One more than the highest possible CPU number ({@code /sys/devices/system/cpu/possible}, which
-     * counts CPUs that could be hot-plugged, unlike {@link Runtime#availableProcessors()}); falls back
-     * to {@code availableProcessors()} where that file does not exist. This is how many per-CPU
-     * regions a structure needs.
+     * counts CPUs that could be hot-plugged, unlike {@link Runtime#availableProcessors()}). This is how
+     * many per-CPU regions a structure needs. Where that file cannot be read, the size of the kernel's
+     * CPU mask (from {@code sched_getaffinity}: the possible count rounded up to a multiple of 64, or
+     * the kernel's compile-time maximum), then the highest {@code processor} of {@code /proc/cpuinfo};
+     * {@code availableProcessors()} only when none of these answers, because {@code taskset} and
+     * cgroups lower it while CPU numbers stay as they are. The value may so exceed the real count
+     * (spare regions cost memory) but is never lowered by an affinity or cgroup limit.
      */
     public static int possibleCpus() {
         return RseqRuntime.get().status().possibleCpus();

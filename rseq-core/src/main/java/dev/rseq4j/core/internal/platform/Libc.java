@@ -10,6 +10,7 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.lang.ref.Reference;
 import java.util.Optional;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -42,12 +43,26 @@ public final class Libc {
     public static final long SYS_MEMBARRIER_X86_64 = 324;
     public static final long SYS_RSEQ_AARCH64 = 293;
     public static final long SYS_MEMBARRIER_AARCH64 = 283;
+    public static final long SYS_SCHED_SETAFFINITY_X86_64 = 203;
+    public static final long SYS_SCHED_GETAFFINITY_X86_64 = 204;
+    public static final long SYS_SCHED_SETAFFINITY_AARCH64 = 122;
+    public static final long SYS_SCHED_GETAFFINITY_AARCH64 = 123;
 
     // errno values (asm-generic, same on x86_64 and aarch64).
     public static final int EPERM = 1;
+    public static final int ENOENT = 2;
+    public static final int ESRCH = 3;
+    public static final int EINTR = 4;
+    public static final int EAGAIN = 11;
+    public static final int ENOMEM = 12;
+    public static final int EACCES = 13;
+    public static final int EFAULT = 14;
     public static final int EBUSY = 16;
     public static final int EINVAL = 22;
     public static final int ENOSYS = 38;
+    public static final int EOPNOTSUPP = 95;
+    /** The kernel-internal ENOTSUPP that prctl(PR_RSEQ_SLICE_EXTENSION) leaks to user space. */
+    public static final int ENOTSUPP = 524;
 
     /**
      * The symbolic name of a Linux errno value ({@code 1} gives {@code "EPERM"}), or {@code "errno N"}
@@ -183,6 +198,30 @@ public final class Libc {
         return SYSCALL4.isPresent();
     }
 
+    /**
+     * The symbolic name of an errno value ({@code "EPERM"}) for messages, or {@code "errno N"} for a
+     * value outside the few this library meets. Messages name errors because numbers mean nothing to
+     * a reader and differ between architectures for the rarer values.
+     */
+    public static String errnoName(int errno) {
+        return switch (errno) {
+            case EPERM -> "EPERM";
+            case ENOENT -> "ENOENT";
+            case ESRCH -> "ESRCH";
+            case EINTR -> "EINTR";
+            case EAGAIN -> "EAGAIN";
+            case ENOMEM -> "ENOMEM";
+            case EACCES -> "EACCES";
+            case EFAULT -> "EFAULT";
+            case EBUSY -> "EBUSY";
+            case EINVAL -> "EINVAL";
+            case ENOSYS -> "ENOSYS";
+            case EOPNOTSUPP -> "EOPNOTSUPP";
+            case ENOTSUPP -> "ENOTSUPP";
+            default -> "errno " + errno;
+        };
+    }
+
     /** {@code syscall(number, a, b, c, d)}; unused arguments are passed as 0. */
     public static SyscallResult syscall(long number, long a, long b, long c, long d) {
         MethodHandle mh = SYSCALL4.orElseThrow(() -> new UnsupportedOperationException("no syscall(2) in the C library"));
@@ -192,6 +231,63 @@ public final class Libc {
             return new SyscallResult(r, r == -1 ? (int) ERRNO.get(state, 0L) : 0);
         } catch (Throwable t) {
             throw rethrowUnchecked(t);
+        }
+    }
+
+    /**
+     * The raw {@code sched_getaffinity(0, mask.byteSize(), mask)} system call for the calling thread.
+     * Unlike glibc's wrapper (which returns 0), the raw call returns the number of bytes the kernel
+     * wrote: its cpumask size, {@code nr_cpu_ids} rounded up to a multiple of 64 bits (or
+     * {@code NR_CPUS} on kernels that keep cpumasks on the stack). EINVAL means {@code mask} is
+     * smaller than that. Empty where there is no {@code syscall(2)} or no syscall number for this
+     * architecture.
+     *
+     * @param mask native memory the caller owns and keeps alive; a multiple of 8 bytes
+     */
+    public static Optional<SyscallResult> schedGetaffinity(MemorySegment mask) {
+        long nr = archSyscall(SYS_SCHED_GETAFFINITY_X86_64, SYS_SCHED_GETAFFINITY_AARCH64);
+        return nr < 0 || !hasSyscall() ? Optional.empty()
+                : Optional.of(syscall(nr, 0, checkMask(mask).byteSize(), mask.address(), 0L, mask));
+    }
+
+    /**
+     * The raw {@code sched_setaffinity(0, mask.byteSize(), mask)} for the calling thread: 0, or -1
+     * with EINVAL when no CPU of {@code mask} is both online and allowed by the thread's cpuset. When
+     * it returns 0 the thread already runs on a CPU of the mask (the kernel migrates the caller before
+     * returning). Empty where the call is unavailable, as for {@link #schedGetaffinity}.
+     *
+     * @param mask native memory the caller owns and keeps alive; a multiple of 8 bytes
+     */
+    public static Optional<SyscallResult> schedSetaffinity(MemorySegment mask) {
+        long nr = archSyscall(SYS_SCHED_SETAFFINITY_X86_64, SYS_SCHED_SETAFFINITY_AARCH64);
+        return nr < 0 || !hasSyscall() ? Optional.empty()
+                : Optional.of(syscall(nr, 0, checkMask(mask).byteSize(), mask.address(), 0L, mask));
+    }
+
+    /** A cpumask buffer must be native (the kernel gets its address) and whole unsigned longs. */
+    private static MemorySegment checkMask(MemorySegment mask) {
+        if (!mask.isNative() || mask.byteSize() == 0 || mask.byteSize() % 8 != 0) {
+            throw new IllegalArgumentException("a cpumask must be native memory of a positive multiple of 8 bytes: "
+                    + mask);
+        }
+        return mask;
+    }
+
+    /** This architecture's number for a system call, or -1 on an architecture we have no table for. */
+    private static long archSyscall(long x86_64, long aarch64) {
+        return switch (System.getProperty("os.arch", "")) {
+            case "amd64", "x86_64" -> x86_64;
+            case "aarch64", "arm64" -> aarch64;
+            default -> -1;
+        };
+    }
+
+    /** {@code syscall(number, a, b, c, d)} whose arguments point into {@code keepAlive}. */
+    private static SyscallResult syscall(long number, long a, long b, long c, long d, MemorySegment keepAlive) {
+        try {
+            return syscall(number, a, b, c, d);
+        } finally {
+            Reference.reachabilityFence(keepAlive);
         }
     }
 

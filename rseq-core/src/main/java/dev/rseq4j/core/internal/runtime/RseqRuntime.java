@@ -10,6 +10,7 @@ import dev.rseq4j.core.internal.platform.Libc;
 import dev.rseq4j.core.internal.platform.Libc.SyscallResult;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -35,7 +36,19 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@code INDEX_INVALID}. glibc resets {@code cpu_id} to -2 in every new thread, so a thread that
  * reuses a cached stack never inherits a stale registration, and glibc 2.35+ registers the children
  * of a registered thread itself (it inherits the registration state); both are harmless because the
- * signature is the same.
+ * signature is the same. A thread whose registration fails (a seccomp policy, a foreign registration
+ * in the slot) is remembered by its area address and retried at most once a second, so that it pays
+ * the slow path but not a storm of failing rseq calls ({@link #ensureRegistered()}).
+ *
+ * <p>The fence ({@link #fence}): membarrier was registered at start-up, but a seccomp policy installed
+ * later can still make it fail. The first failure is remembered (one volatile field) and from then on
+ * every fence runs the calling thread on the target CPU, or on every CPU for an all-CPU fence
+ * ({@link AffinityFence}, which argues why that is a fence and what it cannot reach), counted in
+ * {@link #fallbackFences()}. Only when that fails too does the fence throw, naming both causes; the
+ * slow path has then changed nothing and releases its guard.
+ *
+ * <p>The region count ({@link #readPossibleCpus()}) comes from the kernel, never from a count that
+ * {@code taskset} or cgroups limit.
  */
 public final class RseqRuntime {
 
@@ -60,6 +73,10 @@ public final class RseqRuntime {
     private static final long MEMBARRIER_CMD_FLAG_CPU = 1;
     private static final int PR_RSEQ_SLICE_EXTENSION = 79;
     private static final int PR_RSEQ_SLICE_EXTENSION_GET = 1;
+    /** A thread whose self-registration failed retries no more often than this. */
+    private static final long REGISTRATION_RETRY_NANOS = 1_000_000_000L;
+    /** Bound of the per-thread registration failure memory. */
+    private static final int MAX_REMEMBERED_FAILURES = 4096;
 
     private final RseqStatus status;
     private final StubGenerator generator;      // null in lock mode
@@ -67,6 +84,14 @@ public final class RseqRuntime {
     private final StubHandles cpuStubs;         // null in lock mode
     private final StubHandles mmCidStubs;       // null unless RSEQ mode and mm_cid
     private final Map<StubOptions, StubHandles> variants = new ConcurrentHashMap<>();
+    /** Set once, when membarrier fails at run time: why; later fences go straight to {@link #affinityFence}. */
+    private volatile String membarrierFailure;
+    private final AffinityFence affinityFence = new AffinityFence();
+    /**
+     * Self-registration failures by rseq area address (per OS thread) to the {@link System#nanoTime()}
+     * of the last attempt; see {@link #ensureRegistered()}.
+     */
+    private final ConcurrentHashMap<Long, Long> registrationFailures = new ConcurrentHashMap<>();
 
     private static final class Holder {
         static final RseqRuntime INSTANCE = new RseqRuntime();
@@ -217,7 +242,10 @@ public final class RseqRuntime {
     }
 
     private static SyscallResult register(StubGenerator generator, StubHandles stubs) {
-        long area = StubHandles.call(stubs.areaAddress());
+        return register(generator, StubHandles.call(stubs.areaAddress()));
+    }
+
+    private static SyscallResult register(StubGenerator generator, long area) {
         return Libc.syscall(generator.rseqSyscall(), area, RSEQ_AREA_LENGTH, 0, generator.signature() & 0xFFFFFFFFL);
     }
 
@@ -257,6 +285,11 @@ public final class RseqRuntime {
     /**
      * Makes sure the calling thread's area is registered (self-registration mode). Returns false when
      * the thread cannot be registered, in which case it must use the slow path.
+     *
+     * <p>A failed registration is remembered for the OS thread and retried at most once per
+     * {@link #REGISTRATION_RETRY_NANOS}; until then this returns false at once. Without that memory
+     * an unregistrable thread (a seccomp policy forbidding rseq, another registration owning the
+     * thread's slot) would pay one or two rseq system calls on every operation.
      */
     public boolean ensureRegistered() {
         if (!rseqMode()) {
@@ -268,24 +301,87 @@ public final class RseqRuntime {
         if (status.registrant() != Registrant.RSEQ4J) {
             return false;
         }
-        SyscallResult r = register(generator, cpuStubs);
-        return r.ok() || r.errno() == Libc.EBUSY;
+        // NOTE: registration belongs to the OS thread (a virtual thread's carrier), so the memory is
+        // keyed by something per OS thread that costs no system call: the thread's rseq area address
+        // (thread pointer + __rseq_offset, from the probe stub). A new thread may reuse a dead
+        // thread's TLS block and so its address; the bounded back-off, not a permanent mark, is what
+        // keeps such a thread from being shut out for ever (it waits at most one period, on the
+        // slow path, which is correct).
+        long area = StubHandles.call(cpuStubs.areaAddress());
+        long now = System.nanoTime();
+        Long lastFailure = registrationFailures.get(area);
+        if (lastFailure != null && now - lastFailure < REGISTRATION_RETRY_NANOS) {
+            return false;
+        }
+        SyscallResult r = register(generator, area);
+        if (r.ok() || r.errno() == Libc.EBUSY) {
+            if (lastFailure != null) {
+                registrationFailures.remove(area);
+            }
+            return true;
+        }
+        rememberRegistrationFailure(area, now);
+        return false;
+    }
+
+    /**
+     * Records a failed registration, keeping the map at most {@link #MAX_REMEMBERED_FAILURES} entries:
+     * when full, entries older than the back-off (which no longer suppress anything) are dropped; if
+     * it is still full, the failure is not recorded and that thread simply retries (slower, not wrong).
+     */
+    private void rememberRegistrationFailure(long area, long now) {
+        if (registrationFailures.size() >= MAX_REMEMBERED_FAILURES) {
+            registrationFailures.values().removeIf(t -> now - t >= REGISTRATION_RETRY_NANOS);
+            if (registrationFailures.size() >= MAX_REMEMBERED_FAILURES) {
+                return;
+            }
+        }
+        registrationFailures.put(area, now);
     }
 
     /**
      * The slow path's fence: after it returns, every restartable sequence that was running on
      * {@code cpu} (or on any CPU when {@code cpu < 0} or per-CPU targeting is unavailable) has either
      * committed, with its commit visible here, or will abort.
+     *
+     * <p>membarrier(PRIVATE_EXPEDITED_RSEQ) normally; once it has failed (a seccomp policy installed
+     * after start-up), this and every later fence runs the calling thread on the target CPUs instead
+     * ({@link AffinityFence}). Throws {@link IllegalStateException} naming both causes only when that
+     * fails too; the caller has not touched the region yet and releases its guard in a finally.
      */
     public void fence(int cpu) {
-        long mb = generator.membarrierSyscall();
-        SyscallResult r = cpu >= 0 && status.membarrierPerCpu()
-                ? Libc.syscall(mb, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_FLAG_CPU, cpu, 0)
-                : Libc.syscall(mb, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0, 0);
-        if (!r.ok()) {
-            // Registered at start-up; a failure here would make the slow path unsafe: never ignore it.
-            throw new IllegalStateException("membarrier(PRIVATE_EXPEDITED_RSEQ) failed, errno " + r.errno());
+        // NOTE: one volatile read on the slow path; once set it is never cleared (a policy that
+        // forbade membarrier once is not expected to relent, and retrying would cost a failing system
+        // call per slow path).
+        String failed = membarrierFailure;
+        if (failed == null) {
+            long mb = generator.membarrierSyscall();
+            SyscallResult r = cpu >= 0 && status.membarrierPerCpu()
+                    ? Libc.syscall(mb, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_FLAG_CPU, cpu, 0)
+                    : Libc.syscall(mb, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0, 0);
+            if (r.ok()) {
+                return;
+            }
+            // Registered at start-up, so a failure here is a changed policy: never ignore it (the slow
+            // path would be unsafe), fall back.
+            failed = "membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) failed with " + Libc.errnoName(r.errno());
+            membarrierFailure = failed;
         }
+        Optional<String> fallback = affinityFence.fence(cpu, status.possibleCpus());
+        if (fallback.isPresent()) {
+            throw new IllegalStateException(failed + ", and the fallback fence (running this thread on "
+                    + (cpu < 0 ? "every CPU" : "CPU " + cpu) + ") failed: " + fallback.get());
+        }
+    }
+
+    /** Why membarrier failed at run time, when it did; every fence since then used the affinity fallback. */
+    public Optional<String> membarrierFailure() {
+        return Optional.ofNullable(membarrierFailure);
+    }
+
+    /** Fences done by running this thread on the target CPUs because membarrier failed (diagnostics, tests). */
+    public long fallbackFences() {
+        return affinityFence.fences();
     }
 
     /** The calling thread's CPU: rseq's cpu_id, else sched_getcpu(), else -1. */
@@ -320,13 +416,84 @@ public final class RseqRuntime {
         };
     }
 
-    /** One more than the highest CPU number in /sys/devices/system/cpu/possible ("0-3,8-11" gives 12). */
+    /**
+     * Internal, for tests only: {@code -Drseq4j.internal.possibleCpusFile=PATH} reads the possible-CPU
+     * list from {@code PATH} instead of {@code /sys/devices/system/cpu/possible}, so that a test can
+     * make it unreadable (a missing path) without root or a mount namespace. Not part of the API.
+     */
+    static final String POSSIBLE_CPUS_FILE_PROPERTY = "rseq4j.internal.possibleCpusFile";
+    private static final String POSSIBLE_CPUS_FILE = "/sys/devices/system/cpu/possible";
+    /** Largest cpumask the fallback asks the kernel about: 64k CPUs. */
+    private static final long MAX_CPUMASK_BYTES = 8 * 1024;
+
+    /**
+     * The number of per-CPU regions: one more than the highest CPU number the kernel may ever use.
+     * In order, the first that answers:
+     * <ol>
+     *   <li>{@code /sys/devices/system/cpu/possible} ("0-3,8-11" gives 12): exactly {@code nr_cpu_ids};</li>
+     *   <li>the kernel's cpumask size, from the raw {@code sched_getaffinity} system call's return
+     *       value: {@code nr_cpu_ids} rounded up to 64 (or {@code NR_CPUS} on kernels that keep
+     *       cpumasks on the stack). Never too small; the spare regions cost memory only;</li>
+     *   <li>one more than the highest {@code processor} in {@code /proc/cpuinfo} (online CPUs);</li>
+     *   <li>{@link Runtime#availableProcessors()}, only as the last resort.</li>
+     * </ol>
+     * NOTE: never a count that {@code taskset} or a cgroup limits (such as availableProcessors, or the
+     * bits set in our affinity mask) while another is available: CPU numbers are not renumbered inside
+     * a cpuset, so a thread limited to CPU 5 reads cpu_id 5, and an area sized by the limited count
+     * would send every such id to the slow path for the life of the process.
+     */
     static int readPossibleCpus() {
         try {
-            return parseCpuList(Files.readString(Path.of("/sys/devices/system/cpu/possible")));
+            return parseCpuList(Files.readString(Path.of(System.getProperty(POSSIBLE_CPUS_FILE_PROPERTY,
+                    POSSIBLE_CPUS_FILE))));
+        } catch (IOException | RuntimeException e) {
+            // fall through to what the kernel reports
+        }
+        int kernel = kernelCpumaskBits();
+        if (kernel > 0) {
+            return kernel;
+        }
+        try {
+            return highestCpuinfoProcessor(Files.readString(Path.of("/proc/cpuinfo"))) + 1;
         } catch (IOException | RuntimeException e) {
             return Runtime.getRuntime().availableProcessors();
         }
+    }
+
+    /** Bits in the kernel's cpumask (raw sched_getaffinity's byte count times 8), or 0 when unavailable. */
+    static int kernelCpumaskBits() {
+        try (Arena arena = Arena.ofConfined()) {
+            for (long bytes = 1024; bytes <= MAX_CPUMASK_BYTES; bytes *= 2) {
+                Optional<SyscallResult> r = Libc.schedGetaffinity(arena.allocate(bytes, 8));
+                if (r.isEmpty()) {
+                    return 0;
+                }
+                if (r.get().ok()) {
+                    return (int) (r.get().value() * 8);
+                }
+                if (r.get().errno() != Libc.EINVAL) {   // EINVAL: the buffer is smaller than the kernel's mask
+                    return 0;
+                }
+            }
+            return 0;
+        } catch (RuntimeException e) {
+            return 0;   // no native access, no linker: the next fallback decides
+        }
+    }
+
+    /** The highest "processor : N" of a /proc/cpuinfo text; throws when there is none. */
+    static int highestCpuinfoProcessor(String cpuinfo) {
+        int max = -1;
+        for (String line : cpuinfo.split("\n")) {
+            int colon = line.indexOf(':');
+            if (colon > 0 && line.substring(0, colon).trim().equals("processor")) {
+                max = Math.max(max, Integer.parseInt(line.substring(colon + 1).trim()));
+            }
+        }
+        if (max < 0) {
+            throw new IllegalArgumentException("no processor lines in /proc/cpuinfo");
+        }
+        return max;
     }
 
     static int parseCpuList(String list) {
