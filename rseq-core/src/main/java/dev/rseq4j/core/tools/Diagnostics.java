@@ -93,6 +93,8 @@ public final class Diagnostics {
             System.out.println(r);
             ok &= r.lost() == 0;
         }
+        runtime.membarrierFailure().ifPresent(why -> System.out.println("fence=affinity fallbackFences="
+                + runtime.fallbackFences() + " because " + why));
         System.out.println(ok ? "result=PASS" : "result=FAIL");
         return ok;
     }

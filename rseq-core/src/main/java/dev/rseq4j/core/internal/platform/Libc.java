@@ -53,6 +53,8 @@ public final class Libc {
     public static final int ENOENT = 2;
     public static final int ESRCH = 3;
     public static final int EINTR = 4;
+    public static final int ENXIO = 6;
+    public static final int EBADF = 9;
     public static final int EAGAIN = 11;
     public static final int ENOMEM = 12;
     public static final int EACCES = 13;
@@ -63,31 +65,6 @@ public final class Libc {
     public static final int EOPNOTSUPP = 95;
     /** The kernel-internal ENOTSUPP that prctl(PR_RSEQ_SLICE_EXTENSION) leaks to user space. */
     public static final int ENOTSUPP = 524;
-
-    /**
-     * The symbolic name of a Linux errno value ({@code 1} gives {@code "EPERM"}), or {@code "errno N"}
-     * for one not listed; for messages, which should never make a user look up a number.
-     */
-    public static String errnoName(int errno) {
-        return switch (errno) {
-            case EPERM -> "EPERM";
-            case 2 -> "ENOENT";
-            case 3 -> "ESRCH";
-            case 4 -> "EINTR";
-            case 6 -> "ENXIO";
-            case 9 -> "EBADF";
-            case 11 -> "EAGAIN";
-            case 12 -> "ENOMEM";
-            case 13 -> "EACCES";
-            case 14 -> "EFAULT";
-            case EBUSY -> "EBUSY";
-            case EINVAL -> "EINVAL";
-            case ENOSYS -> "ENOSYS";
-            case 95 -> "EOPNOTSUPP";
-            case 524 -> "ENOTSUPP";
-            default -> "errno " + errno;
-        };
-    }
 
     // mmap/mprotect constants (Linux).
     public static final int PROT_READ = 1;
@@ -209,6 +186,8 @@ public final class Libc {
             case ENOENT -> "ENOENT";
             case ESRCH -> "ESRCH";
             case EINTR -> "EINTR";
+            case ENXIO -> "ENXIO";
+            case EBADF -> "EBADF";
             case EAGAIN -> "EAGAIN";
             case ENOMEM -> "ENOMEM";
             case EACCES -> "EACCES";
