@@ -128,15 +128,24 @@ class StubSemanticsTest {
         long first = pool.firstAddress();
         long last = pool.lastAddress();
         for (long forged : new long[] {0x1000, 1, first - 8, last + 8, -1L, Long.MIN_VALUE}) {
-            PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
-            for (int i = 0; i < area.regions(); i++) {
-                area.region(i).set(JAVA_LONG, 8, forged);
-            }
-            assertEquals(StubStatus.CORRUPT, callAndCompare(area,
-                    d -> (long) h.listPop().invokeExact(d, area.address(8L), 16L, first, last, MASK_32),
-                    region -> PortableOperations.listPop(region, 8, 16, pool.memory(), last - first, MASK_32)),
-                    "head 0x" + Long.toHexString(forged));
-            assertEquals(forged * area.regions(), total(area, 8), "nothing stored");
+            assertPopRefuses(index, h, pool, forged, "head 0x" + Long.toHexString(forged));
+        }
+    }
+
+    /** Pops from an area whose every region's head is {@code forged}: CORRUPT from stub and portable form, nothing stored. */
+    private static void assertPopRefuses(IndexSource index, StubHandles h, NodePool pool, long forged, String what)
+            throws Throwable {
+        long first = pool.firstAddress();
+        long last = pool.lastAddress();
+        PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
+        for (int i = 0; i < area.regions(); i++) {
+            area.region(i).set(JAVA_LONG, 8, forged);
+        }
+        assertEquals(StubStatus.CORRUPT, callAndCompare(area,
+                d -> (long) h.listPop().invokeExact(d, area.address(8L), 16L, first, last, MASK_32),
+                region -> PortableOperations.listPop(region, 8, 16, pool.memory(), last - first, MASK_32)), what);
+        for (int i = 0; i < area.regions(); i++) {
+            assertEquals(forged, area.region(i).get(JAVA_LONG, 8), what + ": head unchanged in region " + i);
         }
     }
 
@@ -157,17 +166,7 @@ class StubSemanticsTest {
         }
         for (long forged : new long[] {first + 8, first + 1, first + 16, first + 24, first + 32 + 8, last - 8,
                 last - 16, last - 1}) {
-            PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
-            for (int i = 0; i < area.regions(); i++) {
-                area.region(i).set(JAVA_LONG, 8, forged);
-            }
-            assertEquals(StubStatus.CORRUPT, callAndCompare(area,
-                    d -> (long) h.listPop().invokeExact(d, area.address(8L), 16L, first, last, MASK_32),
-                    region -> PortableOperations.listPop(region, 8, 16, pool.memory(), last - first, MASK_32)),
-                    "head first + 0x" + Long.toHexString(forged - first));
-            for (int i = 0; i < area.regions(); i++) {
-                assertEquals(forged, area.region(i).get(JAVA_LONG, 8), "head unchanged in region " + i);
-            }
+            assertPopRefuses(index, h, pool, forged, "head first + 0x" + Long.toHexString(forged - first));
         }
     }
 
