@@ -83,19 +83,12 @@ final class AffinityFence {
             return Optional.empty();
         }
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment saved = null;
-            SyscallResult got = null;
-            for (long bytes = FIRST_MASK_BYTES; bytes <= MAX_MASK_BYTES; bytes *= 2) {
-                saved = arena.allocate(bytes, 8);
-                Optional<SyscallResult> r = Libc.schedGetaffinity(saved);
-                if (r.isEmpty()) {
-                    return Optional.of("no sched_getaffinity system call on this platform");
-                }
-                got = r.get();
-                if (got.ok() || got.errno() != Libc.EINVAL) {
-                    break;
-                }
+            Optional<MaskRead> read = readMask(arena);
+            if (read.isEmpty()) {
+                return Optional.of("no sched_getaffinity system call on this platform");
             }
+            MemorySegment saved = read.get().mask();
+            SyscallResult got = read.get().result();
             if (!got.ok()) {
                 return Optional.of("sched_getaffinity failed with " + Libc.errnoName(got.errno()));
             }
@@ -116,6 +109,35 @@ final class AffinityFence {
                 restore(saved, single);
             }
         }
+    }
+
+    /**
+     * The calling thread's affinity mask as read by the raw {@code sched_getaffinity}: the buffer it
+     * was read into and the call's result, whose value is the kernel's cpumask size in bytes.
+     */
+    record MaskRead(MemorySegment mask, SyscallResult result) {
+    }
+
+    /**
+     * Reads the calling thread's affinity mask into a buffer of {@code arena}, doubling it from
+     * {@value #FIRST_MASK_BYTES} bytes while the kernel answers EINVAL (its cpumask is larger), up to
+     * {@value #MAX_MASK_BYTES}; the result is the last attempt's. Empty where the call is unavailable.
+     * Also how {@link RseqRuntime} learns the kernel's CPU count when sysfs is unreadable.
+     */
+    static Optional<MaskRead> readMask(Arena arena) {
+        MaskRead last = null;
+        for (long bytes = FIRST_MASK_BYTES; bytes <= MAX_MASK_BYTES; bytes *= 2) {
+            MemorySegment mask = arena.allocate(bytes, 8);
+            Optional<SyscallResult> r = Libc.schedGetaffinity(mask);
+            if (r.isEmpty()) {
+                return Optional.empty();
+            }
+            last = new MaskRead(mask, r.get());
+            if (r.get().ok() || r.get().errno() != Libc.EINVAL) {
+                break;
+            }
+        }
+        return Optional.of(last);
     }
 
     /** Moves the thread to {@code c} alone and checks it runs there; empty when done or unreachable. */

@@ -175,7 +175,8 @@ public final class RseqRuntime {
         }
         d.rseqOffset = offset.get();
         boolean glibcRegistered = size.get() > 0;
-        long aux = Math.min(Libc.getauxval(Libc.AT_RSEQ_FEATURE_SIZE), Integer.getInteger(FEATURE_SIZE_LIMIT_PROPERTY, 1 << 16));
+        long aux = Math.min(Libc.getauxval(Libc.AT_RSEQ_FEATURE_SIZE),
+                Integer.getInteger(FEATURE_SIZE_LIMIT_PROPERTY, Integer.MAX_VALUE));
         // Kernels before 6.3 have rseq but no AT_RSEQ_FEATURE_SIZE: the original 20 bytes.
         d.featureSize = aux != 0 ? (int) aux : ORIGINAL_FEATURE_SIZE;
         d.registrant = glibcRegistered ? Registrant.GLIBC : Registrant.RSEQ4J;
@@ -228,7 +229,7 @@ public final class RseqRuntime {
                 return "glibc reports __rseq_size=" + size.get() + " but this thread's cpu_id is " + cpu;
             }
         } else {
-            SyscallResult r = register(d.generator, d.cpuStubs);
+            SyscallResult r = register(d.generator, StubHandles.call(d.cpuStubs.areaAddress()));
             if (!r.ok()) {
                 return "rseq(2) registration failed with " + Libc.errnoName(r.errno())
                         + (r.errno() == Libc.ENOSYS ? " (no rseq in the kernel, or a seccomp filter blocks it"
@@ -239,10 +240,6 @@ public final class RseqRuntime {
         d.sliceExtension = Libc.prctl(PR_RSEQ_SLICE_EXTENSION, PR_RSEQ_SLICE_EXTENSION_GET, 0, 0, 0)
                 .map(SyscallResult::ok).orElse(false);
         return null;
-    }
-
-    private static SyscallResult register(StubGenerator generator, StubHandles stubs) {
-        return register(generator, StubHandles.call(stubs.areaAddress()));
     }
 
     private static SyscallResult register(StubGenerator generator, long area) {
@@ -423,8 +420,6 @@ public final class RseqRuntime {
      */
     static final String POSSIBLE_CPUS_FILE_PROPERTY = "rseq4j.internal.possibleCpusFile";
     private static final String POSSIBLE_CPUS_FILE = "/sys/devices/system/cpu/possible";
-    /** Largest cpumask the fallback asks the kernel about: 64k CPUs. */
-    private static final long MAX_CPUMASK_BYTES = 8 * 1024;
 
     /**
      * The number of per-CPU regions: one more than the highest CPU number the kernel may ever use.
@@ -463,19 +458,8 @@ public final class RseqRuntime {
     /** Bits in the kernel's cpumask (raw sched_getaffinity's byte count times 8), or 0 when unavailable. */
     static int kernelCpumaskBits() {
         try (Arena arena = Arena.ofConfined()) {
-            for (long bytes = 1024; bytes <= MAX_CPUMASK_BYTES; bytes *= 2) {
-                Optional<SyscallResult> r = Libc.schedGetaffinity(arena.allocate(bytes, 8));
-                if (r.isEmpty()) {
-                    return 0;
-                }
-                if (r.get().ok()) {
-                    return (int) (r.get().value() * 8);
-                }
-                if (r.get().errno() != Libc.EINVAL) {   // EINVAL: the buffer is smaller than the kernel's mask
-                    return 0;
-                }
-            }
-            return 0;
+            return AffinityFence.readMask(arena).map(AffinityFence.MaskRead::result).filter(SyscallResult::ok)
+                    .map(r -> (int) (r.value() * 8)).orElse(0);
         } catch (RuntimeException e) {
             return 0;   // no native access, no linker: the next fallback decides
         }
