@@ -408,8 +408,10 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
      * shallow, but an overflow inside it, even in the frames that return from a successful CAS, would
      * leave the guard held for ever and stop every later operation on that region. This recursion
      * reaches {@value #HEADROOM_FRAMES} frames of six live {@code long}s (spilled across each call, so
-     * compiled frames stay large too) below the caller, deeper than the window goes; it runs only on
-     * the slow path, where a guard CAS (and, in RSEQ mode, a membarrier) dwarfs it.
+     * compiled frames stay large too) below the caller, deeper than the window goes. It runs only on
+     * the slow path: in RSEQ mode beside a membarrier that dwarfs it; in lock mode, where every
+     * operation is a slow path, it adds about {@value #HEADROOM_FRAMES} calls to each (not yet measured
+     * with JMH).
      * {@code GuardStackOverflowTest} drives an overflow into every point of the window.
      */
     private static void checkStackHeadroom() {
