@@ -1,7 +1,7 @@
 package dev.rseq4j.bench;
 
 import dev.rseq4j.collections.PerCpuCounter;
-import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
@@ -41,11 +41,11 @@ import java.util.concurrent.atomic.LongAdder;
 public class CounterBenchmarks {
     /** A static final handle, so the JIT links it like the counter's: the floor of any downcall. */
     static final MethodHandle NOTHING = RseqRuntime.get().rseqMode()
-            ? RseqRuntime.get().stubs(IndexSource.CPU_ID).nothing() : null;
+            ? RseqRuntime.get().stubs(RseqAbi.Field.CPU_ID).nothing() : null;
 
     /** The counter's stub called directly on a constant area: what the commit sequence itself costs. */
     static final MethodHandle ADD = RseqRuntime.get().rseqMode()
-            ? RseqRuntime.get().stubs(IndexSource.CPU_ID).loadAddStore() : null;
+            ? RseqRuntime.get().stubs(RseqAbi.Field.CPU_ID).loadAddStore() : null;
     static final PerCpuArea AREA = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
     static final PerCpuOps OPS = PerCpuOps.cpuIndexed();
 

@@ -1,7 +1,7 @@
 package dev.rseq4j.collections;
 
 import dev.rseq4j.testing.Forked;
-import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.runtime.GuardedPerCpuOps;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import dev.rseq4j.core.percpu.PerCpuOps;
@@ -93,10 +93,10 @@ class PerCpuCounterTest {
      */
     @Test
     void forcedSlowPathsRacingDelayedFastPathsLoseNothing() {
-        for (IndexSource index : IndexSource.values()) {
+        for (RseqAbi.Field index : new RseqAbi.Field[] {RseqAbi.Field.CPU_ID, RseqAbi.Field.MM_CID}) {
             RseqRuntime rt = RseqRuntime.get();
             assumeTrue(rt.rseqMode());
-            if (index == IndexSource.MM_CID && !rt.status().mmCid()) {
+            if (index == RseqAbi.Field.MM_CID && !rt.status().mmCid()) {
                 continue;
             }
             GuardedPerCpuOps ops = GuardedPerCpuOps.withOptions(rt.productionOptions(index).withDelay(2_000),
@@ -117,7 +117,7 @@ class PerCpuCounterTest {
         RseqRuntime rt = RseqRuntime.get();
         assumeTrue(rt.rseqMode());
         GuardedPerCpuOps ops = GuardedPerCpuOps.withOptions(
-                rt.productionOptions(IndexSource.CPU_ID).withDelay(2_000).nonRestartable());
+                rt.productionOptions(RseqAbi.Field.CPU_ID).withDelay(2_000).nonRestartable());
         PerCpuCounter c = counter(ops);
         long expected = hammer(c, THREADS, 100_000);
         System.out.printf("negative-control: expected=%d sum=%d lost=%d%n", expected, c.sum(), expected - c.sum());

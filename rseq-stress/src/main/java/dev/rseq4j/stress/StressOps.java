@@ -2,7 +2,7 @@ package dev.rseq4j.stress;
 
 import dev.rseq4j.collections.PerCpuArena;
 import dev.rseq4j.collections.StressAccess;
-import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.runtime.GuardedPerCpuOps;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import dev.rseq4j.core.percpu.PerCpuArea;
@@ -25,13 +25,13 @@ final class StressOps {
      * mixed with restartable operations on one area.
      */
     static final PerCpuOps FORCED_SLOW = RSEQ
-            ? GuardedPerCpuOps.withOptions(RseqRuntime.get().productionOptions(IndexSource.CPU_ID),
+            ? GuardedPerCpuOps.withOptions(RseqRuntime.get().productionOptions(RseqAbi.Field.CPU_ID),
                     new GuardedPerCpuOps.TestHooks(1, false))
             : PRODUCTION;
 
     /** The negative control: forced slow paths without the membarrier (in lock mode, the lock). */
     static final PerCpuOps FORCED_SLOW_UNFENCED = RSEQ
-            ? GuardedPerCpuOps.withOptions(RseqRuntime.get().productionOptions(IndexSource.CPU_ID),
+            ? GuardedPerCpuOps.withOptions(RseqRuntime.get().productionOptions(RseqAbi.Field.CPU_ID),
                     new GuardedPerCpuOps.TestHooks(1, true))
             : PRODUCTION;
 

@@ -1,6 +1,7 @@
 package dev.rseq4j.core.percpu;
 
 import dev.rseq4j.core.Rseq;
+import dev.rseq4j.core.internal.codegen.AreaDescriptor;
 import dev.rseq4j.core.internal.platform.Libc;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -22,9 +23,9 @@ import java.lang.invoke.VarHandle;
  * The stride is a multiple of 64 bytes so that two regions never share a cache line; within a
  * region, words are packed with no padding (only the owning CPU writes them on the fast path).
  *
- * <p>A 32-byte descriptor {@code {address of region 0's guard, stride, count}} beside the regions
- * is what the native stubs receive, with word arguments as addresses in region 0; the layout is
- * documented in {@code Operation}.
+ * <p>A descriptor {@code {address of region 0's guard, stride, count}} beside the regions
+ * ({@code AreaDescriptor}) is what the native stubs receive, with word arguments as addresses in
+ * region 0.
  *
  * <p>Thread-safety: immutable; the memory is written only through {@link PerCpuOps} (and read by
  * anyone through {@link #region}). Memory is zeroed at allocation.
@@ -90,15 +91,13 @@ public final class PerCpuArea {
         }
         // Pages of their own (mmap): no allocator overhead, and unmapped once this area is unreachable.
         this.memory = Libc.allocatePages(regions * stride);
-        this.descriptor = Arena.ofAuto().allocate(32, 32);
+        this.descriptor = Arena.ofAuto().allocate(AreaDescriptor.LAYOUT);
         this.descriptorAddress = descriptor.address();
         this.regions = regions;
         this.stride = stride;
         this.guardOffset = guardOffset;
         this.base = memory.address();
-        descriptor.set(ValueLayout.JAVA_LONG, 0, base + guardOffset);
-        descriptor.set(ValueLayout.JAVA_LONG, 8, stride);
-        descriptor.set(ValueLayout.JAVA_INT, 16, regions);
+        AreaDescriptor.write(descriptor, base + guardOffset, stride, regions);
     }
 
     /** An area with one region per possible CPU and the guard at offset 0. */

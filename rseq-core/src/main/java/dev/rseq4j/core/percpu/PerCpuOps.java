@@ -1,6 +1,6 @@
 package dev.rseq4j.core.percpu;
 
-import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.runtime.GuardedPerCpuOps;
 
 import java.lang.foreign.MemorySegment;
@@ -39,7 +39,7 @@ public interface PerCpuOps {
 
     /** Operations indexed by CPU number (the default). */
     static PerCpuOps cpuIndexed() {
-        return GuardedPerCpuOps.production(IndexSource.CPU_ID);
+        return GuardedPerCpuOps.production(RseqAbi.Field.CPU_ID);
     }
 
     /**
@@ -49,7 +49,7 @@ public interface PerCpuOps {
      * @throws UnsupportedOperationException when rseq works but the kernel has no mm_cid
      */
     static PerCpuOps concurrencyIdIndexed() {
-        return GuardedPerCpuOps.production(IndexSource.MM_CID);
+        return GuardedPerCpuOps.production(RseqAbi.Field.MM_CID);
     }
 
     /** {@code region[offset] += value} on the current region. */

@@ -2,7 +2,7 @@ package dev.rseq4j.core.tools;
 
 import dev.rseq4j.core.Rseq;
 import dev.rseq4j.core.RseqStatus;
-import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.runtime.GuardedPerCpuOps;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
@@ -39,7 +39,7 @@ public final class Diagnostics {
         double seconds = 2;
         int threads = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
         int delay = 20_000;
-        IndexSource index = IndexSource.CPU_ID;
+        RseqAbi.Field index = RseqAbi.Field.CPU_ID;
         try {
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
@@ -47,8 +47,8 @@ public final class Diagnostics {
                     case "--threads" -> threads = (int) integer(args, ++i, 1, MAX_THREADS);
                     case "--delay" -> delay = (int) integer(args, ++i, 0, MAX_DELAY);
                     case "--index" -> index = switch (value(args, ++i)) {
-                        case "cpu" -> IndexSource.CPU_ID;
-                        case "mmcid" -> IndexSource.MM_CID;
+                        case "cpu" -> RseqAbi.Field.CPU_ID;
+                        case "mmcid" -> RseqAbi.Field.MM_CID;
                         default -> throw new IllegalArgumentException("--index must be cpu or mmcid");
                     };
                     case "-h", "--help" -> {
@@ -66,13 +66,13 @@ public final class Diagnostics {
         System.exit(run(seconds, threads, delay, index) ? 0 : 1);
     }
 
-    private static boolean run(double seconds, int threads, int delay, IndexSource index) {
+    private static boolean run(double seconds, int threads, int delay, RseqAbi.Field index) {
         RseqStatus status = Rseq.status();
         System.out.println(status);
         System.out.println("currentCpu=" + Rseq.currentCpu() + " currentNumaNode=" + Rseq.currentNumaNode()
                 + " concurrencyId=" + Rseq.concurrencyId());
         RseqRuntime runtime = RseqRuntime.get();
-        if (index == IndexSource.MM_CID && runtime.rseqMode() && !status.mmCid()) {
+        if (index == RseqAbi.Field.MM_CID && runtime.rseqMode() && !status.mmCid()) {
             System.out.println("index=mmcid unavailable: kernel rseq feature size " + status.featureSize() + " < 28");
             return false;
         }

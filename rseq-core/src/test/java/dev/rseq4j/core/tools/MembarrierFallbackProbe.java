@@ -1,6 +1,6 @@
 package dev.rseq4j.core.tools;
 
-import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.runtime.GuardedPerCpuOps;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
@@ -42,8 +42,8 @@ public final class MembarrierFallbackProbe {
             return;
         }
         boolean pass = true;
-        for (IndexSource index : IndexSource.values()) {
-            if (index == IndexSource.MM_CID && !rt.status().mmCid()) {
+        for (RseqAbi.Field index : List.of(RseqAbi.Field.CPU_ID, RseqAbi.Field.MM_CID)) {
+            if (index == RseqAbi.Field.MM_CID && !rt.status().mmCid()) {
                 continue;
             }
             PerCpuOps mixed = GuardedPerCpuOps.withOptions(rt.productionOptions(index).withDelay(DELAY),
@@ -63,7 +63,7 @@ public final class MembarrierFallbackProbe {
 
     /** Adders (mixed fast and forced slow paths) against a thread that keeps draining with sumThenReset. */
     private static boolean sumThenResetRace(RseqRuntime rt) throws InterruptedException {
-        PerCpuOps ops = GuardedPerCpuOps.withOptions(rt.productionOptions(IndexSource.CPU_ID).withDelay(DELAY),
+        PerCpuOps ops = GuardedPerCpuOps.withOptions(rt.productionOptions(RseqAbi.Field.CPU_ID).withDelay(DELAY),
                 new GuardedPerCpuOps.TestHooks(50, false));
         PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
         int perThread = 20_000;
@@ -105,7 +105,7 @@ public final class MembarrierFallbackProbe {
      * whose carriers are moved and restored the same way: totals exact.
      */
     private static boolean affinityRestoredAndVirtualThreadsWork(RseqRuntime rt) throws InterruptedException {
-        PerCpuOps slow = GuardedPerCpuOps.withOptions(rt.productionOptions(IndexSource.CPU_ID),
+        PerCpuOps slow = GuardedPerCpuOps.withOptions(rt.productionOptions(RseqAbi.Field.CPU_ID),
                 new GuardedPerCpuOps.TestHooks(1, false));    // every operation: slow path, random region
         PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
         boolean restored;
@@ -146,7 +146,7 @@ public final class MembarrierFallbackProbe {
     }
 
     private static void expectFailure(RseqRuntime rt) {
-        PerCpuOps ops = GuardedPerCpuOps.withOptions(rt.productionOptions(IndexSource.CPU_ID),
+        PerCpuOps ops = GuardedPerCpuOps.withOptions(rt.productionOptions(RseqAbi.Field.CPU_ID),
                 new GuardedPerCpuOps.TestHooks(1, false));   // every operation takes the slow path
         PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
         String message = null;

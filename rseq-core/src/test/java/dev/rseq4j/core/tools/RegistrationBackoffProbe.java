@@ -1,5 +1,6 @@
 package dev.rseq4j.core.tools;
 
+import dev.rseq4j.core.internal.platform.Arch;
 import dev.rseq4j.core.internal.platform.Libc;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import dev.rseq4j.core.percpu.PerCpuArea;
@@ -25,7 +26,7 @@ public final class RegistrationBackoffProbe {
             try {
                 // strace counts `when=` per thread: spend this thread's first rseq call (a zero length,
                 // EINVAL by itself) so that its registrations are the injected failures.
-                Libc.syscall(Libc.SYS_RSEQ_X86_64, 0, 0, 0, 0);
+                Libc.syscall(Arch.X86_64.rseqSyscall(), 0, 0, 0, 0);
                 initialised.await();
                 PerCpuOps ops = PerCpuOps.cpuIndexed();
                 PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);

@@ -1,6 +1,6 @@
 package dev.rseq4j.core.tools;
 
-import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.codegen.StubStatus;
 import dev.rseq4j.core.internal.runtime.GuardedPerCpuOps;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
@@ -22,11 +22,11 @@ public final class SelfRegistrationProbe {
             try {
                 initialised.await();
                 RseqRuntime rt = RseqRuntime.get();
-                GuardedPerCpuOps ops = GuardedPerCpuOps.withOptions(rt.productionOptions(IndexSource.CPU_ID));
+                GuardedPerCpuOps ops = GuardedPerCpuOps.withOptions(rt.productionOptions(RseqAbi.Field.CPU_ID));
                 PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
                 // mm_cid reads 0 (or stale) on an unregistered thread: the stub must check cpu_id too.
                 PerCpuArea cidArea = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CONCURRENCY_ID, 64);
-                long firstMmCid = (long) rt.stubs(IndexSource.MM_CID).loadAddStore()
+                long firstMmCid = (long) rt.stubs(RseqAbi.Field.MM_CID).loadAddStore()
                         .invokeExact(cidArea.descriptorAddress(), cidArea.address(8), 1L);
                 out.append("firstMmCid=").append(StubStatus.name(firstMmCid)).append(' ');
                 long first = (long) ops.stubs().loadAddStore().invokeExact(area.descriptorAddress(), area.address(8), 1L);

@@ -1,6 +1,6 @@
 package dev.rseq4j.core.tools;
 
-import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.runtime.GuardedPerCpuOps;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
@@ -23,10 +23,10 @@ class TortureTest {
     private static final int DELAY = 20_000;
     private static final long MILLIS = 700;
 
-    private static PerCpuOps delayed(IndexSource index) {
+    private static PerCpuOps delayed(RseqAbi.Field index) {
         RseqRuntime rt = RseqRuntime.get();
         assumeTrue(rt.rseqMode(), "abort path exists in RSEQ mode only");
-        assumeTrue(index == IndexSource.CPU_ID || rt.status().mmCid(), "mm_cid unavailable");
+        assumeTrue(index == RseqAbi.Field.CPU_ID || rt.status().mmCid(), "mm_cid unavailable");
         return GuardedPerCpuOps.withOptions(rt.productionOptions(index).withDelay(DELAY));
     }
 
@@ -39,7 +39,7 @@ class TortureTest {
     @ParameterizedTest
     @EnumSource(value = Operation.class, names = "LIST_PUSH", mode = EnumSource.Mode.EXCLUDE)
     void cpuIndexedAbortsAndLosesNothing(Operation op) {
-        SelfTest.Result r = report("cpu_id", SelfTest.torture(delayed(IndexSource.CPU_ID), op, THREADS, MILLIS));
+        SelfTest.Result r = report("cpu_id", SelfTest.torture(delayed(RseqAbi.Field.CPU_ID), op, THREADS, MILLIS));
         assertTrue(r.ops() > 0, r.toString());
         assertTrue(r.aborts() > 0, "the kernel must have aborted some sequences: " + r);
         assertEquals(0, r.lost(), r.toString());
@@ -48,7 +48,7 @@ class TortureTest {
     @ParameterizedTest
     @EnumSource(value = Operation.class, names = "LIST_PUSH", mode = EnumSource.Mode.EXCLUDE)
     void mmCidIndexedAbortsAndLosesNothing(Operation op) {
-        SelfTest.Result r = report("mm_cid", SelfTest.torture(delayed(IndexSource.MM_CID), op, THREADS, MILLIS));
+        SelfTest.Result r = report("mm_cid", SelfTest.torture(delayed(RseqAbi.Field.MM_CID), op, THREADS, MILLIS));
         assertTrue(r.aborts() > 0, "the kernel must have aborted some sequences: " + r);
         assertEquals(0, r.lost(), r.toString());
     }
@@ -58,7 +58,7 @@ class TortureTest {
         RseqRuntime rt = RseqRuntime.get();
         assumeTrue(rt.rseqMode(), "needs the stubs");
         PerCpuOps unprotected = GuardedPerCpuOps.withOptions(
-                rt.productionOptions(IndexSource.CPU_ID).withDelay(DELAY).nonRestartable());
+                rt.productionOptions(RseqAbi.Field.CPU_ID).withDelay(DELAY).nonRestartable());
         SelfTest.Result r = report("negative-control", SelfTest.torture(unprotected, Operation.LOAD_ADD_STORE, THREADS, 2 * MILLIS));
         assertEquals(0, r.aborts(), "nothing can abort a sequence that was never armed: " + r);
         assertTrue(r.lost() > 0, "without rseq, preemption between load and store must lose updates: " + r);
@@ -70,8 +70,8 @@ class TortureTest {
      * region's CPU.
      */
     @ParameterizedTest
-    @EnumSource(value = IndexSource.class)
-    void forcedSlowPathsMixedWithFastPathsLoseNothing(IndexSource index) {
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void forcedSlowPathsMixedWithFastPathsLoseNothing(RseqAbi.Field index) {
         delayed(index);
         PerCpuOps mixed = GuardedPerCpuOps.withOptions(RseqRuntime.get().productionOptions(index).withDelay(DELAY),
                 new GuardedPerCpuOps.TestHooks(50, false));
@@ -86,9 +86,9 @@ class TortureTest {
     /** Negative control for the fence: the same mix without membarrier must lose updates. */
     @Test
     void slowPathWithoutMembarrierLosesUpdates() {
-        delayed(IndexSource.CPU_ID);
+        delayed(RseqAbi.Field.CPU_ID);
         PerCpuOps unfenced = GuardedPerCpuOps.withOptions(
-                RseqRuntime.get().productionOptions(IndexSource.CPU_ID).withDelay(DELAY),
+                RseqRuntime.get().productionOptions(RseqAbi.Field.CPU_ID).withDelay(DELAY),
                 new GuardedPerCpuOps.TestHooks(2, true));
         SelfTest.Result r = report("mixed-unfenced", SelfTest.torture(unfenced, Operation.LOAD_ADD_STORE, THREADS, 3 * MILLIS));
         assertTrue(r.slowPaths() > 0, r.toString());

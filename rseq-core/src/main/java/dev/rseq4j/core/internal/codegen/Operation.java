@@ -16,10 +16,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *
  * <h2>Common frame of every stub</h2>
  * <pre>
- *   long stub(long area, args...)          area = address of a 32-byte area descriptor:
- *                                            +0  u64 guard0   address of region 0's u32 guard word
- *                                            +8  u64 stride   bytes between regions
- *                                            +16 u32 count    number of regions
+ *   long stub(long area, args...)          area = address of an {@link AreaDescriptor}
  *   rseq_cs    = &amp;descriptor              (arms the restartable sequence)
  *   start_ip:
  *   index      = rseq.cpu_id                (read inside the section)
@@ -28,10 +25,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *   if (int) rseq.cpu_id &lt; 0: return INDEX_INVALID   (mm_cid of an unregistered thread reads 0 or stale)
  *   index      = rseq.mm_cid
  *   if index &gt;=u count: return INDEX_INVALID
+ *   if takesExpectedIndex and index != expectedIndex: return MOVED
  *   delta      = index * stride               (this region's distance from region 0)
- *   if load32(guard0 + delta) != 0: return GUARDED   (a slow path owns this region)
- *   ... operation steps below; the last instruction before post_commit_ip is the commit store
- *   post_commit_ip: return COMMITTED (or the operation's result)
+ *   if load-acquire32(guard0 + delta) != 0: return GUARDED   (a slow path owns this region)
+ *   ... operation steps below; the last instruction before post_commit_ip is the commit store,
+ *       a store-release where the operation {@link #publishes()} data written before it
+ *   post_commit_ip: return COMMITTED (or the value the operation read inside the section)
  *   signature; abort_ip: return ABORTED
  * </pre>
  * Word arguments ("offset", "headOffset", "counterOffset", "slotOffset", "dstOffset") are passed as
@@ -39,18 +38,37 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * Below, {@code load(off)} means {@code load(off + delta)}. All words are 64-bit, naturally aligned.
  * Java validates every offset and length before the call, so the stub trusts them.
  *
+ * <h2>Which region an operation acts on (the calling convention)</h2>
+ * An operation acts on the region it finds inside its section, never on one the caller guessed.
+ * Two kinds follow:
+ * <ul>
+ *   <li>Operations whose arguments do not depend on any region's contents (add, push, pop) act on
+ *       whatever region the section runs on; a value they return (the popped node) is read inside
+ *       the section, so it belongs to the region they committed to.</li>
+ *   <li>Operations whose arguments were computed from one region's contents (the compare
+ *       operations: {@code expected}, and the slot or record offset derived from it) take that
+ *       region's index as {@code expectedIndex}, first argument after the descriptor, and return
+ *       {@link StubStatus#MOVED} without storing when the section runs on another region, as
+ *       librseq's per-CPU operations take and re-check a {@code cpu}. A caller that wants to know
+ *       which region it locked or filled therefore knows it: the one it named. Their slow path runs
+ *       on that same region (any region is correct for a slow path).</li>
+ * </ul>
+ *
  * <p>The names follow librseq's habit of naming an operation by its steps.
  */
 public enum Operation {
     /** {@code v = load(off); v += value; commit store(off, v)}. Args: offset, value. */
-    LOAD_ADD_STORE("offset", "value"),
-    /** {@code if (load(off) != expected) return FAILED; commit store(off, newValue)}. Args: offset, expected, newValue. */
-    LOAD_COMPARE_STORE("offset", "expected", "newValue"),
+    LOAD_ADD_STORE(false, false, "offset", "value"),
     /**
-     * List push: {@code head = load(headOff); store(node + nextOff, head); commit store(headOff, node)}.
+     * {@code if (load(off) != expected) return FAILED; commit store(off, newValue)}.
+     * Args: expectedIndex, offset, expected, newValue.
+     */
+    LOAD_COMPARE_STORE(true, false, "expectedIndex", "offset", "expected", "newValue"),
+    /**
+     * List push: {@code head = load(headOff); store(node + nextOff, head); commit store-release(headOff, node)}.
      * Args: headOffset, node (absolute address of library-owned memory), nextOffset.
      */
-    LIST_PUSH("headOffset", "node", "nextOffset"),
+    LIST_PUSH(false, true, "headOffset", "node", "nextOffset"),
     /**
      * List pop:
      * <pre>
@@ -68,28 +86,57 @@ public enum Operation {
      * run before the load, so a corrupted head is never dereferenced and nothing is committed. Returns
      * the node address (always &gt;= 4096, so it cannot be confused with a status) or a status.
      */
-    LIST_POP("headOffset", "nextOffset", "poolFirst", "poolLast", "nodeMask"),
+    LIST_POP(false, false, "headOffset", "nextOffset", "poolFirst", "poolLast", "nodeMask"),
     /**
-     * {@code if (load(counterOff) != expected) return FAILED; store(slotOff, value); commit store(counterOff, newCounter)}:
-     * a ring slot, then its index. Args: counterOffset, expected, slotOffset, value, newCounter.
+     * {@code if (load(counterOff) != expected) return FAILED; store(slotOff, value); commit store-release(counterOff, newCounter)}:
+     * a ring slot, then its index. Args: expectedIndex, counterOffset, expected, slotOffset, value, newCounter.
      */
-    LOAD_COMPARE_TRYSTORE_STORE("counterOffset", "expected", "slotOffset", "value", "newCounter"),
+    LOAD_COMPARE_TRYSTORE_STORE(true, true, "expectedIndex", "counterOffset", "expected", "slotOffset", "value",
+            "newCounter"),
     /**
-     * {@code if (load(counterOff) != expected) return FAILED; copy(dstOff, src, length); commit store(counterOff, newCounter)}:
-     * a record into a ring, then its index. Args: counterOffset, expected, dstOffset, src (may be a Java
-     * heap segment: the downcall is critical with heap access), length, newCounter.
+     * {@code if (load(counterOff) != expected) return FAILED; copy(dstOff, src, length); commit store-release(counterOff, newCounter)}:
+     * a record into a ring, then its index. Args: expectedIndex, counterOffset, expected, dstOffset, src
+     * (may be a Java heap segment: the downcall is critical with heap access), length, newCounter.
      */
-    LOAD_COMPARE_MEMCPY_STORE("counterOffset", "expected", "dstOffset", "src", "length", "newCounter");
+    LOAD_COMPARE_MEMCPY_STORE(true, true, "expectedIndex", "counterOffset", "expected", "dstOffset", "src", "length",
+            "newCounter");
 
+    private final boolean takesExpectedIndex;
+    private final boolean publishes;
     private final List<String> argumentNames;
 
-    Operation(String... argumentNames) {
+    Operation(boolean takesExpectedIndex, boolean publishes, String... argumentNames) {
+        this.takesExpectedIndex = takesExpectedIndex;
+        this.publishes = publishes;
         this.argumentNames = List.of(argumentNames);
     }
 
     /** The operation-specific arguments, after the area descriptor. */
     public List<String> argumentNames() {
         return argumentNames;
+    }
+
+    /**
+     * Whether the first argument is {@code expectedIndex}: the stub returns {@link StubStatus#MOVED}
+     * unless the section runs on that region (see "Which region an operation acts on").
+     */
+    public boolean takesExpectedIndex() {
+        return takesExpectedIndex;
+    }
+
+    /**
+     * Whether the commit publishes memory written earlier in the same section (a node's next pointer,
+     * a ring slot or record), so that a reader that sees the commit must see that memory too: the
+     * commit is then a store-release on weakly ordered architectures (arm64 {@code stlr}); otherwise
+     * a plain store. On x86_64 (TSO) both are a plain {@code mov}.
+     */
+    public boolean publishes() {
+        return publishes;
+    }
+
+    /** Whether a successful operation returns a value read inside the section instead of {@link StubStatus#COMMITTED}. */
+    public boolean returnsValue() {
+        return this == LIST_POP;
     }
 
     /** The native signature: {@code long (long area, ...)}; {@code src} is an address (heap allowed). */

@@ -1,28 +1,32 @@
 package dev.rseq4j.core.internal.codegen;
 
+import dev.rseq4j.core.internal.platform.RseqAbi;
+
+import java.util.Optional;
+
 /** Tiny non-critical stubs that read the calling thread's rseq area. Signature: {@code long probe()}. */
 public enum Probe {
     /** Address of the calling thread's {@code struct rseq}: thread pointer + {@code __rseq_offset}. */
-    AREA_ADDRESS(-1),
+    AREA_ADDRESS(null),
     /** {@code cpu_id}, sign-extended (-1 unregistered, -2 glibc registration failed). */
-    CPU_ID(4),
+    CPU_ID(RseqAbi.Field.CPU_ID),
     /** {@code node_id}. */
-    NODE_ID(20),
+    NODE_ID(RseqAbi.Field.NODE_ID),
     /** {@code mm_cid}. */
-    MM_CID(24),
+    MM_CID(RseqAbi.Field.MM_CID),
     /** {@code flags} (time-slice extension availability bits). */
-    FLAGS(16),
+    FLAGS(RseqAbi.Field.FLAGS),
     /** Returns 0 and touches nothing: the cost floor of any downcall design (benchmarks). */
-    NOTHING(-1);
+    NOTHING(null);
 
-    private final int fieldOffset;
+    private final RseqAbi.Field field;
 
-    Probe(int fieldOffset) {
-        this.fieldOffset = fieldOffset;
+    Probe(RseqAbi.Field field) {
+        this.field = field;
     }
 
-    /** Offset of the 32-bit field read, or -1 for {@link #AREA_ADDRESS} and {@link #NOTHING}. */
-    public int fieldOffset() {
-        return fieldOffset;
+    /** The 32-bit field this probe reads, sign-extended; empty for {@link #AREA_ADDRESS} and {@link #NOTHING}. */
+    public Optional<RseqAbi.Field> field() {
+        return Optional.ofNullable(field);
     }
 }

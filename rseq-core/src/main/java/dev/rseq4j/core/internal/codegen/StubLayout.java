@@ -37,7 +37,7 @@ public final class StubLayout {
      *
      * @param padding the byte that pads between stubs (x86_64: int3; aarch64: 0, an undefined instruction)
      */
-    public static GeneratedCode build(String architecture, CodeBuffer buf, int padding, Emitter emitter) {
+    public static GeneratedCode build(dev.rseq4j.core.internal.platform.Arch architecture, CodeBuffer buf, int padding, Emitter emitter) {
         Map<Operation, Label> descriptors = new EnumMap<>(Operation.class);
         for (Operation op : Operation.values()) {
             Label d = new Label();

@@ -20,6 +20,11 @@ public final class StubStatus {
      * but not at a node boundary (a corrupted or forged head): nothing was dereferenced or stored.
      */
     public static final long CORRUPT = 5;
+    /**
+     * The section ran on another region than the caller's {@code expectedIndex} (operations that take
+     * one, see {@link Operation#takesExpectedIndex()}): nothing was stored.
+     */
+    public static final long MOVED = 6;
     /** Statuses are below this; anything at or above it is a result (a node address). */
     public static final long LIMIT = 16;
 
@@ -34,6 +39,7 @@ public final class StubStatus {
             case 3 -> "GUARDED";
             case 4 -> "FAILED";
             case 5 -> "CORRUPT";
+            case 6 -> "MOVED";
             default -> status >= LIMIT ? "RESULT(0x" + Long.toHexString(status) + ")" : "UNKNOWN(" + status + ")";
         };
     }

@@ -1,8 +1,7 @@
 package dev.rseq4j.core.internal.platform;
 
-import dev.rseq4j.core.internal.codegen.GeneratedCode;
-
 import java.lang.foreign.MemorySegment;
+import java.util.function.LongFunction;
 
 /**
  * Installs generated code: mmap read+write, copy the relocated bytes, mprotect read+execute. A page
@@ -35,14 +34,22 @@ public final class ExecutableMemory {
     private ExecutableMemory() {
     }
 
-    /** Installs {@code code} and returns the address of its first byte. */
-    public static long install(GeneratedCode code) {
+    /**
+     * Maps fresh pages for {@code length} bytes of code, writes {@code bytesAt.apply(address)} (the
+     * code relocated for the address it will run at) and makes them executable; returns the address.
+     *
+     * @param clearInstructionCache whether the architecture needs the I-cache step (arm64: yes)
+     */
+    public static long install(int length, LongFunction<byte[]> bytesAt, boolean clearInstructionCache) {
         long page = Math.max(4096, Libc.getauxval(AT_PAGESZ));
-        long size = (code.code().length + page - 1) / page * page;
+        long size = (length + page - 1) / page * page;
         MemorySegment segment = Libc.mmapReadWrite(size);
-        byte[] bytes = code.relocated(segment.address());
+        byte[] bytes = bytesAt.apply(segment.address());
+        if (bytes.length != length) {
+            throw new IllegalArgumentException("code length " + bytes.length + " differs from the announced " + length);
+        }
         MemorySegment.copy(MemorySegment.ofArray(bytes), 0, segment, 0, bytes.length);
-        if (code.architecture().equals("aarch64")) {
+        if (clearInstructionCache) {
             Libc.clearCache(segment);
         }
         Libc.mprotect(segment, Libc.PROT_READ | Libc.PROT_EXEC);

@@ -38,16 +38,6 @@ public final class Libc {
     private static final VarHandle ERRNO = CALL_STATE == null ? null
             : CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
 
-    // Syscall numbers, from the kernel's unistd tables.
-    public static final long SYS_RSEQ_X86_64 = 334;
-    public static final long SYS_MEMBARRIER_X86_64 = 324;
-    public static final long SYS_RSEQ_AARCH64 = 293;
-    public static final long SYS_MEMBARRIER_AARCH64 = 283;
-    public static final long SYS_SCHED_SETAFFINITY_X86_64 = 203;
-    public static final long SYS_SCHED_GETAFFINITY_X86_64 = 204;
-    public static final long SYS_SCHED_SETAFFINITY_AARCH64 = 122;
-    public static final long SYS_SCHED_GETAFFINITY_AARCH64 = 123;
-
     // errno values (asm-generic, same on x86_64 and aarch64).
     public static final int EPERM = 1;
     public static final int ENOENT = 2;
@@ -224,9 +214,9 @@ public final class Libc {
      * @param mask native memory the caller owns and keeps alive; a multiple of 8 bytes
      */
     public static Optional<SyscallResult> schedGetaffinity(MemorySegment mask) {
-        long nr = archSyscall(SYS_SCHED_GETAFFINITY_X86_64, SYS_SCHED_GETAFFINITY_AARCH64);
-        return nr < 0 || !hasSyscall() ? Optional.empty()
-                : Optional.of(syscall(nr, 0, checkMask(mask).byteSize(), mask.address(), 0L, mask));
+        checkMask(mask);
+        return Arch.current().filter(a -> hasSyscall())
+                .map(a -> syscall(a.schedGetaffinitySyscall(), 0, mask.byteSize(), mask.address(), 0L, mask));
     }
 
     /**
@@ -238,27 +228,17 @@ public final class Libc {
      * @param mask native memory the caller owns and keeps alive; a multiple of 8 bytes
      */
     public static Optional<SyscallResult> schedSetaffinity(MemorySegment mask) {
-        long nr = archSyscall(SYS_SCHED_SETAFFINITY_X86_64, SYS_SCHED_SETAFFINITY_AARCH64);
-        return nr < 0 || !hasSyscall() ? Optional.empty()
-                : Optional.of(syscall(nr, 0, checkMask(mask).byteSize(), mask.address(), 0L, mask));
+        checkMask(mask);
+        return Arch.current().filter(a -> hasSyscall())
+                .map(a -> syscall(a.schedSetaffinitySyscall(), 0, mask.byteSize(), mask.address(), 0L, mask));
     }
 
     /** A cpumask buffer must be native (the kernel gets its address) and whole unsigned longs. */
-    private static MemorySegment checkMask(MemorySegment mask) {
+    private static void checkMask(MemorySegment mask) {
         if (!mask.isNative() || mask.byteSize() == 0 || mask.byteSize() % 8 != 0) {
             throw new IllegalArgumentException("a cpumask must be native memory of a positive multiple of 8 bytes: "
                     + mask);
         }
-        return mask;
-    }
-
-    /** This architecture's number for a system call, or -1 on an architecture we have no table for. */
-    private static long archSyscall(long x86_64, long aarch64) {
-        return switch (System.getProperty("os.arch", "")) {
-            case "amd64", "x86_64" -> x86_64;
-            case "aarch64", "arm64" -> aarch64;
-            default -> -1;
-        };
     }
 
     /** {@code syscall(number, a, b, c, d)} whose arguments point into {@code keepAlive}. */

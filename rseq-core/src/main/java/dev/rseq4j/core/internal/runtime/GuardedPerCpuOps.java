@@ -1,6 +1,6 @@
 package dev.rseq4j.core.internal.runtime;
 
-import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.codegen.StubOptions;
 import dev.rseq4j.core.internal.platform.Libc;
 import dev.rseq4j.core.percpu.NodePool;
@@ -92,7 +92,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * @param stats   counts of rare events
  * @param hooks   test hooks; {@link TestHooks#NONE} in production (the checks fold away)
  */
-public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSource index, PerCpuStats stats,
+public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, RseqAbi.Field index, PerCpuStats stats,
                                TestHooks hooks) implements PerCpuOps {
 
     /**
@@ -125,23 +125,23 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
     static final int HEADROOM_FRAMES = 40;
 
     private static final class Production {
-        static final GuardedPerCpuOps CPU = create(IndexSource.CPU_ID);
+        static final GuardedPerCpuOps CPU = create(RseqAbi.Field.CPU_ID);
         static final GuardedPerCpuOps MM_CID = RseqRuntime.get().status().mmCid() || !RseqRuntime.get().rseqMode()
-                ? create(IndexSource.MM_CID) : null;
+                ? create(RseqAbi.Field.MM_CID) : null;
 
-        private static GuardedPerCpuOps create(IndexSource index) {
+        private static GuardedPerCpuOps create(RseqAbi.Field index) {
             RseqRuntime rt = RseqRuntime.get();
             return new GuardedPerCpuOps(rt, rt.rseqMode() ? rt.stubs(index) : null, index, new PerCpuStats(), TestHooks.NONE);
         }
     }
 
     /** The shared production instance for {@code index}. */
-    public static GuardedPerCpuOps production(IndexSource index) {
-        if (index == IndexSource.CPU_ID) {
+    public static GuardedPerCpuOps production(RseqAbi.Field index) {
+        if (index == RseqAbi.Field.CPU_ID) {
             return Production.CPU;
         }
         if (Production.MM_CID == null) {
-            RseqRuntime.get().stubs(IndexSource.MM_CID); // throws with the reason
+            RseqRuntime.get().stubs(RseqAbi.Field.MM_CID); // throws with the reason
         }
         return Production.MM_CID;
     }
@@ -159,7 +159,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
 
     /** A fresh lock-mode instance, whatever the process mode (tests compare both). */
     public static GuardedPerCpuOps lockMode() {
-        return new GuardedPerCpuOps(RseqRuntime.get(), null, IndexSource.CPU_ID, new PerCpuStats(), TestHooks.NONE);
+        return new GuardedPerCpuOps(RseqRuntime.get(), null, RseqAbi.Field.CPU_ID, new PerCpuStats(), TestHooks.NONE);
     }
 
     @Override
@@ -169,7 +169,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
 
     @Override
     public PerCpuArea.Indexing indexing() {
-        return index == IndexSource.MM_CID ? PerCpuArea.Indexing.CONCURRENCY_ID : PerCpuArea.Indexing.CPU;
+        return index == RseqAbi.Field.MM_CID ? PerCpuArea.Indexing.CONCURRENCY_ID : PerCpuArea.Indexing.CPU;
     }
 
     /** Null and indexing checks common to every operation. */
@@ -334,7 +334,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
     public int currentIndex(PerCpuArea area) {
         checkArea(area);
         int id = stubs == null ? Libc.schedGetcpu()
-                : index == IndexSource.MM_CID ? runtime.concurrencyId() : runtime.currentCpu();
+                : index == RseqAbi.Field.MM_CID ? runtime.concurrencyId() : runtime.currentCpu();
         if (id < 0) {
             id = (int) (Thread.currentThread().threadId() * 0x9E3779B97F4A7C15L >>> 40);
         }
@@ -465,7 +465,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, IndexSour
         acquireGuard(area, c);
         try {
             if (stubs != null && !hooks.skipFence()) {
-                runtime.fence(index == IndexSource.MM_CID ? -1 : c);
+                runtime.fence(index == RseqAbi.Field.MM_CID ? -1 : c);
             }
             return op.apply(area.region(c));
         } finally {

@@ -3,8 +3,11 @@ package dev.rseq4j.core.internal.runtime;
 import dev.rseq4j.core.RseqStatus;
 import dev.rseq4j.core.RseqStatus.Mode;
 import dev.rseq4j.core.RseqStatus.Registrant;
-import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.codegen.StubGenerator;
+import dev.rseq4j.core.internal.codegen.aarch64.AArch64StubGenerator;
+import dev.rseq4j.core.internal.codegen.x86_64.X86_64StubGenerator;
+import dev.rseq4j.core.internal.platform.Arch;
 import dev.rseq4j.core.internal.codegen.StubOptions;
 import dev.rseq4j.core.internal.platform.Libc;
 import dev.rseq4j.core.internal.platform.Libc.SyscallResult;
@@ -61,12 +64,10 @@ public final class RseqRuntime {
      */
     public static final String FEATURE_SIZE_LIMIT_PROPERTY = "rseq4j.internal.featureSizeLimit";
 
-    private static final int RSEQ_AREA_LENGTH = 32;
-    private static final int ORIGINAL_FEATURE_SIZE = 20;
-    /** End of {@code node_id} in {@code struct rseq}: the feature size from which the kernel maintains it. */
-    private static final int NODE_ID_END = 24;
-    /** End of {@code mm_cid}: the feature size from which the kernel maintains it (Linux 6.3+). */
-    private static final int MM_CID_END = 28;
+    /** The feature size from which the kernel maintains {@code node_id}. */
+    private static final int NODE_ID_END = RseqAbi.Field.NODE_ID.end();
+    /** The feature size from which the kernel maintains {@code mm_cid} (Linux 6.3+). */
+    private static final int MM_CID_END = RseqAbi.Field.MM_CID.end();
     private static final long MEMBARRIER_CMD_QUERY = 0;
     private static final long MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ = 1 << 7;
     private static final long MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ = 1 << 8;
@@ -103,7 +104,7 @@ public final class RseqRuntime {
     }
 
     private RseqRuntime() {
-        String arch = normaliseArch(System.getProperty("os.arch", "unknown"));
+        String arch = Arch.displayName(System.getProperty("os.arch", "unknown"));
         String kernel = System.getProperty("os.version", "unknown");
         int possible = readPossibleCpus();
         Detection d = new Detection();
@@ -178,18 +179,18 @@ public final class RseqRuntime {
         long aux = Math.min(Libc.getauxval(Libc.AT_RSEQ_FEATURE_SIZE),
                 Integer.getInteger(FEATURE_SIZE_LIMIT_PROPERTY, Integer.MAX_VALUE));
         // Kernels before 6.3 have rseq but no AT_RSEQ_FEATURE_SIZE: the original 20 bytes.
-        d.featureSize = aux != 0 ? (int) aux : ORIGINAL_FEATURE_SIZE;
+        d.featureSize = aux != 0 ? (int) aux : RseqAbi.ORIGINAL_FEATURE_SIZE;
         d.registrant = glibcRegistered ? Registrant.GLIBC : Registrant.RSEQ4J;
 
-        Optional<StubGenerator> generator = StubGenerator.forArchitecture(arch);
-        if (generator.isEmpty()) {
+        Optional<Arch> known = Arch.of(arch);
+        if (known.isEmpty()) {
             return "no stub generator for architecture " + arch;
         }
-        d.generator = generator.get();
+        d.generator = generatorFor(known.get());
         if (!Libc.hasMemoryMapping()) {
             return "no mmap/mprotect in the C library";
         }
-        StubOptions cpuOptions = StubOptions.production(d.rseqOffset, IndexSource.CPU_ID);
+        StubOptions cpuOptions = StubOptions.production(d.rseqOffset, RseqAbi.Field.CPU_ID);
         try {
             d.cpuStubs = StubHandles.install(d.generator.generate(cpuOptions), cpuOptions);
         } catch (RuntimeException e) {
@@ -197,12 +198,12 @@ public final class RseqRuntime {
         }
 
         if (d.featureSize >= MM_CID_END) {
-            StubOptions mmCidOptions = StubOptions.production(d.rseqOffset, IndexSource.MM_CID);
+            StubOptions mmCidOptions = StubOptions.production(d.rseqOffset, RseqAbi.Field.MM_CID);
             d.mmCidStubs = StubHandles.install(d.generator.generate(mmCidOptions), mmCidOptions);
         }
 
         // membarrier before any registration of ours, so that a lock-mode outcome registers nothing.
-        long mb = d.generator.membarrierSyscall();
+        long mb = d.generator.architecture().membarrierSyscall();
         SyscallResult query = Libc.syscall(mb, MEMBARRIER_CMD_QUERY, 0, 0, 0);
         if (!query.ok()) {
             return "membarrier(MEMBARRIER_CMD_QUERY) failed with " + Libc.errnoName(query.errno())
@@ -243,7 +244,8 @@ public final class RseqRuntime {
     }
 
     private static SyscallResult register(StubGenerator generator, long area) {
-        return Libc.syscall(generator.rseqSyscall(), area, RSEQ_AREA_LENGTH, 0, generator.signature() & 0xFFFFFFFFL);
+        return Libc.syscall(generator.architecture().rseqSyscall(), area, RseqAbi.REGISTRATION_LENGTH, 0,
+                generator.signature() & 0xFFFFFFFFL);
     }
 
     public RseqStatus status() {
@@ -255,10 +257,10 @@ public final class RseqRuntime {
     }
 
     /** The production stubs for {@code index}; requires RSEQ mode (and mm_cid for {@code MM_CID}). */
-    public StubHandles stubs(IndexSource index) {
-        StubHandles h = index == IndexSource.CPU_ID ? cpuStubs : mmCidStubs;
+    public StubHandles stubs(RseqAbi.Field index) {
+        StubHandles h = index == RseqAbi.Field.CPU_ID ? cpuStubs : mmCidStubs;
         if (h == null) {
-            throw new UnsupportedOperationException(index == IndexSource.MM_CID && rseqMode()
+            throw new UnsupportedOperationException(index == RseqAbi.Field.MM_CID && rseqMode()
                     ? "mm_cid indexing needs Linux 6.3+ (rseq feature size " + status.featureSize() + " < " + MM_CID_END + ")"
                     : "rseq is unavailable: " + status.lockReason().orElse("?"));
         }
@@ -275,7 +277,7 @@ public final class RseqRuntime {
     }
 
     /** The production options for {@code index}: the base for test variants. */
-    public StubOptions productionOptions(IndexSource index) {
+    public StubOptions productionOptions(RseqAbi.Field index) {
         return StubOptions.production(rseqOffset, index);
     }
 
@@ -352,7 +354,7 @@ public final class RseqRuntime {
         // call per slow path).
         String failed = membarrierFailure;
         if (failed == null) {
-            long mb = generator.membarrierSyscall();
+            long mb = generator.architecture().membarrierSyscall();
             SyscallResult r = cpu >= 0 && status.membarrierPerCpu()
                     ? Libc.syscall(mb, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_FLAG_CPU, cpu, 0)
                     : Libc.syscall(mb, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0, 0);
@@ -405,11 +407,11 @@ public final class RseqRuntime {
         return status.mmCid() && rseqMode() && ensureRegistered() ? (int) StubHandles.call(cpuStubs.mmCid()) : -1;
     }
 
-    static String normaliseArch(String osArch) {
-        return switch (osArch) {
-            case "amd64", "x86_64" -> "x86_64";
-            case "aarch64", "arm64" -> "aarch64";
-            default -> osArch;
+    /** The generator for {@code arch}: the one place that knows the per-architecture implementations. */
+    static StubGenerator generatorFor(Arch arch) {
+        return switch (arch) {
+            case X86_64 -> new X86_64StubGenerator();
+            case AARCH64 -> new AArch64StubGenerator();
         };
     }
 

@@ -4,6 +4,7 @@ import dev.rseq4j.core.internal.codegen.GeneratedCode;
 import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.codegen.Probe;
 import dev.rseq4j.core.internal.codegen.StubOptions;
+import dev.rseq4j.core.internal.platform.Arch;
 import dev.rseq4j.core.internal.platform.ExecutableMemory;
 
 import java.lang.foreign.FunctionDescriptor;
@@ -30,7 +31,8 @@ public record StubHandles(StubOptions options,
                           MethodHandle mmCid, MethodHandle flags, MethodHandle nothing) {
 
     static StubHandles install(GeneratedCode code, StubOptions options) {
-        long base = ExecutableMemory.install(code);
+        long base = ExecutableMemory.install(code.code().length, code::relocated,
+                code.architecture() == Arch.AARCH64);
         return new StubHandles(options,
                 op(code, base, Operation.LOAD_ADD_STORE),
                 op(code, base, Operation.LOAD_COMPARE_STORE),

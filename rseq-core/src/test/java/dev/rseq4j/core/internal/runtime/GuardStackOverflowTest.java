@@ -1,6 +1,6 @@
 package dev.rseq4j.core.internal.runtime;
 
-import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
 import org.junit.jupiter.api.Test;
@@ -33,7 +33,7 @@ class GuardStackOverflowTest {
     void slowPathNeverLeavesAGuardHeld() throws Exception {
         RseqRuntime rt = RseqRuntime.get();
         assumeTrue(rt.rseqMode(), "needs the stubs");
-        overflowRounds(GuardedPerCpuOps.withOptions(rt.productionOptions(IndexSource.CPU_ID),
+        overflowRounds(GuardedPerCpuOps.withOptions(rt.productionOptions(RseqAbi.Field.CPU_ID),
                 new GuardedPerCpuOps.TestHooks(1, false)), ROUNDS);
     }
 

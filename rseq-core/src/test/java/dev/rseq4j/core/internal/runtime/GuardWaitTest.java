@@ -1,6 +1,6 @@
 package dev.rseq4j.core.internal.runtime;
 
-import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
 import dev.rseq4j.testing.Forked;
@@ -39,7 +39,7 @@ class GuardWaitTest {
         RseqRuntime rt = RseqRuntime.get();
         assumeTrue(rt.rseqMode(), "needs the stubs");
         // Every operation takes the slow path on a random region: all of them need a held guard.
-        assertWaitersPark(GuardedPerCpuOps.withOptions(rt.productionOptions(IndexSource.CPU_ID),
+        assertWaitersPark(GuardedPerCpuOps.withOptions(rt.productionOptions(RseqAbi.Field.CPU_ID),
                 new GuardedPerCpuOps.TestHooks(1, false)));
     }
 

@@ -1,6 +1,6 @@
 package dev.rseq4j.core.internal.runtime;
 
-import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.percpu.NodePool;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
@@ -32,8 +32,8 @@ class PopCorruptHeadTest {
         RseqRuntime rt = RseqRuntime.get();
         List<Arguments> modes = new ArrayList<>();
         modes.add(Arguments.of("lock mode (portable)", (Supplier<GuardedPerCpuOps>) GuardedPerCpuOps::lockMode));
-        for (IndexSource index : IndexSource.values()) {
-            if (rt.rseqMode() && (index == IndexSource.CPU_ID || rt.status().mmCid())) {
+        for (RseqAbi.Field index : RseqAbi.Field.values()) {
+            if (rt.rseqMode() && (index == RseqAbi.Field.CPU_ID || rt.status().mmCid())) {
                 modes.add(Arguments.of("stub " + index,
                         (Supplier<GuardedPerCpuOps>) () -> GuardedPerCpuOps.production(index)));
                 modes.add(Arguments.of("slow path (portable) " + index,

@@ -1,6 +1,6 @@
 package dev.rseq4j.core.internal.runtime;
 
-import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.codegen.StubStatus;
 import dev.rseq4j.core.percpu.NodePool;
 import dev.rseq4j.core.percpu.PerCpuArea;
@@ -35,8 +35,8 @@ class StubSemanticsTest {
         assumeTrue(RseqRuntime.get().rseqMode(), "stubs exist in RSEQ mode only");
     }
 
-    static StubHandles stubs(IndexSource index) {
-        assumeTrue(index == IndexSource.CPU_ID || RseqRuntime.get().status().mmCid(), "mm_cid unavailable");
+    static StubHandles stubs(RseqAbi.Field index) {
+        assumeTrue(index == RseqAbi.Field.CPU_ID || RseqRuntime.get().status().mmCid(), "mm_cid unavailable");
         return RseqRuntime.get().stubs(index);
     }
 
@@ -72,8 +72,8 @@ class StubSemanticsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(IndexSource.class)
-    void loadAddStore(IndexSource index) throws Throwable {
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void loadAddStore(RseqAbi.Field index) throws Throwable {
         StubHandles h = stubs(index);
         PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
         long r = callAndCompare(area, d -> (long) h.loadAddStore().invokeExact(d, area.address(8L), 41L),
@@ -83,8 +83,8 @@ class StubSemanticsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(IndexSource.class)
-    void loadCompareStore(IndexSource index) throws Throwable {
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void loadCompareStore(RseqAbi.Field index) throws Throwable {
         StubHandles h = stubs(index);
         PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
         assertEquals(StubStatus.FAILED, callAndCompare(area, d -> (long) h.loadCompareStore().invokeExact(d, area.address(16L), 5L, 9L),
@@ -95,8 +95,8 @@ class StubSemanticsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(IndexSource.class)
-    void listPushAndPop(IndexSource index) throws Throwable {
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void listPushAndPop(RseqAbi.Field index) throws Throwable {
         StubHandles h = stubs(index);
         PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
         NodePool pool = new NodePool(4, 32, 16);
@@ -121,8 +121,8 @@ class StubSemanticsTest {
 
     /** A forged or corrupted head outside the pool is reported as CORRUPT and never dereferenced. */
     @ParameterizedTest
-    @EnumSource(IndexSource.class)
-    void listPopRefusesHeadsOutsideThePool(IndexSource index) throws Throwable {
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void listPopRefusesHeadsOutsideThePool(RseqAbi.Field index) throws Throwable {
         StubHandles h = stubs(index);
         NodePool pool = new NodePool(4, 32, 16);
         long first = pool.firstAddress();
@@ -133,7 +133,7 @@ class StubSemanticsTest {
     }
 
     /** Pops from an area whose every region's head is {@code forged}: CORRUPT from stub and portable form, nothing stored. */
-    private static void assertPopRefuses(IndexSource index, StubHandles h, NodePool pool, long forged, String what)
+    private static void assertPopRefuses(RseqAbi.Field index, StubHandles h, NodePool pool, long forged, String what)
             throws Throwable {
         long first = pool.firstAddress();
         long last = pool.lastAddress();
@@ -155,8 +155,8 @@ class StubSemanticsTest {
      * committed it as the new head).
      */
     @ParameterizedTest
-    @EnumSource(IndexSource.class)
-    void listPopRefusesHeadsBetweenNodes(IndexSource index) throws Throwable {
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void listPopRefusesHeadsBetweenNodes(RseqAbi.Field index) throws Throwable {
         StubHandles h = stubs(index);
         NodePool pool = new NodePool(4, 32, 16);
         long first = pool.firstAddress();
@@ -171,8 +171,8 @@ class StubSemanticsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(IndexSource.class)
-    void loadCompareTrystoreStore(IndexSource index) throws Throwable {
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void loadCompareTrystoreStore(RseqAbi.Field index) throws Throwable {
         StubHandles h = stubs(index);
         PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
         assertEquals(StubStatus.FAILED, callAndCompare(area,
@@ -186,8 +186,8 @@ class StubSemanticsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(IndexSource.class)
-    void loadCompareMemcpyStoreFromHeapAndNative(IndexSource index) throws Throwable {
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void loadCompareMemcpyStoreFromHeapAndNative(RseqAbi.Field index) throws Throwable {
         StubHandles h = stubs(index);
         PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
         byte[] bytes = new byte[37];
@@ -213,8 +213,8 @@ class StubSemanticsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(IndexSource.class)
-    void indexOutOfRangeIsReportedNotUsed(IndexSource index) throws Throwable {
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void indexOutOfRangeIsReportedNotUsed(RseqAbi.Field index) throws Throwable {
         StubHandles h = stubs(index);
         PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
         // A descriptor over the same memory with count 0: every index is out of range, as -1/-2 are.
@@ -230,8 +230,8 @@ class StubSemanticsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(IndexSource.class)
-    void heldGuardIsReportedNotOverwritten(IndexSource index) throws Throwable {
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void heldGuardIsReportedNotOverwritten(RseqAbi.Field index) throws Throwable {
         StubHandles h = stubs(index);
         PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
         for (int i = 0; i < area.regions(); i++) {
@@ -248,8 +248,8 @@ class StubSemanticsTest {
         }
     }
 
-    static PerCpuArea.Indexing indexing(IndexSource index) {
-        return index == IndexSource.MM_CID ? PerCpuArea.Indexing.CONCURRENCY_ID : PerCpuArea.Indexing.CPU;
+    static PerCpuArea.Indexing indexing(RseqAbi.Field index) {
+        return index == RseqAbi.Field.MM_CID ? PerCpuArea.Indexing.CONCURRENCY_ID : PerCpuArea.Indexing.CPU;
     }
 
     static long total(PerCpuArea area, long offset) {

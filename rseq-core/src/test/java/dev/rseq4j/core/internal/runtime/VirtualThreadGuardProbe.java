@@ -1,6 +1,6 @@
 package dev.rseq4j.core.internal.runtime;
 
-import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
 
@@ -31,7 +31,7 @@ public final class VirtualThreadGuardProbe {
                 continue;
             }
             PerCpuOps ops = mode.equals("lock") ? GuardedPerCpuOps.lockMode()
-                    : GuardedPerCpuOps.withOptions(rt.productionOptions(IndexSource.CPU_ID), new GuardedPerCpuOps.TestHooks(1, false));
+                    : GuardedPerCpuOps.withOptions(rt.productionOptions(RseqAbi.Field.CPU_ID), new GuardedPerCpuOps.TestHooks(1, false));
             ok &= run(mode, ops);
         }
         System.out.println("ok=" + ok);

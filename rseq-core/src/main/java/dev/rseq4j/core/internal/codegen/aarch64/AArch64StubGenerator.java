@@ -3,13 +3,15 @@ package dev.rseq4j.core.internal.codegen.aarch64;
 import dev.rseq4j.core.internal.codegen.CodeBuffer;
 import dev.rseq4j.core.internal.codegen.CodeBuffer.Label;
 import dev.rseq4j.core.internal.codegen.GeneratedCode;
-import dev.rseq4j.core.internal.codegen.IndexSource;
 import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.codegen.Probe;
 import dev.rseq4j.core.internal.codegen.StubGenerator;
 import dev.rseq4j.core.internal.codegen.StubLayout;
 import dev.rseq4j.core.internal.codegen.StubOptions;
 import dev.rseq4j.core.internal.codegen.StubStatus;
+import dev.rseq4j.core.internal.codegen.AreaDescriptor;
+import dev.rseq4j.core.internal.platform.Arch;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 
 
 import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.Cond.HI;
@@ -58,7 +60,7 @@ import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.Cond.NE;
 public final class AArch64StubGenerator implements StubGenerator {
     /** glibc's aarch64 RSEQ_SIG: {@code brk #0x45e0}. */
     public static final int SIGNATURE = 0xd428bc00;
-    private static final int RSEQ_CS_FIELD = 8;
+    private static final int RSEQ_CS_FIELD = RseqAbi.Field.RSEQ_CS.offset();
     private static final int BRK_SIGNATURE_IMM = 0x45e0;
     // Register plan.
     private static final int X0 = 0;
@@ -77,23 +79,13 @@ public final class AArch64StubGenerator implements StubGenerator {
     private static final int T15 = 15;
 
     @Override
-    public String architecture() {
-        return "aarch64";
+    public Arch architecture() {
+        return Arch.AARCH64;
     }
 
     @Override
     public int signature() {
         return SIGNATURE;
-    }
-
-    @Override
-    public long rseqSyscall() {
-        return 293;
-    }
-
-    @Override
-    public long membarrierSyscall() {
-        return 283;
     }
 
     @Override
@@ -112,7 +104,7 @@ public final class AArch64StubGenerator implements StubGenerator {
                     }
                     default -> {
                         rseqArea(asm, options);
-                        asm.ldrsw(X0, RSEQ, probe.fieldOffset());
+                        asm.ldrsw(X0, RSEQ, probe.field().orElseThrow().offset());
                     }
                 }
                 asm.ret();
@@ -147,18 +139,18 @@ public final class AArch64StubGenerator implements StubGenerator {
             asm.str64(T10, RSEQ, RSEQ_CS_FIELD);
         }
         asm.bind(start);
-        if (o.index() == IndexSource.MM_CID) {
+        if (o.index() == RseqAbi.Field.MM_CID) {
             // mm_cid of an unregistered thread reads 0 (or stale): cpu_id (-1/-2) says whether it is registered.
-            asm.ldr32(DELTA, RSEQ, IndexSource.CPU_ID.fieldOffset());
+            asm.ldr32(DELTA, RSEQ, RseqAbi.Field.CPU_ID.offset());
             asm.tbnz32(DELTA, 31, invalid);
         }
-        asm.ldr32(DELTA, RSEQ, o.index().fieldOffset());
-        asm.ldr32(T12, X0, 16);
+        asm.ldr32(DELTA, RSEQ, o.index().offset());
+        asm.ldr32(T12, X0, AreaDescriptor.COUNT);
         asm.cmpReg32(DELTA, T12);
         asm.bcond(HS, invalid);                     // unsigned: -1/-2 are out of range too
-        asm.ldr64(T12, X0, 8);
+        asm.ldr64(T12, X0, AreaDescriptor.STRIDE);
         asm.mul(DELTA, DELTA, T12);                 // distance of this CPU's region from region 0
-        asm.ldr64(T12, X0, 0);
+        asm.ldr64(T12, X0, AreaDescriptor.GUARD0);
         asm.addReg(T12, T12, DELTA);                // this region's guard word (ldar takes a base register only)
         asm.ldar32(T12, T12);                       // ACQUIRE: no data load below may be satisfied before it
         asm.cbnz32(T12, guarded);

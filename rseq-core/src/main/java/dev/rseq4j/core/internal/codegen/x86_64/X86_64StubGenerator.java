@@ -3,13 +3,15 @@ package dev.rseq4j.core.internal.codegen.x86_64;
 import dev.rseq4j.core.internal.codegen.CodeBuffer;
 import dev.rseq4j.core.internal.codegen.CodeBuffer.Label;
 import dev.rseq4j.core.internal.codegen.GeneratedCode;
-import dev.rseq4j.core.internal.codegen.IndexSource;
 import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.codegen.Probe;
 import dev.rseq4j.core.internal.codegen.StubGenerator;
 import dev.rseq4j.core.internal.codegen.StubLayout;
 import dev.rseq4j.core.internal.codegen.StubOptions;
 import dev.rseq4j.core.internal.codegen.StubStatus;
+import dev.rseq4j.core.internal.codegen.AreaDescriptor;
+import dev.rseq4j.core.internal.platform.Arch;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 
 
 import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.Cond.A;
@@ -74,27 +76,17 @@ public final class X86_64StubGenerator implements StubGenerator {
 
     /** glibc's x86_64 RSEQ_SIG. */
     public static final int SIGNATURE = 0x53053053;
-    private static final int RSEQ_CS_FIELD = 8;
+    private static final int RSEQ_CS_FIELD = RseqAbi.Field.RSEQ_CS.offset();
     private static final int INT3 = 0xCC;
 
     @Override
-    public String architecture() {
-        return "x86_64";
+    public Arch architecture() {
+        return Arch.X86_64;
     }
 
     @Override
     public int signature() {
         return SIGNATURE;
-    }
-
-    @Override
-    public long rseqSyscall() {
-        return 334;
-    }
-
-    @Override
-    public long membarrierSyscall() {
-        return 324;
     }
 
     @Override
@@ -111,7 +103,7 @@ public final class X86_64StubGenerator implements StubGenerator {
                         asm.addImm64(RAX, area);
                     }
                     case NOTHING -> asm.xorReg32(RAX, RAX);
-                    default -> asm.movsxdLoadFs(RAX, area + probe.fieldOffset());
+                    default -> asm.movsxdLoadFs(RAX, area + probe.field().orElseThrow().offset());
                 }
                 asm.ret();
             }
@@ -141,18 +133,18 @@ public final class X86_64StubGenerator implements StubGenerator {
             asm.movStoreFs64(area + RSEQ_CS_FIELD, R10);
         }
         asm.bind(start);
-        if (o.index() == IndexSource.MM_CID) {
+        if (o.index() == RseqAbi.Field.MM_CID) {
             // mm_cid does not say whether the thread is registered (it reads 0, or a stale id in a
             // reused glibc stack); cpu_id does (-1/-2).
-            asm.movLoadFs32(RAX, area + IndexSource.CPU_ID.fieldOffset());
+            asm.movLoadFs32(RAX, area + RseqAbi.Field.CPU_ID.offset());
             asm.testReg32(RAX, RAX);
             asm.jcc(S, invalid);
         }
-        asm.movLoadFs32(RAX, area + o.index().fieldOffset());
-        asm.cmpLoad32(RAX, mem(RDI, 16));
+        asm.movLoadFs32(RAX, area + o.index().offset());
+        asm.cmpLoad32(RAX, mem(RDI, AreaDescriptor.COUNT));
         asm.jcc(AE, invalid);
-        asm.imulLoad64(RAX, mem(RDI, 8));           // rax = index * stride: this region's distance from region 0
-        asm.movLoad64(R10, mem(RDI, 0));            // region 0's guard (independent of rax: loads in parallel)
+        asm.imulLoad64(RAX, mem(RDI, AreaDescriptor.STRIDE));           // rax = index * stride: this region's distance from region 0
+        asm.movLoad64(R10, mem(RDI, AreaDescriptor.GUARD0));            // region 0's guard (independent of rax: loads in parallel)
         asm.movLoad32(R10, mem(RAX, R10));          // TSO: ordered before the data loads (see GuardedPerCpuOps)
         asm.testReg32(R10, R10);
         asm.jcc(NE, guarded);

@@ -1,7 +1,7 @@
 package dev.rseq4j.core.internal.codegen.aarch64;
 
 import dev.rseq4j.core.internal.codegen.GeneratedCode;
-import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.codegen.StubOptions;
 import org.junit.jupiter.api.Test;
@@ -88,7 +88,7 @@ class AArch64GuardOrderingTest {
     void guardIsLoadAcquireBeforeEveryDataLoad() {
         AArch64StubGenerator generator = new AArch64StubGenerator();
         int checked = 0;
-        for (IndexSource index : IndexSource.values()) {
+        for (RseqAbi.Field index : RseqAbi.Field.values()) {
             for (StubOptions options : List.of(StubOptions.production(-32, index),
                     StubOptions.production(-32, index).withDelay(100),
                     StubOptions.production(-32, index).nonRestartable())) {
@@ -99,7 +99,7 @@ class AArch64GuardOrderingTest {
                 }
             }
         }
-        assertEquals(Operation.values().length * IndexSource.values().length * 3, checked);
+        assertEquals(Operation.values().length * RseqAbi.Field.values().length * 3, checked);
     }
 
     private static void checkSection(GeneratedCode code, GeneratedCode.Section s, StubOptions options) {

@@ -1,7 +1,7 @@
 package dev.rseq4j.core.internal.codegen.aarch64;
 
 import dev.rseq4j.core.internal.codegen.GeneratedCode;
-import dev.rseq4j.core.internal.codegen.IndexSource;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.codegen.Probe;
 import dev.rseq4j.core.internal.codegen.StubOptions;
@@ -27,11 +27,11 @@ public final class StubExport {
     /** The variants the harness runs, by C name. */
     static Map<String, StubOptions> variants() {
         Map<String, StubOptions> v = new LinkedHashMap<>();
-        v.put("cpu", StubOptions.production(RSEQ_OFFSET, IndexSource.CPU_ID));
-        v.put("cpu_delay", StubOptions.production(RSEQ_OFFSET, IndexSource.CPU_ID).withDelay(DELAY));
-        v.put("cpu_unarmed", StubOptions.production(RSEQ_OFFSET, IndexSource.CPU_ID).withDelay(DELAY).nonRestartable());
-        v.put("mmcid", StubOptions.production(RSEQ_OFFSET, IndexSource.MM_CID));
-        v.put("mmcid_delay", StubOptions.production(RSEQ_OFFSET, IndexSource.MM_CID).withDelay(DELAY));
+        v.put("cpu", StubOptions.production(RSEQ_OFFSET, RseqAbi.Field.CPU_ID));
+        v.put("cpu_delay", StubOptions.production(RSEQ_OFFSET, RseqAbi.Field.CPU_ID).withDelay(DELAY));
+        v.put("cpu_unarmed", StubOptions.production(RSEQ_OFFSET, RseqAbi.Field.CPU_ID).withDelay(DELAY).nonRestartable());
+        v.put("mmcid", StubOptions.production(RSEQ_OFFSET, RseqAbi.Field.MM_CID));
+        v.put("mmcid_delay", StubOptions.production(RSEQ_OFFSET, RseqAbi.Field.MM_CID).withDelay(DELAY));
         return v;
     }
 
