@@ -1,8 +1,8 @@
 package dev.rseq4j.collections;
 
 import dev.rseq4j.testing.Forked;
-import dev.rseq4j.core.internal.platform.RseqAbi;
-import dev.rseq4j.core.internal.runtime.GuardedPerCpuOps;
+import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
+import dev.rseq4j.core.percpu.OpsVariant;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import dev.rseq4j.core.percpu.PerCpuOps;
 import org.junit.jupiter.api.Test;
@@ -83,7 +83,7 @@ class PerCpuCounterTest {
         assertEquals(hammer(c, THREADS, 1_000_000), c.sum());
     }
 
-    private static PerCpuCounter counter(GuardedPerCpuOps ops) {
+    private static PerCpuCounter counter(PerCpuOps ops) {
         return new PerCpuCounter(new PerCpuArena(ops.indexing()), ops);
     }
 
@@ -93,14 +93,13 @@ class PerCpuCounterTest {
      */
     @Test
     void forcedSlowPathsRacingDelayedFastPathsLoseNothing() {
-        for (RseqAbi.Field index : new RseqAbi.Field[] {RseqAbi.Field.CPU_ID, RseqAbi.Field.MM_CID}) {
+        for (Indexing index : Indexing.values()) {
             RseqRuntime rt = RseqRuntime.get();
             assumeTrue(rt.rseqMode());
-            if (index == RseqAbi.Field.MM_CID && !rt.status().mmCid()) {
+            if (index == Indexing.CONCURRENCY_ID && !rt.status().mmCid()) {
                 continue;
             }
-            GuardedPerCpuOps ops = GuardedPerCpuOps.withOptions(rt.productionOptions(index).withDelay(2_000),
-                    new GuardedPerCpuOps.TestHooks(64, false));
+            PerCpuOps ops = OpsVariant.of(index).withDelay(2_000).forcingSlowPathEvery(64).create();
             PerCpuCounter c = counter(ops);
             long expected = hammer(c, THREADS, 100_000);
             PerCpuCounter.Stats s = c.stats();
@@ -116,8 +115,7 @@ class PerCpuCounterTest {
     void negativeControlLosesUpdates() {
         RseqRuntime rt = RseqRuntime.get();
         assumeTrue(rt.rseqMode());
-        GuardedPerCpuOps ops = GuardedPerCpuOps.withOptions(
-                rt.productionOptions(RseqAbi.Field.CPU_ID).withDelay(2_000).nonRestartable());
+        PerCpuOps ops = OpsVariant.of(Indexing.CPU).withDelay(2_000).nonRestartable().create();
         PerCpuCounter c = counter(ops);
         long expected = hammer(c, THREADS, 100_000);
         System.out.printf("negative-control: expected=%d sum=%d lost=%d%n", expected, c.sum(), expected - c.sum());
@@ -174,7 +172,7 @@ class PerCpuCounterTest {
 
     @Test
     void lockModeGivesTheSameResults() {
-        GuardedPerCpuOps lock = GuardedPerCpuOps.lockMode();
+        PerCpuOps lock = OpsVariant.lockMode();
         PerCpuCounter c = counter(lock);
         assertEquals(hammer(c, THREADS, 200_000), c.sum());
         assertTrue(!c.stats().restartable() && c.stats().aborts() == 0);

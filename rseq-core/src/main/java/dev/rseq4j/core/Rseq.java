@@ -1,6 +1,7 @@
 package dev.rseq4j.core;
 
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
+import dev.rseq4j.core.internal.runtime.RuntimeStatus;
 
 /**
  * Entry point of the core: what the platform supports and where the calling thread runs.
@@ -25,9 +26,21 @@ public final class Rseq {
     private Rseq() {
     }
 
+    private static final class Status {
+        static final RseqStatus INSTANCE = of(RseqRuntime.get().status());
+
+        private static RseqStatus of(RuntimeStatus s) {
+            RseqStatus.Registrant registrant = !s.rseqMode() ? RseqStatus.Registrant.NONE
+                    : s.selfRegistration() ? RseqStatus.Registrant.RSEQ4J : RseqStatus.Registrant.GLIBC;
+            return new RseqStatus(s.rseqMode() ? RseqStatus.Mode.RSEQ : RseqStatus.Mode.LOCK, s.lockReason(),
+                    registrant, s.architecture(), s.kernelRelease(), s.featureSize(), s.nodeId(), s.mmCid(),
+                    s.membarrierRseq(), s.membarrierPerCpu(), s.sliceExtension(), s.possibleCpus());
+        }
+    }
+
     /** The platform status, decided on first use; immutable. */
     public static RseqStatus status() {
-        return RseqRuntime.get().status();
+        return Status.INSTANCE;
     }
 
     /**

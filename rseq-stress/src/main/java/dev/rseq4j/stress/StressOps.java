@@ -2,8 +2,8 @@ package dev.rseq4j.stress;
 
 import dev.rseq4j.collections.PerCpuArena;
 import dev.rseq4j.collections.StressAccess;
-import dev.rseq4j.core.internal.platform.RseqAbi;
-import dev.rseq4j.core.internal.runtime.GuardedPerCpuOps;
+import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
+import dev.rseq4j.core.percpu.OpsVariant;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
@@ -25,14 +25,12 @@ final class StressOps {
      * mixed with restartable operations on one area.
      */
     static final PerCpuOps FORCED_SLOW = RSEQ
-            ? GuardedPerCpuOps.withOptions(RseqRuntime.get().productionOptions(RseqAbi.Field.CPU_ID),
-                    new GuardedPerCpuOps.TestHooks(1, false))
+            ? OpsVariant.of(Indexing.CPU).forcingSlowPathEvery(1).create()
             : PRODUCTION;
 
     /** The negative control: forced slow paths without the membarrier (in lock mode, the lock). */
     static final PerCpuOps FORCED_SLOW_UNFENCED = RSEQ
-            ? GuardedPerCpuOps.withOptions(RseqRuntime.get().productionOptions(RseqAbi.Field.CPU_ID),
-                    new GuardedPerCpuOps.TestHooks(1, true))
+            ? OpsVariant.of(Indexing.CPU).forcingSlowPathEvery(1).withoutFence().create()
             : PRODUCTION;
 
     /** The words of the area tests: a dedicated arena, so that no other user shares their pages. */

@@ -3,6 +3,7 @@ package dev.rseq4j.core.percpu;
 import dev.rseq4j.core.Rseq;
 import dev.rseq4j.core.internal.codegen.AreaDescriptor;
 import dev.rseq4j.core.internal.platform.Libc;
+import dev.rseq4j.core.internal.platform.RseqAbi;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -39,6 +40,7 @@ public final class PerCpuArea {
     public static final long MAX_BYTES = 1L << 40;
     private static final long CACHE_LINE = 64;
     private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
+    private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
 
     /**
      * How fast paths choose a region. Fixed per area: a CPU-indexed and an mm_cid-indexed operation
@@ -49,7 +51,20 @@ public final class PerCpuArea {
         /** By the CPU number ({@code cpu_id}); regions = possible CPUs. */
         CPU,
         /** By the concurrency id ({@code mm_cid}, Linux 6.3+): dense from 0, so few regions stay hot. */
-        CONCURRENCY_ID
+        CONCURRENCY_ID;
+
+        /** The {@code struct rseq} field the stubs read as the region index. */
+        RseqAbi.Field field() {
+            return this == CPU ? RseqAbi.Field.CPU_ID : RseqAbi.Field.MM_CID;
+        }
+
+        static Indexing of(RseqAbi.Field field) {
+            return switch (field) {
+                case CPU_ID -> CPU;
+                case MM_CID -> CONCURRENCY_ID;
+                default -> throw new IllegalArgumentException("not an index field: " + field);
+            };
+        }
     }
 
     private final Indexing indexing;
@@ -149,6 +164,29 @@ public final class PerCpuArea {
         return descriptorAddress;
     }
 
+    /**
+     * Region {@code index}'s word at {@code offset}, read opaque: whole and recent, with no ordering
+     * of other accesses (the read a concurrent observer such as a counter's sum needs).
+     */
+    public long getLongOpaque(int index, long offset) {
+        checkRegion(index);
+        checkWordBounds(offset, "offset");
+        return (long) LONG.getOpaque(memory, index * stride + offset);
+    }
+
+    /**
+     * The sum of the word at {@code offset} over all regions, each read opaque. Not an atomic
+     * snapshot: updates that run meanwhile may be counted in one region and not yet in another.
+     */
+    public long sumLongOpaque(long offset) {
+        checkWordBounds(offset, "offset");
+        long sum = 0;
+        for (long at = offset, end = regions * stride; at < end; at += stride) {
+            sum += (long) LONG.getOpaque(memory, at);
+        }
+        return sum;
+    }
+
     /** Tries to take region {@code index}'s guard (0 to 1); volatile CAS. */
     public boolean casGuard(int index) {
         return INT.compareAndSet(memory, index * stride + guardOffset, 0, 1);
@@ -172,12 +210,17 @@ public final class PerCpuArea {
 
     /** Checks that a 64-bit word at {@code offset} lies in a region and is not the guard. */
     public void checkWord(long offset, String name) {
+        checkWordBounds(offset, name);
+        if (offset == guardOffset) {
+            throw new IllegalArgumentException(name + " must not be the guard word's offset " + guardOffset);
+        }
+    }
+
+    /** Checks that a 64-bit word at {@code offset} lies in a region (reads may include the guard). */
+    private void checkWordBounds(long offset, String name) {
         // NOTE: one unsigned compare and one mask on the hot path; the messages are built only on failure.
         if (Long.compareUnsigned(offset, stride - 8) > 0 || (offset & 7) != 0) {
             throw new IllegalArgumentException(name + " must be a multiple of 8 in [0, " + (stride - 8) + "], was " + offset);
-        }
-        if (offset == guardOffset) {
-            throw new IllegalArgumentException(name + " must not be the guard word's offset " + guardOffset);
         }
     }
 

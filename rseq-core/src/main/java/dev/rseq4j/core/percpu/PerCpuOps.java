@@ -1,8 +1,5 @@
 package dev.rseq4j.core.percpu;
 
-import dev.rseq4j.core.internal.platform.RseqAbi;
-import dev.rseq4j.core.internal.runtime.GuardedPerCpuOps;
-
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -10,8 +7,14 @@ import java.lang.foreign.MemorySegment;
  * the same area (an area accepts only operations of its {@link PerCpuArea.Indexing}): the building
  * blocks of the collections.
  *
- * <p>Each operation acts on "the current region": the region of the CPU (or concurrency id) the
- * calling thread runs on at the moment it commits. It first runs as a restartable sequence (a plain
+ * <p>Which region an operation acts on: {@link #add}, {@link #push} and {@link #pop} act on "the
+ * current region", the region of the CPU (or concurrency id) the calling thread runs on at the
+ * moment it commits, and return only what they read there. The compare operations
+ * ({@link #compareAndStore}, {@link #storeThenCommit}, {@link #copyThenCommit}) take the region
+ * {@code index} whose contents the caller read to compute its arguments and act on that region
+ * only: fast when the thread runs on it (read {@link #currentIndex} first), through the slow path
+ * when it does not. So a caller always knows which region it changed (a lock it must later
+ * release there, a ring slot it filled). It first runs as a restartable sequence (a plain
  * load and one plain commit store; the kernel aborts it if the thread is preempted, migrated or
  * signalled before the commit), at most twice; after two aborts, or when the region's guard is held,
  * or when the thread cannot be registered, it takes the slow path: CAS the region's guard, membarrier
@@ -39,7 +42,7 @@ public interface PerCpuOps {
 
     /** Operations indexed by CPU number (the default). */
     static PerCpuOps cpuIndexed() {
-        return GuardedPerCpuOps.production(RseqAbi.Field.CPU_ID);
+        return GuardedPerCpuOps.production(PerCpuArea.Indexing.CPU);
     }
 
     /**
@@ -49,19 +52,21 @@ public interface PerCpuOps {
      * @throws UnsupportedOperationException when rseq works but the kernel has no mm_cid
      */
     static PerCpuOps concurrencyIdIndexed() {
-        return GuardedPerCpuOps.production(RseqAbi.Field.MM_CID);
+        return GuardedPerCpuOps.production(PerCpuArea.Indexing.CONCURRENCY_ID);
     }
 
     /** {@code region[offset] += value} on the current region. */
     void add(PerCpuArea area, long offset, long value);
 
     /**
-     * If the current region's word at {@code offset} equals {@code expected}, store {@code newValue}.
-     * Use {@link #currentIndex()} to read the expected value from the likely region.
+     * If region {@code index}'s word at {@code offset} equals {@code expected}, store {@code newValue}.
+     * Atomic with respect to every operation on that region. Read the expected value from region
+     * {@link #currentIndex} for a fast path; any index is correct.
      *
      * @return true if stored, false on mismatch
+     * @throws IndexOutOfBoundsException if {@code index} is not in [0, area.regions())
      */
-    boolean compareAndStore(PerCpuArea area, long offset, long expected, long newValue);
+    boolean compareAndStore(PerCpuArea area, int index, long offset, long expected, long newValue);
 
     /**
      * Pushes node {@code node} of {@code pool} on the current region's list whose head word is at
@@ -80,22 +85,24 @@ public interface PerCpuOps {
     int pop(PerCpuArea area, long headOffset, NodePool pool);
 
     /**
-     * If the current region's counter equals {@code expected}: store {@code value} at
-     * {@code slotOffset}, then commit {@code newCounter}.
+     * If region {@code index}'s counter equals {@code expected}: store {@code value} at
+     * {@code slotOffset}, then commit {@code newCounter} (a release: who sees the counter sees the slot).
      *
      * @return true if committed, false on mismatch (nothing stored)
+     * @throws IndexOutOfBoundsException if {@code index} is not in [0, area.regions())
      */
-    boolean storeThenCommit(PerCpuArea area, long counterOffset, long expected, long slotOffset, long value,
+    boolean storeThenCommit(PerCpuArea area, int index, long counterOffset, long expected, long slotOffset, long value,
                             long newCounter);
 
     /**
-     * If the current region's counter equals {@code expected}: copy the first {@code length} bytes
+     * If region {@code index}'s counter equals {@code expected}: copy the first {@code length} bytes
      * (at most {@link #MAX_COPY_BYTES}) of {@code src} (heap or native, not the area itself) to
      * {@code dstOffset}, then commit {@code newCounter}.
      *
      * @return true if committed, false on mismatch (the copy may have been partly done, never published)
+     * @throws IndexOutOfBoundsException if {@code index} is not in [0, area.regions())
      */
-    boolean copyThenCommit(PerCpuArea area, long counterOffset, long expected, long dstOffset, MemorySegment src,
+    boolean copyThenCommit(PerCpuArea area, int index, long counterOffset, long expected, long dstOffset, MemorySegment src,
                            long length, long newCounter);
 
     /**

@@ -11,27 +11,32 @@ public final class PerCpuStats {
     private final LongAdder slowPaths = new LongAdder();
     private final LongAdder guarded = new LongAdder();
     private final LongAdder invalidIndex = new LongAdder();
+    private final LongAdder moved = new LongAdder();
     private final LongAdder guardWaits = new LongAdder();
     private final LongAdder guardWaitNanos = new LongAdder();
 
-    public void recordAbort() {
+    void recordAbort() {
         aborts.increment();
     }
 
-    public void recordSlowPath() {
+    void recordSlowPath() {
         slowPaths.increment();
     }
 
-    public void recordGuarded() {
+    void recordGuarded() {
         guarded.increment();
     }
 
-    public void recordInvalidIndex() {
+    void recordInvalidIndex() {
         invalidIndex.increment();
     }
 
+    void recordMoved() {
+        moved.increment();
+    }
+
     /** A slow path found its guard held and waited {@code nanos} for it. */
-    public void recordGuardWait(long nanos) {
+    void recordGuardWait(long nanos) {
         guardWaits.increment();
         guardWaitNanos.add(nanos);
     }
@@ -59,6 +64,14 @@ public final class PerCpuStats {
         return invalidIndex.sum();
     }
 
+    /**
+     * Sequences that found the thread on another region than the operation's expected index (it
+     * migrated after choosing the region) and stored nothing.
+     */
+    public long moved() {
+        return moved.sum();
+    }
+
     /** Slow paths that found their guard held by another slow path and waited for it. */
     public long guardWaits() {
         return guardWaits.sum();
@@ -72,7 +85,7 @@ public final class PerCpuStats {
     @Override
     public String toString() {
         return "aborts=" + aborts() + " slowPaths=" + slowPaths() + " guarded=" + guarded()
-                + " invalidIndex=" + invalidIndex() + " guardWaits=" + guardWaits()
+                + " invalidIndex=" + invalidIndex() + " moved=" + moved() + " guardWaits=" + guardWaits()
                 + " guardWaitMillis=" + guardWaitNanos() / 1_000_000;
     }
 }

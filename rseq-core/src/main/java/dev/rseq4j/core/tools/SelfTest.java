@@ -63,14 +63,13 @@ public final class SelfTest {
         List<String> failures = new ArrayList<>();
         PerCpuArea area = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
         ops.add(area, WORD, 5);
-        expect(failures, "add: sum", 5, sumWords(area, WORD));
-        expect(failures, "compareAndStore: mismatch", false, ops.compareAndStore(area, WORD, Long.MIN_VALUE, 1));
-        expect(failures, "compareAndStore: unchanged sum", 5, sumWords(area, WORD));
-        expect(failures, "compareAndStore: commit", true, retry(() -> {
-            long v = lpWord(area, ops.currentIndex(area), WORD);
-            return ops.compareAndStore(area, WORD, v, v + 1);
-        }));
-        expect(failures, "compareAndStore: sum", 6, sumWords(area, WORD));
+        expect(failures, "add: sum", 5, area.sumLongOpaque(WORD));
+        int here = ops.currentIndex(area);
+        expect(failures, "compareAndStore: mismatch", false, ops.compareAndStore(area, here, WORD, Long.MIN_VALUE, 1));
+        expect(failures, "compareAndStore: unchanged sum", 5, area.sumLongOpaque(WORD));
+        long v = area.getLongOpaque(here, WORD);
+        expect(failures, "compareAndStore: commit", true, ops.compareAndStore(area, here, WORD, v, v + 1));
+        expect(failures, "compareAndStore: sum", 6, area.sumLongOpaque(WORD));
 
         PerCpuArea lists = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
         NodePool pool = new NodePool(2, 16, 8);
@@ -85,19 +84,19 @@ public final class SelfTest {
         }));
 
         PerCpuArea ring = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
-        expect(failures, "storeThenCommit: mismatch", false, ops.storeThenCommit(ring, WORD, 7, RING, 42, 8));
-        expect(failures, "storeThenCommit: commit", true, ops.storeThenCommit(ring, WORD, 0, RING, 42, 1));
-        expect(failures, "storeThenCommit: counters", 1, sumWords(ring, WORD));
-        expect(failures, "storeThenCommit: slot", 42, sumWords(ring, RING));
+        expect(failures, "storeThenCommit: mismatch", false, ops.storeThenCommit(ring, 0, WORD, 7, RING, 42, 8));
+        expect(failures, "storeThenCommit: commit", true, ops.storeThenCommit(ring, 0, WORD, 0, RING, 42, 1));
+        expect(failures, "storeThenCommit: counters", 1, ring.sumLongOpaque(WORD));
+        expect(failures, "storeThenCommit: slot", 42, ring.sumLongOpaque(RING));
 
         PerCpuArea records = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
         long[] record = {11, 22, 33};
         MemorySegment heap = MemorySegment.ofArray(record);
-        expect(failures, "copyThenCommit: mismatch", false, ops.copyThenCommit(records, WORD, 3, RING, heap, RECORD, 4));
-        expect(failures, "copyThenCommit: commit", true, ops.copyThenCommit(records, WORD, 0, RING, heap, RECORD, 1));
-        expect(failures, "copyThenCommit: counters", 1, sumWords(records, WORD));
-        expect(failures, "copyThenCommit: record", 66, sumWords(records, RING) + sumWords(records, RING + 8)
-                + sumWords(records, RING + 16));
+        expect(failures, "copyThenCommit: mismatch", false, ops.copyThenCommit(records, 0, WORD, 3, RING, heap, RECORD, 4));
+        expect(failures, "copyThenCommit: commit", true, ops.copyThenCommit(records, 0, WORD, 0, RING, heap, RECORD, 1));
+        expect(failures, "copyThenCommit: counters", 1, records.sumLongOpaque(WORD));
+        expect(failures, "copyThenCommit: record", 66, records.sumLongOpaque(RING) + records.sumLongOpaque(RING + 8)
+                + records.sumLongOpaque(RING + 16));
         return failures;
     }
 
@@ -158,8 +157,9 @@ public final class SelfTest {
                     commits++;
                 }
                 case LOAD_COMPARE_STORE -> {
-                    long v = lpWord(area, ops.currentIndex(area), WORD);
-                    if (ops.compareAndStore(area, WORD, v, v + 1)) {
+                    int region = ops.currentIndex(area);
+                    long v = area.getLongOpaque(region, WORD);
+                    if (ops.compareAndStore(area, region, WORD, v, v + 1)) {
                         commits++;
                     }
                 }
@@ -172,17 +172,19 @@ public final class SelfTest {
                     }
                 }
                 case LOAD_COMPARE_TRYSTORE_STORE -> {
-                    long n = lpWord(area, ops.currentIndex(area), WORD);
-                    if (ops.storeThenCommit(area, WORD, n, RING + (n % SLOTS) * 8, n + 1, n + 1)) {
+                    int region = ops.currentIndex(area);
+                    long n = area.getLongOpaque(region, WORD);
+                    if (ops.storeThenCommit(area, region, WORD, n, RING + (n % SLOTS) * 8, n + 1, n + 1)) {
                         commits++;
                     }
                 }
                 case LOAD_COMPARE_MEMCPY_STORE -> {
-                    long n = lpWord(area, ops.currentIndex(area), WORD);
+                    int region = ops.currentIndex(area);
+                    long n = area.getLongOpaque(region, WORD);
                     record[0] = n;
                     record[1] = n * 31;
                     record[2] = ~n;
-                    if (ops.copyThenCommit(area, WORD, n, RING + (n % SLOTS) * RECORD, heap, RECORD, n + 1)) {
+                    if (ops.copyThenCommit(area, region, WORD, n, RING + (n % SLOTS) * RECORD, heap, RECORD, n + 1)) {
                         commits++;
                     }
                 }
@@ -194,10 +196,10 @@ public final class SelfTest {
 
     private static long lost(Operation operation, PerCpuArea area, NodePool nodes, long total) {
         return switch (operation) {
-            case LOAD_ADD_STORE, LOAD_COMPARE_STORE -> Math.abs(total - sumWords(area, WORD));
+            case LOAD_ADD_STORE, LOAD_COMPARE_STORE -> Math.abs(total - area.sumLongOpaque(WORD));
             case LIST_PUSH, LIST_POP -> NODES - distinctNodes(area, nodes);
             case LOAD_COMPARE_TRYSTORE_STORE, LOAD_COMPARE_MEMCPY_STORE ->
-                    Math.abs(total - sumWords(area, WORD)) + badSlots(operation, area);
+                    Math.abs(total - area.sumLongOpaque(WORD)) + badSlots(operation, area);
         };
     }
 
@@ -206,7 +208,7 @@ public final class SelfTest {
         Set<Long> seen = new HashSet<>();
         long bad = 0;
         for (int r = 0; r < area.regions(); r++) {
-            long p = lpWord(area, r, WORD);
+            long p = area.getLongOpaque(r, WORD);
             for (int steps = 0; p != 0 && steps <= NODES; steps++) {
                 long offset = p - nodes.firstAddress();
                 if (offset < 0 || offset >= nodes.memory().byteSize() || offset % 16 != 0 || !seen.add(p)) {
@@ -224,7 +226,7 @@ public final class SelfTest {
         long bad = 0;
         for (int r = 0; r < area.regions(); r++) {
             MemorySegment region = area.region(r);
-            long count = lpWord(area, r, WORD);
+            long count = area.getLongOpaque(r, WORD);
             for (long n = Math.max(0, count - SLOTS + 1); n < count; n++) {
                 boolean ok;
                 if (operation == Operation.LOAD_COMPARE_TRYSTORE_STORE) {
@@ -244,18 +246,6 @@ public final class SelfTest {
     }
 
     /** Opaque read of a region word (other threads commit to it concurrently). */
-    static long lpWord(PerCpuArea area, int region, long offset) {
-        return (long) LONG.getOpaque(area.memory(), region * area.stride() + offset);
-    }
-
-    static long sumWords(PerCpuArea area, long offset) {
-        long sum = 0;
-        for (int r = 0; r < area.regions(); r++) {
-            sum += lpWord(area, r, offset);
-        }
-        return sum;
-    }
-
     /** Retries a step that may miss because the thread moved to another CPU between two calls. */
     private static boolean retry(java.util.function.BooleanSupplier step) {
         for (int i = 0; i < 1000; i++) {

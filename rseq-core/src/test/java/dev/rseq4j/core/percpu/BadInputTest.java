@@ -30,11 +30,11 @@ class BadInputTest {
     @Test
     void nullArea() {
         rejectsNull("area", () -> ops.add(null, 8, 1));
-        rejectsNull("area", () -> ops.compareAndStore(null, 8, 0, 1));
+        rejectsNull("area", () -> ops.compareAndStore(null, 0, 8, 0, 1));
         rejectsNull("area", () -> ops.push(null, 8, pool, 0));
         rejectsNull("area", () -> ops.pop(null, 8, pool));
-        rejectsNull("area", () -> ops.storeThenCommit(null, 8, 0, 16, 1, 1));
-        rejectsNull("area", () -> ops.copyThenCommit(null, 8, 0, 16, src, 8, 1));
+        rejectsNull("area", () -> ops.storeThenCommit(null, 0, 8, 0, 16, 1, 1));
+        rejectsNull("area", () -> ops.copyThenCommit(null, 0, 8, 0, 16, src, 8, 1));
         rejectsNull("area", () -> ops.currentIndex(null));
     }
 
@@ -66,12 +66,26 @@ class BadInputTest {
         rejects("offset", () -> ops.add(area, 128, 1));
         rejects("offset", () -> ops.add(area, Long.MAX_VALUE - 7, 1));
         rejects("guard", () -> ops.add(area, 0, 1));
-        rejects("offset", () -> ops.compareAndStore(area, 121, 0, 1));
+        rejects("offset", () -> ops.compareAndStore(area, 0, 121, 0, 1));
         rejects("headOffset", () -> ops.pop(area, 200, pool));
-        rejects("counterOffset", () -> ops.storeThenCommit(area, 3, 0, 16, 1, 1));
-        rejects("slotOffset", () -> ops.storeThenCommit(area, 8, 0, 0, 1, 1));
-        rejects("slotOffset", () -> ops.storeThenCommit(area, 8, 0, 1 << 20, 1, 1));
-        rejects("slotOffset must differ from counterOffset", () -> ops.storeThenCommit(area, 8, 0, 8, 1, 1));
+        rejects("counterOffset", () -> ops.storeThenCommit(area, 0, 3, 0, 16, 1, 1));
+        rejects("slotOffset", () -> ops.storeThenCommit(area, 0, 8, 0, 0, 1, 1));
+        rejects("slotOffset", () -> ops.storeThenCommit(area, 0, 8, 0, 1 << 20, 1, 1));
+        rejects("slotOffset must differ from counterOffset", () -> ops.storeThenCommit(area, 0, 8, 0, 8, 1, 1));
+    }
+
+    @Test
+    void regionIndex() {
+        for (int bad : new int[] {-1, area.regions(), Integer.MAX_VALUE, Integer.MIN_VALUE}) {
+            rejectsIndex(() -> ops.compareAndStore(area, bad, 8, 0, 1));
+            rejectsIndex(() -> ops.storeThenCommit(area, bad, 8, 0, 16, 1, 1));
+            rejectsIndex(() -> ops.copyThenCommit(area, bad, 8, 0, 16, src, 8, 1));
+        }
+    }
+
+    private static void rejectsIndex(Executable call) {
+        IndexOutOfBoundsException e = assertThrows(IndexOutOfBoundsException.class, call);
+        assertTrue(e.getMessage().startsWith("region index must be in [0, "), e.getMessage());
     }
 
     @Test
@@ -124,18 +138,18 @@ class BadInputTest {
 
     @Test
     void copies() {
-        rejectsNull("src", () -> ops.copyThenCommit(area, 8, 0, 16, null, 8, 1));
-        rejects("length", () -> ops.copyThenCommit(area, 8, 0, 16, src, -1, 1));
-        rejects("length", () -> ops.copyThenCommit(area, 8, 0, 16, src, 17, 1));
-        rejects("length", () -> ops.copyThenCommit(area, 8, 0, 16, MemorySegment.ofArray(new byte[4096]), 4096, 1));
+        rejectsNull("src", () -> ops.copyThenCommit(area, 0, 8, 0, 16, null, 8, 1));
+        rejects("length", () -> ops.copyThenCommit(area, 0, 8, 0, 16, src, -1, 1));
+        rejects("length", () -> ops.copyThenCommit(area, 0, 8, 0, 16, src, 17, 1));
+        rejects("length", () -> ops.copyThenCommit(area, 0, 8, 0, 16, MemorySegment.ofArray(new byte[4096]), 4096, 1));
         rejects("length must be at most " + PerCpuOps.MAX_COPY_BYTES, () -> ops.copyThenCommit(
-                cpuArea(1, 8192, 0), 8, 0, 16, MemorySegment.ofArray(new byte[5000]), 5000, 1));
-        rejects("src must not overlap", () -> ops.copyThenCommit(area, 8, 0, 16, area.region(1).asSlice(64, 16), 16, 1));
-        rejects("dstOffset", () -> ops.copyThenCommit(area, 8, 0, 120, src, 16, 1));
-        rejects("dstOffset", () -> ops.copyThenCommit(area, 8, 0, -1, src, 16, 1));
-        rejects("guard", () -> ops.copyThenCommit(area, 8, 0, 0, src, 16, 1));
-        rejects("counterOffset", () -> ops.copyThenCommit(area, 24, 0, 16, src, 16, 1));
-        rejects("counterOffset", () -> ops.copyThenCommit(area, 0, 0, 16, src, 16, 1));
+                cpuArea(1, 8192, 0), 0, 8, 0, 16, MemorySegment.ofArray(new byte[5000]), 5000, 1));
+        rejects("src must not overlap", () -> ops.copyThenCommit(area, 0, 8, 0, 16, area.region(1).asSlice(64, 16), 16, 1));
+        rejects("dstOffset", () -> ops.copyThenCommit(area, 0, 8, 0, 120, src, 16, 1));
+        rejects("dstOffset", () -> ops.copyThenCommit(area, 0, 8, 0, -1, src, 16, 1));
+        rejects("guard", () -> ops.copyThenCommit(area, 0, 8, 0, 0, src, 16, 1));
+        rejects("counterOffset", () -> ops.copyThenCommit(area, 0, 24, 0, 16, src, 16, 1));
+        rejects("counterOffset", () -> ops.copyThenCommit(area, 0, 0, 0, 16, src, 16, 1));
     }
 
     @Test
@@ -143,6 +157,6 @@ class BadInputTest {
         Arena arena = Arena.ofConfined();
         MemorySegment closed = arena.allocate(16);
         arena.close();
-        assertThrows(IllegalStateException.class, () -> ops.copyThenCommit(area, 8, 0, 16, closed, 16, 1));
+        assertThrows(IllegalStateException.class, () -> ops.copyThenCommit(area, 0, 8, 0, 16, closed, 16, 1));
     }
 }

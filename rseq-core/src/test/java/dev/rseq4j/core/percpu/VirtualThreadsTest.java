@@ -25,8 +25,9 @@ class VirtualThreadsTest {
                 executor.submit(() -> {
                     for (int i = 0; i < PER_THREAD; i++) {
                         ops.add(area, 8, 1);
-                        long v = area.region(ops.currentIndex(area)).get(JAVA_LONG, 16);
-                        if (ops.compareAndStore(area, 16, v, v + 1)) {
+                        int region = ops.currentIndex(area);
+                        long v = area.getLongOpaque(region, 16);
+                        if (ops.compareAndStore(area, region, 16, v, v + 1)) {
                             casCommits.increment();
                         }
                         if (i % 10 == 0) {

@@ -1,8 +1,8 @@
 package dev.rseq4j.core.tools;
 
-import dev.rseq4j.core.internal.platform.RseqAbi;
+import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
 import dev.rseq4j.core.internal.codegen.Operation;
-import dev.rseq4j.core.internal.runtime.GuardedPerCpuOps;
+import dev.rseq4j.core.percpu.OpsVariant;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
@@ -42,12 +42,11 @@ public final class MembarrierFallbackProbe {
             return;
         }
         boolean pass = true;
-        for (RseqAbi.Field index : List.of(RseqAbi.Field.CPU_ID, RseqAbi.Field.MM_CID)) {
-            if (index == RseqAbi.Field.MM_CID && !rt.status().mmCid()) {
+        for (Indexing index : Indexing.values()) {
+            if (index == Indexing.CONCURRENCY_ID && !rt.status().mmCid()) {
                 continue;
             }
-            PerCpuOps mixed = GuardedPerCpuOps.withOptions(rt.productionOptions(index).withDelay(DELAY),
-                    new GuardedPerCpuOps.TestHooks(50, false));
+            PerCpuOps mixed = OpsVariant.of(index).withDelay(DELAY).forcingSlowPathEvery(50).create();
             SelfTest.Result r = SelfTest.torture(mixed, Operation.LOAD_ADD_STORE, THREADS, 700);
             System.out.println("mixed-" + index + " " + r);
             pass &= r.lost() == 0 && r.slowPaths() > 0 && r.ops() > 0;
@@ -63,8 +62,7 @@ public final class MembarrierFallbackProbe {
 
     /** Adders (mixed fast and forced slow paths) against a thread that keeps draining with sumThenReset. */
     private static boolean sumThenResetRace(RseqRuntime rt) throws InterruptedException {
-        PerCpuOps ops = GuardedPerCpuOps.withOptions(rt.productionOptions(RseqAbi.Field.CPU_ID).withDelay(DELAY),
-                new GuardedPerCpuOps.TestHooks(50, false));
+        PerCpuOps ops = OpsVariant.of(Indexing.CPU).withDelay(DELAY).forcingSlowPathEvery(50).create();
         PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
         int perThread = 20_000;
         AtomicBoolean done = new AtomicBoolean();
@@ -105,8 +103,7 @@ public final class MembarrierFallbackProbe {
      * whose carriers are moved and restored the same way: totals exact.
      */
     private static boolean affinityRestoredAndVirtualThreadsWork(RseqRuntime rt) throws InterruptedException {
-        PerCpuOps slow = GuardedPerCpuOps.withOptions(rt.productionOptions(RseqAbi.Field.CPU_ID),
-                new GuardedPerCpuOps.TestHooks(1, false));    // every operation: slow path, random region
+        PerCpuOps slow = OpsVariant.of(Indexing.CPU).forcingSlowPathEvery(1).create();    // every operation: slow path, random region
         PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
         boolean restored;
         try (Arena arena = Arena.ofConfined()) {
@@ -146,8 +143,7 @@ public final class MembarrierFallbackProbe {
     }
 
     private static void expectFailure(RseqRuntime rt) {
-        PerCpuOps ops = GuardedPerCpuOps.withOptions(rt.productionOptions(RseqAbi.Field.CPU_ID),
-                new GuardedPerCpuOps.TestHooks(1, false));   // every operation takes the slow path
+        PerCpuOps ops = OpsVariant.of(Indexing.CPU).forcingSlowPathEvery(1).create();   // every operation takes the slow path
         PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
         String message = null;
         // The strace counter is per thread: this thread's first membarrier calls may still succeed.

@@ -1,8 +1,10 @@
 package dev.rseq4j.core.tools;
 
 import dev.rseq4j.core.internal.platform.RseqAbi;
+import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
 import dev.rseq4j.core.internal.codegen.StubStatus;
-import dev.rseq4j.core.internal.runtime.GuardedPerCpuOps;
+import dev.rseq4j.core.percpu.OpsVariant;
+import dev.rseq4j.core.percpu.PerCpuOps;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import dev.rseq4j.core.percpu.PerCpuArea;
 
@@ -22,23 +24,20 @@ public final class SelfRegistrationProbe {
             try {
                 initialised.await();
                 RseqRuntime rt = RseqRuntime.get();
-                GuardedPerCpuOps ops = GuardedPerCpuOps.withOptions(rt.productionOptions(RseqAbi.Field.CPU_ID));
+                PerCpuOps ops = OpsVariant.of(Indexing.CPU).create();
                 PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
                 // mm_cid reads 0 (or stale) on an unregistered thread: the stub must check cpu_id too.
                 PerCpuArea cidArea = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CONCURRENCY_ID, 64);
                 long firstMmCid = (long) rt.stubs(RseqAbi.Field.MM_CID).loadAddStore()
                         .invokeExact(cidArea.descriptorAddress(), cidArea.address(8), 1L);
                 out.append("firstMmCid=").append(StubStatus.name(firstMmCid)).append(' ');
-                long first = (long) ops.stubs().loadAddStore().invokeExact(area.descriptorAddress(), area.address(8), 1L);
+                long first = (long) rt.stubs(RseqAbi.Field.CPU_ID).loadAddStore().invokeExact(area.descriptorAddress(), area.address(8), 1L);
                 ops.add(area, 8, 1);
                 long after;
                 do {
-                    after = (long) ops.stubs().loadAddStore().invokeExact(area.descriptorAddress(), area.address(8), 1L);
+                    after = (long) rt.stubs(RseqAbi.Field.CPU_ID).loadAddStore().invokeExact(area.descriptorAddress(), area.address(8), 1L);
                 } while (after == StubStatus.ABORTED);
-                long total = 0;
-                for (int i = 0; i < area.regions(); i++) {
-                    total += area.region(i).get(java.lang.foreign.ValueLayout.JAVA_LONG, 8);
-                }
+                long total = area.sumLongOpaque(8);
                 out.append("first=").append(StubStatus.name(first)).append(" after=").append(StubStatus.name(after))
                         .append(" invalidIndex=").append(ops.stats().invalidIndex()).append(" total=").append(total);
             } catch (Throwable t) {

@@ -1,8 +1,8 @@
 package dev.rseq4j.core.tools;
 
-import dev.rseq4j.core.internal.platform.RseqAbi;
+import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
 import dev.rseq4j.core.internal.codegen.Operation;
-import dev.rseq4j.core.internal.runtime.GuardedPerCpuOps;
+import dev.rseq4j.core.percpu.OpsVariant;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import dev.rseq4j.core.percpu.PerCpuOps;
 import org.junit.jupiter.api.Test;
@@ -23,11 +23,11 @@ class TortureTest {
     private static final int DELAY = 20_000;
     private static final long MILLIS = 700;
 
-    private static PerCpuOps delayed(RseqAbi.Field index) {
+    private static PerCpuOps delayed(Indexing index) {
         RseqRuntime rt = RseqRuntime.get();
         assumeTrue(rt.rseqMode(), "abort path exists in RSEQ mode only");
-        assumeTrue(index == RseqAbi.Field.CPU_ID || rt.status().mmCid(), "mm_cid unavailable");
-        return GuardedPerCpuOps.withOptions(rt.productionOptions(index).withDelay(DELAY));
+        assumeTrue(index == Indexing.CPU || rt.status().mmCid(), "mm_cid unavailable");
+        return OpsVariant.of(index).withDelay(DELAY).create();
     }
 
     /** Prints the figures into the build log, where the closing notes take them from. */
@@ -39,7 +39,7 @@ class TortureTest {
     @ParameterizedTest
     @EnumSource(value = Operation.class, names = "LIST_PUSH", mode = EnumSource.Mode.EXCLUDE)
     void cpuIndexedAbortsAndLosesNothing(Operation op) {
-        SelfTest.Result r = report("cpu_id", SelfTest.torture(delayed(RseqAbi.Field.CPU_ID), op, THREADS, MILLIS));
+        SelfTest.Result r = report("cpu_id", SelfTest.torture(delayed(Indexing.CPU), op, THREADS, MILLIS));
         assertTrue(r.ops() > 0, r.toString());
         assertTrue(r.aborts() > 0, "the kernel must have aborted some sequences: " + r);
         assertEquals(0, r.lost(), r.toString());
@@ -48,7 +48,7 @@ class TortureTest {
     @ParameterizedTest
     @EnumSource(value = Operation.class, names = "LIST_PUSH", mode = EnumSource.Mode.EXCLUDE)
     void mmCidIndexedAbortsAndLosesNothing(Operation op) {
-        SelfTest.Result r = report("mm_cid", SelfTest.torture(delayed(RseqAbi.Field.MM_CID), op, THREADS, MILLIS));
+        SelfTest.Result r = report("mm_cid", SelfTest.torture(delayed(Indexing.CONCURRENCY_ID), op, THREADS, MILLIS));
         assertTrue(r.aborts() > 0, "the kernel must have aborted some sequences: " + r);
         assertEquals(0, r.lost(), r.toString());
     }
@@ -57,8 +57,7 @@ class TortureTest {
     void negativeControlWithoutRestartableSequenceLosesUpdates() {
         RseqRuntime rt = RseqRuntime.get();
         assumeTrue(rt.rseqMode(), "needs the stubs");
-        PerCpuOps unprotected = GuardedPerCpuOps.withOptions(
-                rt.productionOptions(RseqAbi.Field.CPU_ID).withDelay(DELAY).nonRestartable());
+        PerCpuOps unprotected = OpsVariant.of(Indexing.CPU).withDelay(DELAY).nonRestartable().create();
         SelfTest.Result r = report("negative-control", SelfTest.torture(unprotected, Operation.LOAD_ADD_STORE, THREADS, 2 * MILLIS));
         assertEquals(0, r.aborts(), "nothing can abort a sequence that was never armed: " + r);
         assertTrue(r.lost() > 0, "without rseq, preemption between load and store must lose updates: " + r);
@@ -70,11 +69,10 @@ class TortureTest {
      * region's CPU.
      */
     @ParameterizedTest
-    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
-    void forcedSlowPathsMixedWithFastPathsLoseNothing(RseqAbi.Field index) {
+    @EnumSource(Indexing.class)
+    void forcedSlowPathsMixedWithFastPathsLoseNothing(Indexing index) {
         delayed(index);
-        PerCpuOps mixed = GuardedPerCpuOps.withOptions(RseqRuntime.get().productionOptions(index).withDelay(DELAY),
-                new GuardedPerCpuOps.TestHooks(50, false));
+        PerCpuOps mixed = OpsVariant.of(index).withDelay(DELAY).forcingSlowPathEvery(50).create();
         for (Operation op : new Operation[] {Operation.LOAD_ADD_STORE, Operation.LIST_POP}) {
             SelfTest.Result r = report("mixed-" + index, SelfTest.torture(mixed, op, THREADS, MILLIS));
             assertTrue(r.aborts() > 0, "fast paths must have been aborted: " + r);
@@ -86,10 +84,8 @@ class TortureTest {
     /** Negative control for the fence: the same mix without membarrier must lose updates. */
     @Test
     void slowPathWithoutMembarrierLosesUpdates() {
-        delayed(RseqAbi.Field.CPU_ID);
-        PerCpuOps unfenced = GuardedPerCpuOps.withOptions(
-                RseqRuntime.get().productionOptions(RseqAbi.Field.CPU_ID).withDelay(DELAY),
-                new GuardedPerCpuOps.TestHooks(2, true));
+        delayed(Indexing.CPU);
+        PerCpuOps unfenced = OpsVariant.of(Indexing.CPU).withDelay(DELAY).forcingSlowPathEvery(2).withoutFence().create();
         SelfTest.Result r = report("mixed-unfenced", SelfTest.torture(unfenced, Operation.LOAD_ADD_STORE, THREADS, 3 * MILLIS));
         assertTrue(r.slowPaths() > 0, r.toString());
         assertTrue(r.lost() > 0, "a fast path that read guard == 0 before the CAS must be able to commit after it: " + r);
@@ -98,7 +94,7 @@ class TortureTest {
     @ParameterizedTest
     @EnumSource(value = Operation.class, names = "LIST_PUSH", mode = EnumSource.Mode.EXCLUDE)
     void lockModeLosesNothing(Operation op) {
-        GuardedPerCpuOps lock = GuardedPerCpuOps.lockMode();
+        PerCpuOps lock = OpsVariant.lockMode();
         SelfTest.Result r = report("lock", SelfTest.torture(lock, op, THREADS, 300));
         assertEquals(0, r.aborts(), r.toString());
         assertTrue(r.slowPaths() >= r.ops() / 2, "every operation takes the guard in lock mode: " + r);
@@ -108,6 +104,6 @@ class TortureTest {
     @Test
     void everyOperationOnceChecksOut() {
         assertEquals(java.util.List.of(), SelfTest.checkOnce(PerCpuOps.cpuIndexed()));
-        assertEquals(java.util.List.of(), SelfTest.checkOnce(GuardedPerCpuOps.lockMode()));
+        assertEquals(java.util.List.of(), SelfTest.checkOnce(OpsVariant.lockMode()));
     }
 }

@@ -1,8 +1,5 @@
 package dev.rseq4j.core.internal.runtime;
 
-import dev.rseq4j.core.RseqStatus;
-import dev.rseq4j.core.RseqStatus.Mode;
-import dev.rseq4j.core.RseqStatus.Registrant;
 import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.codegen.StubGenerator;
 import dev.rseq4j.core.internal.codegen.aarch64.AArch64StubGenerator;
@@ -34,7 +31,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * the kernel (registration of the calling thread, membarrier). Only when every step succeeded are
  * the stubs published.
  *
- * <p>Self-registration ({@link Registrant#RSEQ4J}): when glibc reserved the area but did not
+ * <p>Self-registration ({@link RuntimeStatus#selfRegistration()}, registrant RSEQ4J in the public status): when glibc reserved the area but did not
  * register it ({@code __rseq_size == 0}), each thread registers it the first time a stub reports
  * {@code INDEX_INVALID}. glibc resets {@code cpu_id} to -2 in every new thread, so a thread that
  * reuses a cached stack never inherits a stale registration, and glibc 2.35+ registers the children
@@ -64,8 +61,6 @@ public final class RseqRuntime {
      */
     public static final String FEATURE_SIZE_LIMIT_PROPERTY = "rseq4j.internal.featureSizeLimit";
 
-    /** The feature size from which the kernel maintains {@code node_id}. */
-    private static final int NODE_ID_END = RseqAbi.Field.NODE_ID.end();
     /** The feature size from which the kernel maintains {@code mm_cid} (Linux 6.3+). */
     private static final int MM_CID_END = RseqAbi.Field.MM_CID.end();
     private static final long MEMBARRIER_CMD_QUERY = 0;
@@ -79,7 +74,7 @@ public final class RseqRuntime {
     /** Bound of the per-thread registration failure memory. */
     private static final int MAX_REMEMBERED_FAILURES = 4096;
 
-    private final RseqStatus status;
+    private final RuntimeStatus status;
     private final StubGenerator generator;      // null in lock mode
     private final long rseqOffset;
     private final StubHandles cpuStubs;         // null in lock mode
@@ -129,18 +124,16 @@ public final class RseqRuntime {
         // registrant NONE, whatever detection found before it failed: the reason says what was found.
         // A status that said "mmCid=true" beside "the kernel has no rseq" would contradict itself.
         this.status = rseq
-                ? new RseqStatus(Mode.RSEQ, Optional.empty(), d.registrant, arch, kernel, d.featureSize,
-                        d.featureSize >= NODE_ID_END, d.featureSize >= MM_CID_END, d.membarrierRseq,
-                        d.membarrierPerCpu, d.sliceExtension, possible)
-                : new RseqStatus(Mode.LOCK, Optional.of(reason), Registrant.NONE, arch, kernel, 0,
-                        false, false, false, false, false, possible);
+                ? new RuntimeStatus(Optional.empty(), d.selfRegistration, arch, kernel, d.featureSize,
+                        d.membarrierRseq, d.membarrierPerCpu, d.sliceExtension, possible)
+                : new RuntimeStatus(Optional.of(reason), false, arch, kernel, 0, false, false, false, possible);
     }
 
     /** Mutable scratch for {@link #detect}. */
     private static final class Detection {
         StubGenerator generator;
         long rseqOffset;
-        Registrant registrant = Registrant.NONE;
+        boolean selfRegistration;
         int featureSize;
         boolean membarrierRseq;
         boolean membarrierPerCpu;
@@ -180,7 +173,7 @@ public final class RseqRuntime {
                 Integer.getInteger(FEATURE_SIZE_LIMIT_PROPERTY, Integer.MAX_VALUE));
         // Kernels before 6.3 have rseq but no AT_RSEQ_FEATURE_SIZE: the original 20 bytes.
         d.featureSize = aux != 0 ? (int) aux : RseqAbi.ORIGINAL_FEATURE_SIZE;
-        d.registrant = glibcRegistered ? Registrant.GLIBC : Registrant.RSEQ4J;
+        d.selfRegistration = !glibcRegistered;
 
         Optional<Arch> known = Arch.of(arch);
         if (known.isEmpty()) {
@@ -248,12 +241,12 @@ public final class RseqRuntime {
                 generator.signature() & 0xFFFFFFFFL);
     }
 
-    public RseqStatus status() {
+    public RuntimeStatus status() {
         return status;
     }
 
     public boolean rseqMode() {
-        return status.mode() == Mode.RSEQ;
+        return status.rseqMode();
     }
 
     /** The production stubs for {@code index}; requires RSEQ mode (and mm_cid for {@code MM_CID}). */
@@ -297,7 +290,7 @@ public final class RseqRuntime {
         if (StubHandles.call(cpuStubs.cpuId()) >= 0) {
             return true;
         }
-        if (status.registrant() != Registrant.RSEQ4J) {
+        if (!status.selfRegistration()) {
             return false;
         }
         // NOTE: registration belongs to the OS thread (a virtual thread's carrier), so the memory is
@@ -339,23 +332,40 @@ public final class RseqRuntime {
     }
 
     /**
-     * The slow path's fence: after it returns, every restartable sequence that was running on
-     * {@code cpu} (or on any CPU when {@code cpu < 0} or per-CPU targeting is unavailable) has either
-     * committed, with its commit visible here, or will abort.
+     * The slow path's fence for one CPU: after it returns, every restartable sequence that was
+     * running on {@code cpu} has either committed, with its commit visible here, or will abort.
+     * Targets that CPU alone where the kernel can ({@code MEMBARRIER_CMD_FLAG_CPU}), else all CPUs.
      *
      * <p>membarrier(PRIVATE_EXPEDITED_RSEQ) normally; once it has failed (a seccomp policy installed
      * after start-up), this and every later fence runs the calling thread on the target CPUs instead
      * ({@link AffinityFence}). Throws {@link IllegalStateException} naming both causes only when that
      * fails too; the caller has not touched the region yet and releases its guard in a finally.
+     *
+     * @param cpu a CPU number in [0, possible CPUs)
      */
-    public void fence(int cpu) {
+    public void fenceCpu(int cpu) {
+        if (cpu < 0) {
+            throw new IllegalArgumentException("cpu must be >= 0, was " + cpu);
+        }
+        fence(cpu);
+    }
+
+    /** As {@link #fenceCpu}, for the sequences running on every CPU (mm_cid regions, sumThenReset). */
+    public void fenceAllCpus() {
+        fence(ALL_CPUS);
+    }
+
+    /** The target of an all-CPU fence in {@link #fence} and {@link AffinityFence#fence}. */
+    static final int ALL_CPUS = -1;
+
+    private void fence(int cpu) {
         // NOTE: one volatile read on the slow path; once set it is never cleared (a policy that
         // forbade membarrier once is not expected to relent, and retrying would cost a failing system
         // call per slow path).
         String failed = membarrierFailure;
         if (failed == null) {
             long mb = generator.architecture().membarrierSyscall();
-            SyscallResult r = cpu >= 0 && status.membarrierPerCpu()
+            SyscallResult r = cpu != ALL_CPUS && status.membarrierPerCpu()
                     ? Libc.syscall(mb, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_FLAG_CPU, cpu, 0)
                     : Libc.syscall(mb, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0, 0);
             if (r.ok()) {
@@ -369,7 +379,7 @@ public final class RseqRuntime {
         Optional<String> fallback = affinityFence.fence(cpu, status.possibleCpus());
         if (fallback.isPresent()) {
             throw new IllegalStateException(failed + ", and the fallback fence (running this thread on "
-                    + (cpu < 0 ? "every CPU" : "CPU " + cpu) + ") failed: " + fallback.get());
+                    + (cpu == ALL_CPUS ? "every CPU" : "CPU " + cpu) + ") failed: " + fallback.get());
         }
     }
 

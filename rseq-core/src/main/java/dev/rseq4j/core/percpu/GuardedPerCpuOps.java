@@ -1,12 +1,10 @@
-package dev.rseq4j.core.internal.runtime;
+package dev.rseq4j.core.percpu;
 
-import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.codegen.StubOptions;
 import dev.rseq4j.core.internal.platform.Libc;
-import dev.rseq4j.core.percpu.NodePool;
-import dev.rseq4j.core.percpu.PerCpuArea;
-import dev.rseq4j.core.percpu.PerCpuOps;
-import dev.rseq4j.core.percpu.PerCpuStats;
+import dev.rseq4j.core.internal.runtime.PortableOperations;
+import dev.rseq4j.core.internal.runtime.RseqRuntime;
+import dev.rseq4j.core.internal.runtime.StubHandles;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
@@ -20,6 +18,7 @@ import static dev.rseq4j.core.internal.codegen.StubStatus.CORRUPT;
 import static dev.rseq4j.core.internal.codegen.StubStatus.FAILED;
 import static dev.rseq4j.core.internal.codegen.StubStatus.GUARDED;
 import static dev.rseq4j.core.internal.codegen.StubStatus.INDEX_INVALID;
+import static dev.rseq4j.core.internal.codegen.StubStatus.MOVED;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
@@ -84,36 +83,24 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * exception nor a {@link StackOverflowError} can leave a guard held.
  *
  * <p>A record so that the JIT trusts its final fields: with a constant instance, the stub handle
- * folds into a direct call.
+ * folds into a direct call, and the test hooks (0 and false in production) fold away. Package-private:
+ * collections reach it through {@link PerCpuOps#cpuIndexed()} and its siblings, the self-test and
+ * the tests through {@link OpsVariant}.
  *
- * @param runtime the process runtime
- * @param stubs   the installed stubs, or null in lock mode
- * @param index   CPU_ID or MM_CID
- * @param stats   counts of rare events
- * @param hooks   test hooks; {@link TestHooks#NONE} in production (the checks fold away)
+ * @param runtime       the process runtime
+ * @param stubs         the installed stubs, or null in lock mode
+ * @param indexing      how regions are chosen
+ * @param stats         counts of rare events
+ * @param slowPathEvery test hook: if &gt; 0, an operation skips its fast path with probability
+ *                      1/slowPathEvery, and every slow path of an operation without an expected
+ *                      index works on a random region instead of the current one, as reset and steal
+ *                      operations do: slow paths then race with fast paths running on that region's
+ *                      CPU (a slow path on its own CPU's region cannot: it occupies the CPU, and a
+ *                      preempted fast path aborts)
+ * @param skipFence     test hook: omit the membarrier in the slow path (negative control: must lose updates)
  */
-public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, RseqAbi.Field index, PerCpuStats stats,
-                               TestHooks hooks) implements PerCpuOps {
-
-    /**
-     * Test hooks for the protocol's hardest case and its negative control.
-     *
-     * @param slowPathEvery if &gt; 0, an operation skips its fast path with probability 1/slowPathEvery,
-     *                      and every slow path works on a random region instead of the current one, as
-     *                      reset and steal operations do: slow paths then race with fast paths running
-     *                      on that region's CPU (a slow path on its own CPU's region cannot: it occupies
-     *                      the CPU, and a preempted fast path aborts)
-     * @param skipFence     omit the membarrier in the slow path (negative control: must lose updates)
-     */
-    public record TestHooks(int slowPathEvery, boolean skipFence) {
-        public static final TestHooks NONE = new TestHooks(0, false);
-
-        public TestHooks {
-            if (slowPathEvery < 0) {
-                throw new IllegalArgumentException("slowPathEvery must be >= 0, was " + slowPathEvery);
-            }
-        }
-    }
+record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, PerCpuArea.Indexing indexing, PerCpuStats stats,
+                        int slowPathEvery, boolean skipFence) implements PerCpuOps {
 
     /** Test-and-CAS rounds before a guard waiter first parks. */
     static final int SPINS_BEFORE_PARK = 128;
@@ -125,51 +112,43 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, RseqAbi.F
     static final int HEADROOM_FRAMES = 40;
 
     private static final class Production {
-        static final GuardedPerCpuOps CPU = create(RseqAbi.Field.CPU_ID);
-        static final GuardedPerCpuOps MM_CID = RseqRuntime.get().status().mmCid() || !RseqRuntime.get().rseqMode()
-                ? create(RseqAbi.Field.MM_CID) : null;
+        static final GuardedPerCpuOps CPU = create(PerCpuArea.Indexing.CPU);
+        static final GuardedPerCpuOps CONCURRENCY_ID = RseqRuntime.get().status().mmCid() || !RseqRuntime.get().rseqMode()
+                ? create(PerCpuArea.Indexing.CONCURRENCY_ID) : null;
 
-        private static GuardedPerCpuOps create(RseqAbi.Field index) {
+        private static GuardedPerCpuOps create(PerCpuArea.Indexing indexing) {
             RseqRuntime rt = RseqRuntime.get();
-            return new GuardedPerCpuOps(rt, rt.rseqMode() ? rt.stubs(index) : null, index, new PerCpuStats(), TestHooks.NONE);
+            return new GuardedPerCpuOps(rt, rt.rseqMode() ? rt.stubs(indexing.field()) : null, indexing,
+                    new PerCpuStats(), 0, false);
         }
     }
 
-    /** The shared production instance for {@code index}. */
-    public static GuardedPerCpuOps production(RseqAbi.Field index) {
-        if (index == RseqAbi.Field.CPU_ID) {
+    /** The shared production instance for {@code indexing}. */
+    static GuardedPerCpuOps production(PerCpuArea.Indexing indexing) {
+        if (indexing == PerCpuArea.Indexing.CPU) {
             return Production.CPU;
         }
-        if (Production.MM_CID == null) {
-            RseqRuntime.get().stubs(RseqAbi.Field.MM_CID); // throws with the reason
+        if (Production.CONCURRENCY_ID == null) {
+            RseqRuntime.get().stubs(indexing.field()); // throws with the reason
         }
-        return Production.MM_CID;
+        return Production.CONCURRENCY_ID;
     }
 
-    /** A fresh instance over stubs built with {@code options} (tests and diagnostics: delay loops, negative control). */
-    public static GuardedPerCpuOps withOptions(StubOptions options) {
-        return withOptions(options, TestHooks.NONE);
-    }
-
-    /** As {@link #withOptions(StubOptions)}, with test hooks. */
-    public static GuardedPerCpuOps withOptions(StubOptions options, TestHooks hooks) {
+    /** A fresh instance over stubs built with {@code options} and the given test hooks. */
+    static GuardedPerCpuOps withOptions(StubOptions options, int slowPathEvery, boolean skipFence) {
         RseqRuntime rt = RseqRuntime.get();
-        return new GuardedPerCpuOps(rt, rt.stubs(options), options.index(), new PerCpuStats(), hooks);
+        return new GuardedPerCpuOps(rt, rt.stubs(options), PerCpuArea.Indexing.of(options.index()), new PerCpuStats(),
+                slowPathEvery, skipFence);
     }
 
     /** A fresh lock-mode instance, whatever the process mode (tests compare both). */
-    public static GuardedPerCpuOps lockMode() {
-        return new GuardedPerCpuOps(RseqRuntime.get(), null, RseqAbi.Field.CPU_ID, new PerCpuStats(), TestHooks.NONE);
+    static GuardedPerCpuOps lockMode() {
+        return new GuardedPerCpuOps(RseqRuntime.get(), null, PerCpuArea.Indexing.CPU, new PerCpuStats(), 0, false);
     }
 
     @Override
     public boolean restartable() {
         return stubs != null;
-    }
-
-    @Override
-    public PerCpuArea.Indexing indexing() {
-        return index == RseqAbi.Field.MM_CID ? PerCpuArea.Indexing.CONCURRENCY_ID : PerCpuArea.Indexing.CPU;
     }
 
     /** Null and indexing checks common to every operation. */
@@ -200,7 +179,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, RseqAbi.F
                     }
                 }
             }
-            slowPath(area, region -> PortableOperations.loadAddStore(region, offset, value));
+            slowPath(area, ANY_REGION, region -> PortableOperations.loadAddStore(region, offset, value));
         } catch (Throwable t) {
             throw Libc.rethrowUnchecked(t);
         } finally {
@@ -209,10 +188,12 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, RseqAbi.F
     }
 
     @Override
-    public boolean compareAndStore(PerCpuArea area, long offset, long expected, long newValue) {
+    public boolean compareAndStore(PerCpuArea area, int index, long offset, long expected, long newValue) {
         checkArea(area);
+        area.checkRegion(index);
         area.checkWord(offset, "offset");
-        return run(area, d -> (long) stubs.loadCompareStore().invokeExact(d, area.address(offset), expected, newValue),
+        return run(area, index, d -> (long) stubs.loadCompareStore().invokeExact(d, (long) index, area.address(offset),
+                        expected, newValue),
                 region -> PortableOperations.loadCompareStore(region, offset, expected, newValue)) == COMMITTED;
     }
 
@@ -225,7 +206,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, RseqAbi.F
         long nodeOffset = address - pool.firstAddress();
         long nextOffset = pool.nextOffset();
         try {
-            run(area, d -> (long) stubs.listPush().invokeExact(d, area.address(headOffset), address, nextOffset),
+            run(area, ANY_REGION, d -> (long) stubs.listPush().invokeExact(d, area.address(headOffset), address, nextOffset),
                     region -> PortableOperations.listPush(region, headOffset, pool.memory(), nodeOffset, nextOffset));
         } finally {
             Reference.reachabilityFence(pool);
@@ -242,7 +223,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, RseqAbi.F
         long last = pool.lastAddress();
         long nodeMask = pool.nodeSize() - 1;        // NodePool guarantees a power of two
         try {
-            long r = run(area, d -> (long) stubs.listPop().invokeExact(d, area.address(headOffset), nextOffset, first,
+            long r = run(area, ANY_REGION, d -> (long) stubs.listPop().invokeExact(d, area.address(headOffset), nextOffset, first,
                             last, nodeMask),
                     region -> PortableOperations.listPop(region, headOffset, nextOffset, pool.memory(), last - first,
                             nodeMask));
@@ -260,25 +241,27 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, RseqAbi.F
     }
 
     @Override
-    public boolean storeThenCommit(PerCpuArea area, long counterOffset, long expected, long slotOffset, long value,
-                                   long newCounter) {
+    public boolean storeThenCommit(PerCpuArea area, int index, long counterOffset, long expected, long slotOffset,
+                                   long value, long newCounter) {
         checkArea(area);
+        area.checkRegion(index);
         area.checkWord(counterOffset, "counterOffset");
         area.checkWord(slotOffset, "slotOffset");
         if (slotOffset == counterOffset) {
             throw new IllegalArgumentException("slotOffset must differ from counterOffset " + counterOffset
                     + ": the try-store would publish before the commit");
         }
-        return run(area, d -> (long) stubs.loadCompareTrystoreStore().invokeExact(d, area.address(counterOffset),
-                        expected, area.address(slotOffset), value, newCounter),
+        return run(area, index, d -> (long) stubs.loadCompareTrystoreStore().invokeExact(d, (long) index,
+                        area.address(counterOffset), expected, area.address(slotOffset), value, newCounter),
                 region -> PortableOperations.loadCompareTrystoreStore(region, counterOffset, expected, slotOffset,
                         value, newCounter)) == COMMITTED;
     }
 
     @Override
-    public boolean copyThenCommit(PerCpuArea area, long counterOffset, long expected, long dstOffset,
+    public boolean copyThenCommit(PerCpuArea area, int index, long counterOffset, long expected, long dstOffset,
                                   MemorySegment src, long length, long newCounter) {
         checkArea(area);
+        area.checkRegion(index);
         area.checkWord(counterOffset, "counterOffset");
         if (length > MAX_COPY_BYTES) {
             throw new IllegalArgumentException("length must be at most " + MAX_COPY_BYTES + ", was " + length);
@@ -296,8 +279,8 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, RseqAbi.F
             throw new IllegalArgumentException("dstOffset range [" + dstOffset + ", " + (dstOffset + length)
                     + ") must not overlap counterOffset " + counterOffset);
         }
-        return run(area, d -> (long) stubs.loadCompareMemcpyStore().invokeExact(d, area.address(counterOffset),
-                        expected, area.address(dstOffset), src, length, newCounter),
+        return run(area, index, d -> (long) stubs.loadCompareMemcpyStore().invokeExact(d, (long) index,
+                        area.address(counterOffset), expected, area.address(dstOffset), src, length, newCounter),
                 region -> PortableOperations.loadCompareMemcpyStore(region, counterOffset, expected, dstOffset,
                         src, length, newCounter)) == COMMITTED;
     }
@@ -312,8 +295,8 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, RseqAbi.F
             for (; held < area.regions(); held++) {
                 acquireGuard(area, held);
             }
-            if (stubs != null && !hooks.skipFence()) {
-                runtime.fence(-1);
+            if (stubs != null && !skipFence) {
+                runtime.fenceAllCpus();
             }
             long sum = 0;
             for (int c = 0; c < area.regions(); c++) {
@@ -334,8 +317,11 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, RseqAbi.F
     public int currentIndex(PerCpuArea area) {
         checkArea(area);
         int id = stubs == null ? Libc.schedGetcpu()
-                : index == RseqAbi.Field.MM_CID ? runtime.concurrencyId() : runtime.currentCpu();
+                : indexing == PerCpuArea.Indexing.CONCURRENCY_ID ? runtime.concurrencyId() : runtime.currentCpu();
         if (id < 0) {
+            // NOTE: no CPU to go by (lock mode without sched_getcpu): spread threads over regions by a
+            // Fibonacci hash of the thread id (multiply by 2^64 / golden ratio, keep high bits), so that
+            // consecutive ids, the common case, land on different regions instead of clustering.
             id = (int) (Thread.currentThread().threadId() * 0x9E3779B97F4A7C15L >>> 40);
         }
         return Math.floorMod(id, area.regions());
@@ -353,14 +339,22 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, RseqAbi.F
         long apply(MemorySegment region);
     }
 
-    /** The two-attempt protocol for any operation; returns the stub's or the slow path's result. */
-    private long run(PerCpuArea area, StubCall fast, RegionOp slow) {
+    /** The {@code region} argument of {@link #run} and {@link #slowPath} for operations that act on any region. */
+    private static final int ANY_REGION = -1;
+
+    /**
+     * The two-attempt protocol for any operation; returns the stub's or the slow path's result.
+     *
+     * @param region the region the operation must act on (its stub takes it as expectedIndex and
+     *               returns MOVED elsewhere), or {@link #ANY_REGION}
+     */
+    private long run(PerCpuArea area, int region, StubCall fast, RegionOp slow) {
         try {
             if (fastPath()) {
                 long d = area.descriptorAddress();
                 for (int attempt = 0; attempt < 2; attempt++) {
                     long r = fast.call(d);
-                    if (r != ABORTED && r != GUARDED && r != INDEX_INVALID) {
+                    if (r != ABORTED && r != GUARDED && r != INDEX_INVALID && r != MOVED) {
                         return r;
                     }
                     if (!retry(r)) {
@@ -368,7 +362,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, RseqAbi.F
                     }
                 }
             }
-            return slowPath(area, slow);
+            return slowPath(area, region, slow);
         } catch (Throwable t) {
             throw Libc.rethrowUnchecked(t);
         } finally {
@@ -379,7 +373,7 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, RseqAbi.F
     /** Whether to try the restartable sequence: always in RSEQ mode, unless a test hook forces the slow path. */
     private boolean fastPath() {
         return stubs != null
-                && (hooks.slowPathEvery() == 0 || ThreadLocalRandom.current().nextInt(hooks.slowPathEvery()) != 0);
+                && (slowPathEvery == 0 || ThreadLocalRandom.current().nextInt(slowPathEvery) != 0);
     }
 
     /**
@@ -390,6 +384,13 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, RseqAbi.F
     private boolean retry(long status) {
         if (status == ABORTED) {
             stats.recordAbort();
+            return true;
+        }
+        if (status == MOVED) {
+            // NOTE: the thread runs on another region than the caller named (it migrated since it
+            // looked): worth one more attempt, as after an abort; the slow path then works on the
+            // named region from wherever the thread runs.
+            stats.recordMoved();
             return true;
         }
         if (status == GUARDED) {
@@ -458,14 +459,19 @@ public record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, RseqAbi.F
         }
     }
 
-    private long slowPath(PerCpuArea area, RegionOp op) {
+    private long slowPath(PerCpuArea area, int region, RegionOp op) {
         stats.recordSlowPath();
-        int c = hooks.slowPathEvery() > 0 ? ThreadLocalRandom.current().nextInt(area.regions()) : currentIndex(area);
+        int c = region != ANY_REGION ? region
+                : slowPathEvery > 0 ? ThreadLocalRandom.current().nextInt(area.regions()) : currentIndex(area);
         checkStackHeadroom();
         acquireGuard(area, c);
         try {
-            if (stubs != null && !hooks.skipFence()) {
-                runtime.fence(index == RseqAbi.Field.MM_CID ? -1 : c);
+            if (stubs != null && !skipFence) {
+                if (indexing == PerCpuArea.Indexing.CONCURRENCY_ID) {
+                    runtime.fenceAllCpus();         // a concurrency id is not a CPU: any CPU may run region c
+                } else {
+                    runtime.fenceCpu(c);
+                }
             }
             return op.apply(area.region(c));
         } finally {

@@ -1,8 +1,7 @@
-package dev.rseq4j.core.internal.runtime;
+package dev.rseq4j.core.percpu;
 
-import dev.rseq4j.core.internal.platform.RseqAbi;
-import dev.rseq4j.core.percpu.PerCpuArea;
-import dev.rseq4j.core.percpu.PerCpuOps;
+import dev.rseq4j.core.internal.runtime.RseqRuntime;
+import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
 import org.junit.jupiter.api.Test;
 
 import java.util.concurrent.ThreadLocalRandom;
@@ -26,20 +25,19 @@ class GuardStackOverflowTest {
 
     @Test
     void lockModeNeverLeavesAGuardHeld() throws Exception {
-        overflowRounds(GuardedPerCpuOps.lockMode(), ROUNDS * 4);
+        overflowRounds(OpsVariant.lockMode(), ROUNDS * 4);
     }
 
     @Test
     void slowPathNeverLeavesAGuardHeld() throws Exception {
         RseqRuntime rt = RseqRuntime.get();
         assumeTrue(rt.rseqMode(), "needs the stubs");
-        overflowRounds(GuardedPerCpuOps.withOptions(rt.productionOptions(RseqAbi.Field.CPU_ID),
-                new GuardedPerCpuOps.TestHooks(1, false)), ROUNDS);
+        overflowRounds(OpsVariant.of(Indexing.CPU).forcingSlowPathEvery(1).create(), ROUNDS);
     }
 
     @Test
     void sumThenResetNeverLeavesAGuardHeld() throws Exception {
-        PerCpuOps ops = GuardedPerCpuOps.lockMode();
+        PerCpuOps ops = OpsVariant.lockMode();
         PerCpuArea area = PerCpuArea.forPossibleCpus(ops.indexing(), 64);
         runOnSmallStack(() -> {
             for (int round = 0; round < ROUNDS; round++) {

@@ -1,9 +1,7 @@
-package dev.rseq4j.core.internal.runtime;
+package dev.rseq4j.core.percpu;
 
-import dev.rseq4j.core.internal.platform.RseqAbi;
-import dev.rseq4j.core.percpu.NodePool;
-import dev.rseq4j.core.percpu.PerCpuArea;
-import dev.rseq4j.core.percpu.PerCpuOps;
+import dev.rseq4j.core.internal.runtime.RseqRuntime;
+import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -31,14 +29,13 @@ class PopCorruptHeadTest {
     static List<Arguments> modes() {
         RseqRuntime rt = RseqRuntime.get();
         List<Arguments> modes = new ArrayList<>();
-        modes.add(Arguments.of("lock mode (portable)", (Supplier<GuardedPerCpuOps>) GuardedPerCpuOps::lockMode));
-        for (RseqAbi.Field index : RseqAbi.Field.values()) {
-            if (rt.rseqMode() && (index == RseqAbi.Field.CPU_ID || rt.status().mmCid())) {
+        modes.add(Arguments.of("lock mode (portable)", (Supplier<PerCpuOps>) OpsVariant::lockMode));
+        for (Indexing index : Indexing.values()) {
+            if (rt.rseqMode() && (index == Indexing.CPU || rt.status().mmCid())) {
                 modes.add(Arguments.of("stub " + index,
-                        (Supplier<GuardedPerCpuOps>) () -> GuardedPerCpuOps.production(index)));
+                        (Supplier<PerCpuOps>) () -> GuardedPerCpuOps.production(index)));
                 modes.add(Arguments.of("slow path (portable) " + index,
-                        (Supplier<GuardedPerCpuOps>) () -> GuardedPerCpuOps.withOptions(
-                                rt.productionOptions(index), new GuardedPerCpuOps.TestHooks(1, false))));
+                        (Supplier<PerCpuOps>) () -> OpsVariant.of(index).forcingSlowPathEvery(1).create()));
             }
         }
         return modes;
@@ -46,8 +43,8 @@ class PopCorruptHeadTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("modes")
-    void headBetweenNodesOrOutsideThePoolIsRefusedAndLeftAlone(String mode, Supplier<GuardedPerCpuOps> ops) {
-        GuardedPerCpuOps o = ops.get();
+    void headBetweenNodesOrOutsideThePoolIsRefusedAndLeftAlone(String mode, Supplier<PerCpuOps> ops) {
+        PerCpuOps o = ops.get();
         NodePool pool = new NodePool(4, 32, 16);
         for (int node = 0; node < 4; node++) {
             pool.node(node).set(JAVA_LONG, 16, pool.address((node + 1) % 4));   // plausible next pointers

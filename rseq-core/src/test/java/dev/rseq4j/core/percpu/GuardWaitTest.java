@@ -1,8 +1,7 @@
-package dev.rseq4j.core.internal.runtime;
+package dev.rseq4j.core.percpu;
 
-import dev.rseq4j.core.internal.platform.RseqAbi;
-import dev.rseq4j.core.percpu.PerCpuArea;
-import dev.rseq4j.core.percpu.PerCpuOps;
+import dev.rseq4j.core.internal.runtime.RseqRuntime;
+import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
 import dev.rseq4j.testing.Forked;
 import org.junit.jupiter.api.Test;
 
@@ -31,7 +30,7 @@ class GuardWaitTest {
 
     @Test
     void lockModeWaitersParkWhileAGuardIsHeld() throws Exception {
-        assertWaitersPark(GuardedPerCpuOps.lockMode());
+        assertWaitersPark(OpsVariant.lockMode());
     }
 
     @Test
@@ -39,8 +38,7 @@ class GuardWaitTest {
         RseqRuntime rt = RseqRuntime.get();
         assumeTrue(rt.rseqMode(), "needs the stubs");
         // Every operation takes the slow path on a random region: all of them need a held guard.
-        assertWaitersPark(GuardedPerCpuOps.withOptions(rt.productionOptions(RseqAbi.Field.CPU_ID),
-                new GuardedPerCpuOps.TestHooks(1, false)));
+        assertWaitersPark(OpsVariant.of(Indexing.CPU).forcingSlowPathEvery(1).create());
     }
 
     /** 64 virtual threads on 2 carriers, some CPU-bound, the others on slow paths and sumThenReset. */

@@ -1,8 +1,7 @@
-package dev.rseq4j.core.internal.runtime;
+package dev.rseq4j.core.percpu;
 
-import dev.rseq4j.core.internal.platform.RseqAbi;
-import dev.rseq4j.core.percpu.PerCpuArea;
-import dev.rseq4j.core.percpu.PerCpuOps;
+import dev.rseq4j.core.internal.runtime.RseqRuntime;
+import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
 
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -30,8 +29,8 @@ public final class VirtualThreadGuardProbe {
             if (mode.equals("slowpath") && !rt.rseqMode()) {
                 continue;
             }
-            PerCpuOps ops = mode.equals("lock") ? GuardedPerCpuOps.lockMode()
-                    : GuardedPerCpuOps.withOptions(rt.productionOptions(RseqAbi.Field.CPU_ID), new GuardedPerCpuOps.TestHooks(1, false));
+            PerCpuOps ops = mode.equals("lock") ? OpsVariant.lockMode()
+                    : OpsVariant.of(Indexing.CPU).forcingSlowPathEvery(1).create();
             ok &= run(mode, ops);
         }
         System.out.println("ok=" + ok);
