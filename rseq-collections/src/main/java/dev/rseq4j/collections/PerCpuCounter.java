@@ -1,5 +1,6 @@
 package dev.rseq4j.collections;
 
+import dev.rseq4j.collections.internal.WordArena;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
 import dev.rseq4j.core.percpu.PerCpuStats;
@@ -47,7 +48,6 @@ import java.util.Objects;
 public final class PerCpuCounter extends Number {
     private static final long serialVersionUID = 1L;
     private static final PerCpuOps CPU_OPS = PerCpuOps.cpuIndexed();
-    private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
 
     /**
      * The production mm_cid operations, created on first use; null where rseq works but the kernel
@@ -89,7 +89,7 @@ public final class PerCpuCounter extends Number {
         if (ops != null && ops.indexing() != arena.indexing()) {
             throw new IllegalArgumentException("ops index by " + ops.indexing() + ", arena by " + arena.indexing());
         }
-        PerCpuArena.Slot slot = arena.allocate(this);
+        WordArena.Slot slot = arena.allocate(this);
         this.area = slot.area();
         this.offset = (int) slot.offset();
         this.ops = ops != null ? ops : arena.indexing() == PerCpuArea.Indexing.CPU ? null : CONCURRENCY_ID;
@@ -170,12 +170,7 @@ public final class PerCpuCounter extends Number {
      */
     public long sum() {
         try {
-            long sum = 0;
-            long stride = area.stride();
-            for (int c = 0, n = area.regions(); c < n; c++) {
-                sum += (long) LONG.getOpaque(area.memory(), c * stride + offset);
-            }
-            return sum;
+            return area.sumLongOpaque(offset);
         } finally {
             Reference.reachabilityFence(this);
         }

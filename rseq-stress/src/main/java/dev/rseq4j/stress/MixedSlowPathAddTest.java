@@ -1,6 +1,6 @@
 package dev.rseq4j.stress;
 
-import dev.rseq4j.collections.StressAccess;
+import dev.rseq4j.collections.internal.WordArena;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.Arbiter;
 import org.openjdk.jcstress.annotations.Description;
@@ -26,7 +26,7 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 public class MixedSlowPathAddTest {
     /** Owns the word: it is reused once this state (and so the owner) is unreachable. */
     private final Object owner = new Object();
-    private final StressAccess.Word word = StressOps.newWord(owner);
+    private final WordArena.Slot word = StressOps.newWord(owner);
 
     @Actor
     public void fastPath() {
@@ -40,6 +40,6 @@ public class MixedSlowPathAddTest {
 
     @Arbiter
     public void arbiter(J_Result r) {
-        r.r1 = StressOps.sum(word.area(), word.offset());
+        r.r1 = word.area().sumLongOpaque(word.offset());
     }
 }

@@ -1,6 +1,6 @@
 package dev.rseq4j.stress;
 
-import dev.rseq4j.collections.StressAccess;
+import dev.rseq4j.collections.internal.WordArena;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.Arbiter;
 import org.openjdk.jcstress.annotations.Description;
@@ -27,7 +27,7 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 @State
 public class MixedSlowPathWithoutFenceTest {
     private final Object owner = new Object();
-    private final StressAccess.Word word = StressOps.newWord(owner);
+    private final WordArena.Slot word = StressOps.newWord(owner);
 
     @Actor
     public void fastPath() {
@@ -41,6 +41,6 @@ public class MixedSlowPathWithoutFenceTest {
 
     @Arbiter
     public void arbiter(J_Result r) {
-        r.r1 = StressOps.sum(word.area(), word.offset());
+        r.r1 = word.area().sumLongOpaque(word.offset());
     }
 }

@@ -1,19 +1,16 @@
 package dev.rseq4j.stress;
 
-import dev.rseq4j.collections.PerCpuArena;
-import dev.rseq4j.collections.StressAccess;
-import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
+import dev.rseq4j.collections.internal.WordArena;
+import dev.rseq4j.core.Rseq;
+import dev.rseq4j.core.RseqStatus;
 import dev.rseq4j.core.percpu.OpsVariant;
-import dev.rseq4j.core.internal.runtime.RseqRuntime;
-import dev.rseq4j.core.percpu.PerCpuArea;
+import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
 import dev.rseq4j.core.percpu.PerCpuOps;
-
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /** The operations the tests mix, created once per VM (hooked operations install stubs). */
 final class StressOps {
     /** True when this VM runs rseq4j in rseq mode (restartable fast paths), false in lock mode. */
-    static final boolean RSEQ = RseqRuntime.get().rseqMode();
+    static final boolean RSEQ = Rseq.status().mode() == RseqStatus.Mode.RSEQ;
 
     /** The production CPU-indexed operations: in rseq mode, the restartable fast path. */
     static final PerCpuOps PRODUCTION = PerCpuOps.cpuIndexed();
@@ -33,23 +30,18 @@ final class StressOps {
             ? OpsVariant.of(Indexing.CPU).forcingSlowPathEvery(1).withoutFence().create()
             : PRODUCTION;
 
-    /** The words of the area tests: a dedicated arena, so that no other user shares their pages. */
-    private static final PerCpuArena ARENA = new PerCpuArena(PerCpuArea.Indexing.CPU);
+    /**
+     * The words of the area tests: a dedicated arena, so that no other user shares their pages.
+     * jcstress creates millions of states: one 8-byte word each, instead of a page-aligned area each,
+     * keeps the forked VMs' native memory small.
+     */
+    private static final WordArena ARENA = new WordArena(Indexing.CPU);
 
     private StressOps() {
     }
 
     /** A zeroed word in every CPU's region, reused once {@code owner} (held by the test's state) is unreachable. */
-    static StressAccess.Word newWord(Object owner) {
-        return StressAccess.allocate(ARENA, owner);
-    }
-
-    /** The word at {@code offset} summed over every region (call after the writers finished). */
-    static long sum(PerCpuArea area, long offset) {
-        long sum = 0;
-        for (int c = 0; c < area.regions(); c++) {
-            sum += area.region(c).get(JAVA_LONG, offset);
-        }
-        return sum;
+    static WordArena.Slot newWord(Object owner) {
+        return ARENA.allocate(owner);
     }
 }

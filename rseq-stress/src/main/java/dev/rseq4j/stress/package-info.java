@@ -9,7 +9,9 @@
  * mode at all: without {@code --enable-native-access} they fall back to lock mode, and the other
  * tests would then only test the lock.
  *
- * <p>The module has no module-info: it runs on the class path, where the core's internal test
- * hooks ({@code GuardedPerCpuOps.TestHooks}) are accessible.
+ * <p>The module has no module-info: it runs on the class path, where the instrumented operations
+ * ({@code dev.rseq4j.core.percpu.OpsVariant}) and the collections' internal word allocator
+ * ({@code dev.rseq4j.collections.internal.WordArena}) are accessible. It declares no package of
+ * another module (no split package).
  */
 package dev.rseq4j.stress;

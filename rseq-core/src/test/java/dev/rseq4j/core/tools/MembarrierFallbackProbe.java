@@ -32,7 +32,7 @@ public final class MembarrierFallbackProbe {
 
     public static void main(String[] args) throws Exception {
         RseqRuntime rt = RseqRuntime.get();
-        System.out.println(rt.status().toString().lines().limit(2).toList());
+        System.out.println(dev.rseq4j.core.Rseq.status().toString().lines().limit(2).toList());
         if (!rt.rseqMode()) {
             System.out.println("result=FAIL not in RSEQ mode");
             System.exit(1);

@@ -43,7 +43,7 @@ public final class RegistrationBackoffProbe {
             }
         });
         RseqRuntime rt = RseqRuntime.get();   // registers this thread: its first rseq call, not injected
-        System.out.println(rt.status().toString().lines().limit(2).toList());
+        System.out.println(dev.rseq4j.core.Rseq.status().toString().lines().limit(2).toList());
         initialised.countDown();
         worker.join();
         System.out.println(out);

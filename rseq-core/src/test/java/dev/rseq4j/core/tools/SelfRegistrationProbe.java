@@ -45,7 +45,7 @@ public final class SelfRegistrationProbe {
             }
         });
         early.start();                       // before the library touches rseq: glibc left cpu_id = -2
-        System.out.println(RseqRuntime.get().status().toString().lines().limit(2).toList());
+        System.out.println(dev.rseq4j.core.Rseq.status().toString().lines().limit(2).toList());
         initialised.countDown();
         early.join();
         System.out.println(out);
