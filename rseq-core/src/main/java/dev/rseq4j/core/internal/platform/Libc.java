@@ -65,7 +65,6 @@ public final class Libc {
 
     // getauxval keys.
     public static final long AT_RSEQ_FEATURE_SIZE = 27;
-    public static final long AT_RSEQ_ALIGN = 28;
 
     private static final Optional<MethodHandle> SYSCALL4 = downcall("syscall",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
