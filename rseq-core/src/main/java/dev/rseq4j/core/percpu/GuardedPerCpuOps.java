@@ -26,12 +26,14 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *
  * <h2>Implementation notes</h2>
  * Fast path: call the stub; {@code COMMITTED} (or a result) ends the operation. {@code ABORTED}
- * counts as an attempt; {@code INDEX_INVALID} registers the thread when this library is the
+ * counts as an attempt, and so does {@code MOVED} (an operation that names its region found the
+ * thread on another one); {@code INDEX_INVALID} registers the thread when this library is the
  * registrant and retries; {@code GUARDED} goes straight to the slow path. After two attempts the
  * slow path runs. That bound is what guarantees progress even under constant preemption (the 2016
  * design review's "two attempts, then a lock").
  *
- * <p>Slow path on region {@code c} (any region is correct; we pick the current CPU's for locality):
+ * <p>Slow path on region {@code c}: the region the operation names (compare operations), else the
+ * current CPU's for locality (any region is correct for add, push and pop):
  * <ol>
  *   <li>CAS {@code guard[c]} 0 to 1, waiting while another slow path holds it (see "Waiting");</li>
  *   <li>membarrier(PRIVATE_EXPEDITED_RSEQ) on CPU {@code c}, or on all CPUs in mm_cid mode (an id is
