@@ -88,7 +88,8 @@ class AArch64GuardOrderingTest {
     void guardIsLoadAcquireBeforeEveryDataLoad() {
         AArch64StubGenerator generator = new AArch64StubGenerator();
         int checked = 0;
-        for (RseqAbi.Field index : RseqAbi.Field.values()) {
+        List<RseqAbi.Field> indexes = List.of(RseqAbi.Field.CPU_ID, RseqAbi.Field.MM_CID);
+        for (RseqAbi.Field index : indexes) {
             for (StubOptions options : List.of(StubOptions.production(-32, index),
                     StubOptions.production(-32, index).withDelay(100),
                     StubOptions.production(-32, index).nonRestartable())) {
@@ -99,7 +100,7 @@ class AArch64GuardOrderingTest {
                 }
             }
         }
-        assertEquals(Operation.values().length * RseqAbi.Field.values().length * 3, checked);
+        assertEquals(Operation.values().length * indexes.size() * 3, checked);
     }
 
     private static void checkSection(GeneratedCode code, GeneratedCode.Section s, StubOptions options) {
