@@ -50,7 +50,8 @@ import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.mem;
  *
  * <p>The frame's primitives, as emitted:
  * <pre>
- *   arm:      lea r10,[rip+desc]; mov fs:[rseq+8],r10
+ *   entry:    (7 or more arguments: mov r11,[rsp+8])    prologue
+ *             lea r10,[rip+desc]; mov fs:[rseq+8],r10  arm rseq_cs
  *   start:    (mm_cid only: mov eax,fs:[rseq+4]; test eax,eax; js invalid)
  *             mov eax,fs:[rseq+index]                  cpu_id or mm_cid
  *             cmp eax,[rdi+16]; jae invalid
