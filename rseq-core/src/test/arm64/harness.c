@@ -33,7 +33,6 @@
 #define AT_RSEQ_FEATURE_SIZE 27
 #endif
 
-enum { COMMITTED = 0, ABORTED = 1, INDEX_INVALID = 2, GUARDED = 3, FAILED = 4, CORRUPT = 5 };
 #define REGIONS 8              /* more than the emulated CPUs: every cpu_id and mm_cid fits */
 #define STRIDE 4096L
 #define WORD 8L
@@ -65,16 +64,18 @@ typedef long (*op4)(long, long, long, long);
 typedef long (*op5)(long, long, long, long, long);
 typedef long (*op6)(long, long, long, long, long, long);
 typedef long (*op7)(long, long, long, long, long, long, long);
+typedef long (*op8)(long, long, long, long, long, long, long, long);
 typedef long (*probe)(void);
 
 struct stubs {
     const char *name;
     int mmcid;
     op3 add;
-    op4 cas, push;
+    op4 push;
+    op5 cas;                       /* expectedIndex, offset, expected, newValue */
     op6 pop;                       /* headOffset, nextOffset, poolFirst, poolLast, nodeMask */
-    op6 trystore;
-    op7 copy;
+    op7 trystore;                  /* expectedIndex, counterOffset, expected, slotOffset, value, newCounter */
+    op8 copy;                      /* expectedIndex, counterOffset, expected, dstOffset, src, length, newCounter */
     probe probes[PROBE_COUNT];
 };
 
@@ -105,11 +106,11 @@ static struct stubs install(const struct rseq4j_blob *b) {
     }
     struct stubs s = {.name = b->name, .mmcid = strncmp(b->name, "mmcid", 5) == 0};
     s.add = (op3) (p + b->ops[OP_LOAD_ADD_STORE]);
-    s.cas = (op4) (p + b->ops[OP_LOAD_COMPARE_STORE]);
+    s.cas = (op5) (p + b->ops[OP_LOAD_COMPARE_STORE]);
     s.push = (op4) (p + b->ops[OP_LIST_PUSH]);
     s.pop = (op6) (p + b->ops[OP_LIST_POP]);
-    s.trystore = (op6) (p + b->ops[OP_LOAD_COMPARE_TRYSTORE_STORE]);
-    s.copy = (op7) (p + b->ops[OP_LOAD_COMPARE_MEMCPY_STORE]);
+    s.trystore = (op7) (p + b->ops[OP_LOAD_COMPARE_TRYSTORE_STORE]);
+    s.copy = (op8) (p + b->ops[OP_LOAD_COMPARE_MEMCPY_STORE]);
     for (int i = 0; i < PROBE_COUNT; i++) {
         s.probes[i] = (probe) (p + b->probes[i]);
     }
@@ -130,16 +131,20 @@ static const struct rseq4j_blob *blob(const char *name) {
 
 struct area {
     unsigned char *mem;
-    struct { uint64_t guard0, stride; uint32_t count, pad; uint64_t pad2; } __attribute__((aligned(32))) desc;
+    unsigned char desc[RSEQ4J_AREA_SIZE] __attribute__((aligned(RSEQ4J_AREA_ALIGN)));   /* AreaDescriptor */
 };
+
+static void desc_put64(struct area *a, int offset, uint64_t v) { memcpy(a->desc + offset, &v, sizeof v); }
+static void desc_put32(struct area *a, int offset, uint32_t v) { memcpy(a->desc + offset, &v, sizeof v); }
 
 static struct area *area_new(void) {
     struct area *a = aligned_alloc(64, sizeof *a);
     a->mem = aligned_alloc(4096, REGIONS * STRIDE);
     memset(a->mem, 0, REGIONS * STRIDE);
-    a->desc.guard0 = (uint64_t) a->mem;        /* guard at offset 0 of every region */
-    a->desc.stride = STRIDE;
-    a->desc.count = REGIONS;
+    memset(a->desc, 0, sizeof a->desc);
+    desc_put64(a, RSEQ4J_AREA_GUARD0, (uint64_t) a->mem);     /* guard at offset 0 of every region */
+    desc_put64(a, RSEQ4J_AREA_STRIDE, STRIDE);
+    desc_put32(a, RSEQ4J_AREA_COUNT, REGIONS);
     return a;
 }
 
@@ -165,6 +170,10 @@ static int current(const struct stubs *s) {
     return id < 0 ? 0 : (int) (id % REGIONS);
 }
 
+/* A compare stub called with HERE, the index the thread reads right before the call, as
+ * expectedIndex; MOVED (migrated in between) reads it again. */
+#define ON_CURRENT(s, call) ({ long _m; do { long HERE = current(s); _m = RETRY(call); } while (_m == MOVED); _m; })
+
 /* ---- single-threaded semantics ----------------------------------------------------------------- */
 
 static void semantics(const struct stubs *s) {
@@ -175,9 +184,20 @@ static void semantics(const struct stubs *s) {
     check(r == COMMITTED && sum(a, 8) == 41, name, "status=%ld sum=%ld", r, sum(a, 8));
 
     snprintf(name, sizeof name, "%s/compare-store", s->name);
-    long miss = RETRY(s->cas(D(a), W(a, 16), 5, 9));
-    long hit = RETRY(s->cas(D(a), W(a, 16), 0, 9));
+    long miss = ON_CURRENT(s, s->cas(D(a), HERE, W(a, 16), 5, 9));
+    long hit = ON_CURRENT(s, s->cas(D(a), HERE, W(a, 16), 0, 9));
     check(miss == FAILED && hit == COMMITTED && sum(a, 16) == 9, name, "miss=%ld hit=%ld sum=%ld", miss, hit, sum(a, 16));
+
+    /* an expectedIndex no section runs on: MOVED, nothing stored, where the operation would succeed */
+    snprintf(name, sizeof name, "%s/moved", s->name);
+    long count_wrong = REGIONS, high_wrong = (1L << 32) | current(s);
+    long mcas = RETRY(s->cas(D(a), count_wrong, W(a, 16), 9, 10));
+    long mcas2 = RETRY(s->cas(D(a), high_wrong, W(a, 16), 9, 10));
+    long mtry = RETRY(s->trystore(D(a), -1, W(a, 40), 0, W(a, RING), 77, 1));
+    long mcopy = RETRY(s->copy(D(a), REGIONS, W(a, 48), 0, W(a, 200), W(a, 16), 8, 1));
+    check(mcas == MOVED && mcas2 == MOVED && mtry == MOVED && mcopy == MOVED && sum(a, 16) == 9 && sum(a, 40) == 0
+          && sum(a, RING) == 0 && sum(a, 48) == 0 && sum(a, 200) == 0, name, "cas=%ld/%ld trystore=%ld memcpy=%ld",
+          mcas, mcas2, mtry, mcopy);
 
     snprintf(name, sizeof name, "%s/list", s->name);
     long *pool = aligned_alloc(16, 4 * 32);
@@ -205,23 +225,23 @@ static void semantics(const struct stubs *s) {
     }
 
     snprintf(name, sizeof name, "%s/trystore", s->name);
-    long tmiss = RETRY(s->trystore(D(a), W(a, 40), 1, W(a, RING), 77, 2));
-    long thit = RETRY(s->trystore(D(a), W(a, 40), 0, W(a, RING), 77, 1));
+    long tmiss = ON_CURRENT(s, s->trystore(D(a), HERE, W(a, 40), 1, W(a, RING), 77, 2));
+    long thit = ON_CURRENT(s, s->trystore(D(a), HERE, W(a, 40), 0, W(a, RING), 77, 1));
     check(tmiss == FAILED && thit == COMMITTED && sum(a, 40) == 1 && sum(a, RING) == 77, name,
           "miss=%ld hit=%ld", tmiss, thit);
 
     snprintf(name, sizeof name, "%s/memcpy", s->name);
     unsigned char src[37];
     for (int i = 0; i < 37; i++) src[i] = (unsigned char) (i * 7 + 1);
-    long cmiss = RETRY(s->copy(D(a), W(a, 48), 3, W(a, 200), (long) src, 37, 4));
-    long chit = RETRY(s->copy(D(a), W(a, 48), 0, W(a, 200), (long) src, 37, 1));
+    long cmiss = ON_CURRENT(s, s->copy(D(a), HERE, W(a, 48), 3, W(a, 200), (long) src, 37, 4));
+    long chit = ON_CURRENT(s, s->copy(D(a), HERE, W(a, 48), 0, W(a, 200), (long) src, 37, 1));
     int found = 0;
     for (int reg = 0; reg < REGIONS; reg++) found |= memcmp(a->mem + reg * STRIDE + 200, src, 37) == 0;
     check(cmiss == FAILED && chit == COMMITTED && sum(a, 48) == 1 && found, name, "miss=%ld hit=%ld copied=%d", cmiss, chit, found);
 
     snprintf(name, sizeof name, "%s/index-invalid", s->name);
     struct area *none = area_new();
-    none->desc.count = 0;
+    desc_put32(none, RSEQ4J_AREA_COUNT, 0);
     long inv = RETRY(s->add(D(none), W(none, 8), 1));
     check(inv == INDEX_INVALID && sum(none, 8) == 0, name, "status=%ld", inv);
 
@@ -273,9 +293,10 @@ static void *worker(void *arg) {
             RETRY(s->add(D(a), W(a, WORD), 1));
             done++;
             break;
-        case W_CAS: {
-            long v = lp(a, current(s), WORD);
-            done += RETRY(s->cas(D(a), W(a, WORD), v, v + 1)) == COMMITTED;
+        case W_CAS: {               /* MOVED (migrated since current()) counts as not done, like FAILED */
+            int here = current(s);
+            long v = lp(a, here, WORD);
+            done += RETRY(s->cas(D(a), here, W(a, WORD), v, v + 1)) == COMMITTED;
             break;
         }
         case W_LIST: {
@@ -287,14 +308,16 @@ static void *worker(void *arg) {
             break;
         }
         case W_TRYSTORE: {
-            long n = lp(a, current(s), WORD);
-            done += RETRY(s->trystore(D(a), W(a, WORD), n, W(a, RING + (n % SLOTS) * 8), n + 1, n + 1)) == COMMITTED;
+            int here = current(s);
+            long n = lp(a, here, WORD);
+            done += RETRY(s->trystore(D(a), here, W(a, WORD), n, W(a, RING + (n % SLOTS) * 8), n + 1, n + 1)) == COMMITTED;
             break;
         }
         case W_MEMCPY: {
-            long n = lp(a, current(s), WORD);
+            int here = current(s);
+            long n = lp(a, here, WORD);
             record[0] = n; record[1] = n * 31; record[2] = ~n;
-            done += RETRY(s->copy(D(a), W(a, WORD), n, W(a, RING + (n % SLOTS) * RECORD), (long) record, RECORD, n + 1)) == COMMITTED;
+            done += RETRY(s->copy(D(a), here, W(a, WORD), n, W(a, RING + (n % SLOTS) * RECORD), (long) record, RECORD, n + 1)) == COMMITTED;
             break;
         }
         }

@@ -5,7 +5,9 @@ import dev.rseq4j.core.internal.platform.Arch;
 /**
  * One code generator per architecture, behind this interface. A generator knows the instruction
  * set, the ABI's argument registers, how to find the thread's rseq area and the abort signature; it
- * emits every {@link Operation} and {@link Probe} with exactly the semantics documented there.
+ * emits every {@link Operation} and {@link Probe} with exactly the semantics documented there,
+ * through a {@link StubFrame}, which owns the protocol common to every stub; the generator supplies
+ * the instructions.
  * Collections never see machine code: they call operations through {@code PerCpuOps}. The runtime
  * chooses the generator for the running {@link Arch} (this package knows no implementation).
  */

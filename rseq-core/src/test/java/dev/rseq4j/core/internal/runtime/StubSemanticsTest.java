@@ -23,7 +23,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * Each stub, called directly and single-threaded, against {@link PortableOperations}: the result
  * and the memory after the stub must equal the portable form applied to one region of the memory
  * before it (the region of the CPU the stub ran on). Also the paths that must not write: index out
- * of range (what an unregistered thread's -1/-2 looks like) and a held guard.
+ * of range (what an unregistered thread's -1/-2 looks like), a held guard, and a compare operation
+ * whose {@code expectedIndex} names another region than the one its section ran on (MOVED).
  */
 class StubSemanticsTest {
     private static final long STRIDE = 256;
@@ -47,6 +48,70 @@ class StubSemanticsTest {
 
     private interface Reference {
         long apply(MemorySegment region);
+    }
+
+    /** A compare stub called with {@code expectedIndex} first. */
+    private interface CompareCall {
+        long run(long descriptor, long expectedIndex) throws Throwable;
+    }
+
+    /** The region index the calling thread reads now (cpu_id or mm_cid, as the stubs do). */
+    private static long currentIndex(StubHandles h) throws Throwable {
+        return (long) (h.options().index() == RseqAbi.Field.MM_CID ? h.mmCid() : h.cpuId()).invokeExact();
+    }
+
+    /**
+     * Calls {@code stub} with the index the thread reads right before the call: the right
+     * {@code expectedIndex}. A migration between the probe and the section gives MOVED: probe again.
+     */
+    private static Call onCurrentRegion(StubHandles h, CompareCall stub) {
+        return d -> {
+            for (int attempt = 0; attempt < 1000; attempt++) {
+                long r = stub.run(d, currentIndex(h));
+                if (r != StubStatus.MOVED) {
+                    return r;
+                }
+            }
+            throw new AssertionError("1000 consecutive MOVED with the index just read");
+        };
+    }
+
+    /**
+     * A wrong {@code expectedIndex} returns MOVED and stores nothing, even where the operation
+     * would succeed on every region: a never-valid index (negative, {@code count}, one whose low 32
+     * bits are the right index), and another region's valid index.
+     */
+    private static void assertMovedWithWrongIndex(StubHandles h, PerCpuArea area, CompareCall stub) throws Throwable {
+        long[] neverValid = {-1, area.regions(), Long.MIN_VALUE, 1L << 32};
+        for (long wrong : neverValid) {
+            assertMoved(area, d -> stub.run(d, wrong == 1L << 32 ? wrong | currentIndex(h) : wrong), "expectedIndex " + wrong);
+        }
+        if (area.regions() > 1) {
+            // Another region's index; if the thread migrates onto that region in between, the
+            // operation may commit there: restore the memory and try again.
+            byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
+            for (int attempt = 0; ; attempt++) {
+                long here = currentIndex(h);
+                long r = stub.run(area.descriptorAddress(), (here + 1) % area.regions());
+                if (r == StubStatus.MOVED) {
+                    assertArrayEquals(before, area.memory().toArray(ValueLayout.JAVA_BYTE), "MOVED stores nothing");
+                    break;
+                }
+                assertTrue(attempt < 1000, "another region's index never returned MOVED: " + StubStatus.name(r));
+                MemorySegment.copy(MemorySegment.ofArray(before), 0, area.memory(), 0, before.length);
+            }
+        }
+        java.lang.ref.Reference.reachabilityFence(area);
+    }
+
+    private static void assertMoved(PerCpuArea area, Call stub, String what) throws Throwable {
+        byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
+        long r;
+        do {
+            r = stub.run(area.descriptorAddress());
+        } while (r == StubStatus.ABORTED);
+        assertEquals(StubStatus.MOVED, r, what);
+        assertArrayEquals(before, area.memory().toArray(ValueLayout.JAVA_BYTE), what + ": nothing stored");
     }
 
     private static long callAndCompare(PerCpuArea area, Call stub, Reference portable) throws Throwable {
@@ -87,9 +152,12 @@ class StubSemanticsTest {
     void loadCompareStore(RseqAbi.Field index) throws Throwable {
         StubHandles h = stubs(index);
         PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
-        assertEquals(StubStatus.FAILED, callAndCompare(area, d -> (long) h.loadCompareStore().invokeExact(d, area.address(16L), 5L, 9L),
+        assertMovedWithWrongIndex(h, area, (d, e) -> (long) h.loadCompareStore().invokeExact(d, e, area.address(16L), 0L, 9L));
+        assertEquals(StubStatus.FAILED, callAndCompare(area,
+                onCurrentRegion(h, (d, e) -> (long) h.loadCompareStore().invokeExact(d, e, area.address(16L), 5L, 9L)),
                 region -> PortableOperations.loadCompareStore(region, 16, 5, 9)));
-        assertEquals(StubStatus.COMMITTED, callAndCompare(area, d -> (long) h.loadCompareStore().invokeExact(d, area.address(16L), 0L, 9L),
+        assertEquals(StubStatus.COMMITTED, callAndCompare(area,
+                onCurrentRegion(h, (d, e) -> (long) h.loadCompareStore().invokeExact(d, e, area.address(16L), 0L, 9L)),
                 region -> PortableOperations.loadCompareStore(region, 16, 0, 9)));
         assertEquals(9, total(area, 16));
     }
@@ -175,11 +243,13 @@ class StubSemanticsTest {
     void loadCompareTrystoreStore(RseqAbi.Field index) throws Throwable {
         StubHandles h = stubs(index);
         PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
+        assertMovedWithWrongIndex(h, area,
+                (d, e) -> (long) h.loadCompareTrystoreStore().invokeExact(d, e, area.address(8L), 0L, area.address(64L), 77L, 1L));
         assertEquals(StubStatus.FAILED, callAndCompare(area,
-                d -> (long) h.loadCompareTrystoreStore().invokeExact(d, area.address(8L), 1L, area.address(64L), 77L, 2L),
+                onCurrentRegion(h, (d, e) -> (long) h.loadCompareTrystoreStore().invokeExact(d, e, area.address(8L), 1L, area.address(64L), 77L, 2L)),
                 region -> PortableOperations.loadCompareTrystoreStore(region, 8, 1, 64, 77, 2)));
         assertEquals(StubStatus.COMMITTED, callAndCompare(area,
-                d -> (long) h.loadCompareTrystoreStore().invokeExact(d, area.address(8L), 0L, area.address(64L), 77L, 1L),
+                onCurrentRegion(h, (d, e) -> (long) h.loadCompareTrystoreStore().invokeExact(d, e, area.address(8L), 0L, area.address(64L), 77L, 1L)),
                 region -> PortableOperations.loadCompareTrystoreStore(region, 8, 0, 64, 77, 1)));
         assertEquals(1, total(area, 8));
         assertEquals(77, total(area, 64));
@@ -195,15 +265,19 @@ class StubSemanticsTest {
             bytes[i] = (byte) (i * 7 + 1);
         }
         MemorySegment heap = MemorySegment.ofArray(bytes);
+        MemorySegment nativeSrc = Arena.ofAuto().allocate(37).copyFrom(heap);
+        assertMovedWithWrongIndex(h, area,
+                (d, e) -> (long) h.loadCompareMemcpyStore().invokeExact(d, e, area.address(8L), 0L, area.address(100L), heap, 37L, 1L));
+        assertMovedWithWrongIndex(h, area,
+                (d, e) -> (long) h.loadCompareMemcpyStore().invokeExact(d, e, area.address(8L), 0L, area.address(100L), nativeSrc, 37L, 1L));
         assertEquals(StubStatus.FAILED, callAndCompare(area,
-                d -> (long) h.loadCompareMemcpyStore().invokeExact(d, area.address(8L), 3L, area.address(100L), heap, 37L, 4L),
+                onCurrentRegion(h, (d, e) -> (long) h.loadCompareMemcpyStore().invokeExact(d, e, area.address(8L), 3L, area.address(100L), heap, 37L, 4L)),
                 region -> PortableOperations.loadCompareMemcpyStore(region, 8, 3, 100, heap, 37, 4)));
         assertEquals(StubStatus.COMMITTED, callAndCompare(area,
-                d -> (long) h.loadCompareMemcpyStore().invokeExact(d, area.address(8L), 0L, area.address(100L), heap, 37L, 1L),
+                onCurrentRegion(h, (d, e) -> (long) h.loadCompareMemcpyStore().invokeExact(d, e, area.address(8L), 0L, area.address(100L), heap, 37L, 1L)),
                 region -> PortableOperations.loadCompareMemcpyStore(region, 8, 0, 100, heap, 37, 1)));
-        MemorySegment nativeSrc = Arena.ofAuto().allocate(37).copyFrom(heap);
         assertEquals(StubStatus.COMMITTED, callAndCompare(area,
-                d -> (long) h.loadCompareMemcpyStore().invokeExact(d, area.address(16L), 0L, area.address(160L), nativeSrc, 37L, 1L),
+                onCurrentRegion(h, (d, e) -> (long) h.loadCompareMemcpyStore().invokeExact(d, e, area.address(16L), 0L, area.address(160L), nativeSrc, 37L, 1L)),
                 region -> PortableOperations.loadCompareMemcpyStore(region, 16, 0, 160, nativeSrc, 37, 1)));
         boolean found = false;
         for (int i = 0; i < area.regions(); i++) {

@@ -6,15 +6,96 @@ import dev.rseq4j.core.internal.codegen.CodeBuffer.Label;
 /**
  * A small A64 encoder with labels: only the instruction forms the stubs need, each encoded as the
  * GNU assembler encodes it (the tests compare every form with {@code aarch64-linux-gnu-as}).
- * Registers are numbers 0..30; 31 is {@code xzr}/{@code wzr} where an instruction reads it as zero.
+ * Registers are {@link Reg}s: {@code x0..x30}, and number 31, which is {@code xzr}/{@code wzr} where
+ * an instruction reads it as zero and {@code sp} where it is a base or an immediate form's source.
  * An immediate or offset that does not fit its field throws {@link IllegalArgumentException}: the
  * generator builds such values in a register ({@link #movImm64}) instead of truncating them. A
  * branch whose label is bound later is checked when it is bound. Either way the exception abandons
  * the whole generation: a buffer that threw is never installed.
  */
 public final class AArch64Assembler {
+    /** A general-purpose register by number: 0..30, or 31 (zr or sp, by instruction). */
+    public record Reg(int number) {
+        public Reg {
+            if (number < 0 || number > 31) {
+                throw new IllegalArgumentException("register must be in [0, 31], was " + number);
+            }
+        }
+
+        /** {@code x<n>} (31: zr or sp). */
+        public static Reg x(int n) {
+            return new Reg(n);
+        }
+
+        @Override
+        public String toString() {
+            return "x" + number;
+        }
+    }
+
+    public static final Reg X0 = new Reg(0);
+    public static final Reg X1 = new Reg(1);
+    public static final Reg X2 = new Reg(2);
+    public static final Reg X3 = new Reg(3);
+    public static final Reg X4 = new Reg(4);
+    public static final Reg X5 = new Reg(5);
+    public static final Reg X6 = new Reg(6);
+    public static final Reg X7 = new Reg(7);
+    public static final Reg X9 = new Reg(9);
+    public static final Reg X10 = new Reg(10);
+    public static final Reg X11 = new Reg(11);
+    public static final Reg X12 = new Reg(12);
+    public static final Reg X13 = new Reg(13);
+    public static final Reg X14 = new Reg(14);
+    public static final Reg X15 = new Reg(15);
     /** The zero register where an encoding reads register 31 as zero. */
-    public static final int ZR = 31;
+    public static final Reg ZR = new Reg(31);
+
+    // ---- instruction fields (Arm ARM, "A64 instruction set encoding") --------------------------
+    /** sf/size: the 64-bit form of a data-processing instruction. */
+    private static final int SF = 1 << 31;
+    private static final int RD_SHIFT = 0;          // Rd/Rt [4:0]
+    private static final int RN_SHIFT = 5;          // Rn [9:5]
+    private static final int RM_SHIFT = 16;         // Rm [20:16]
+    private static final int IMM12_SHIFT = 10;      // add/sub immediate, load/store unsigned offset [21:10]
+    private static final int IMM16_SHIFT = 5;       // move wide, exception generation [20:5]
+    private static final int HW_SHIFT = 21;         // move wide: halfword position [22:21]
+    private static final int IMM19_SHIFT = 5;       // b.cond, cbz/cbnz [23:5]
+    private static final int IMM14_SHIFT = 5;       // tbz/tbnz [18:5]
+    private static final int B40_SHIFT = 19;        // tbz/tbnz bit number [23:19]
+    private static final int IMM9_SHIFT = 12;       // load/store post-index [20:12]
+    private static final int IMMLO_SHIFT = 29;      // adr [30:29]
+    private static final int IMMHI_SHIFT = 5;       // adr [23:5]
+
+    // Opcodes: every field zero except the ones that select the instruction.
+    private static final int MOVZ = 0x52800000 | SF;
+    private static final int MOVK = 0x72800000 | SF;
+    private static final int MOVN = 0x12800000 | SF;
+    private static final int ORR_SHIFTED = 0x2a000000 | SF;
+    private static final int ADD_SHIFTED = 0x0b000000 | SF;
+    private static final int EOR_SHIFTED = 0x4a000000 | SF;
+    private static final int ANDS_SHIFTED = 0x6a000000 | SF;
+    private static final int SUBS_SHIFTED_32 = 0x6b000000;
+    private static final int SUBS_IMM_32 = 0x71000000;
+    private static final int MADD = 0x1b000000 | SF;
+    private static final int RA_SHIFT = 10;         // madd's addend [14:10]
+    private static final int LDR_64_UIMM = 0xf9400000;
+    private static final int LDR_32_UIMM = 0xb9400000;
+    private static final int LDRSW_UIMM = 0xb9800000;
+    private static final int STR_64_UIMM = 0xf9000000;
+    private static final int LDR_64_REG = 0xf8606800;   // option LSL/UXTX (011), S = 0: [xn, xm]
+    private static final int LDR_32_REG = 0xb8606800;
+    private static final int STR_64_REG = 0xf8206800;
+    private static final int LDRB_POST = 0x38400400;
+    private static final int STRB_POST = 0x38000400;
+    private static final int B_COND = 0x54000000;
+    private static final int CBZ_64 = 0x34000000 | SF;
+    private static final int CBNZ_32 = 0x35000000;
+    private static final int TBNZ = 0x37000000;
+    private static final int ADR = 0x10000000;
+    private static final int MRS_TPIDR_EL0 = 0xd53bd040;
+    private static final int RET_X30 = 0xd65f03c0;
+    private static final int BRK = 0xd4200000;
 
     /** Condition codes of {@link #bcond}. */
     public enum Cond {
@@ -41,11 +122,26 @@ public final class AArch64Assembler {
         buf.emit32(instruction);
     }
 
-    private static int reg(int r) {
-        if (r < 0 || r > 31) {
-            throw new IllegalArgumentException("register must be in [0, 31], was " + r);
-        }
-        return r;
+    /** An instruction whose operands are three registers: {@code Rd/Rt}, {@code Rn} and {@code Rm}. */
+    private void registers(int opcode, Reg rd, Reg rn, Reg rm) {
+        emit(opcode | rm(rm) | rn(rn) | rd(rd));
+    }
+
+    /** A load or store {@code [xn, #offset]}, the offset scaled by the access {@code size}. */
+    private void unsignedOffset(int opcode, Reg rt, Reg rn, long offset, int size) {
+        emit(opcode | scaled(offset, size) << IMM12_SHIFT | rn(rn) | rd(rt));
+    }
+
+    private static int rd(Reg r) {
+        return r.number() << RD_SHIFT;
+    }
+
+    private static int rn(Reg r) {
+        return r.number() << RN_SHIFT;
+    }
+
+    private static int rm(Reg r) {
+        return r.number() << RM_SHIFT;
     }
 
     private static int unsigned(long value, int bits, String what) {
@@ -58,27 +154,25 @@ public final class AArch64Assembler {
     // ---- moves and arithmetic -------------------------------------------------------------
 
     /** {@code movz xd, #imm16, lsl #shift} */
-    public void movz(int rd, int imm16, int shift) {
-        checkShift(shift);
-        emit(0xd2800000 | (shift / 16) << 21 | unsigned(imm16, 16, "imm16") << 5 | reg(rd));
+    public void movz(Reg rd, int imm16, int shift) {
+        moveWide(MOVZ, rd, imm16, shift);
     }
 
     /** {@code movk xd, #imm16, lsl #shift} */
-    public void movk(int rd, int imm16, int shift) {
-        checkShift(shift);
-        emit(0xf2800000 | (shift / 16) << 21 | unsigned(imm16, 16, "imm16") << 5 | reg(rd));
+    public void movk(Reg rd, int imm16, int shift) {
+        moveWide(MOVK, rd, imm16, shift);
     }
 
     /** {@code movn xd, #imm16, lsl #shift}: xd = ~(imm16 << shift) */
-    public void movn(int rd, int imm16, int shift) {
-        checkShift(shift);
-        emit(0x92800000 | (shift / 16) << 21 | unsigned(imm16, 16, "imm16") << 5 | reg(rd));
+    public void movn(Reg rd, int imm16, int shift) {
+        moveWide(MOVN, rd, imm16, shift);
     }
 
-    private static void checkShift(int shift) {
+    private void moveWide(int opcode, Reg rd, int imm16, int shift) {
         if (shift != 0 && shift != 16 && shift != 32 && shift != 48) {
             throw new IllegalArgumentException("shift must be 0, 16, 32 or 48, was " + shift);
         }
+        emit(opcode | (shift / 16) << HW_SHIFT | unsigned(imm16, 16, "imm16") << IMM16_SHIFT | rd(rd));
     }
 
     /**
@@ -86,7 +180,7 @@ public final class AArch64Assembler {
      * {@code movn} at the first halfword that is not 0xffff, when fewer halfwords then differ from
      * 0xffff than from 0), then a {@code movk} for each remaining halfword that differs.
      */
-    public void movImm64(int rd, long value) {
+    public void movImm64(Reg rd, long value) {
         boolean inverted = halfwordsDifferentFrom(value, 0xffff) < halfwordsDifferentFrom(value, 0);
         int filler = inverted ? 0xffff : 0;
         int first = -1;
@@ -129,89 +223,89 @@ public final class AArch64Assembler {
     }
 
     /** {@code mov xd, xm} (orr xd, xzr, xm) */
-    public void movReg(int rd, int rm) {
-        emit(0xaa0003e0 | reg(rm) << 16 | reg(rd));
+    public void movReg(Reg rd, Reg rm) {
+        registers(ORR_SHIFTED, rd, ZR, rm);
     }
 
     /** {@code add xd, xn, xm} */
-    public void addReg(int rd, int rn, int rm) {
-        emit(0x8b000000 | reg(rm) << 16 | reg(rn) << 5 | reg(rd));
+    public void addReg(Reg rd, Reg rn, Reg rm) {
+        registers(ADD_SHIFTED, rd, rn, rm);
     }
 
     /** {@code eor xd, xn, xm} */
-    public void eorReg64(int rd, int rn, int rm) {
-        emit(0xca000000 | reg(rm) << 16 | reg(rn) << 5 | reg(rd));
+    public void eorReg64(Reg rd, Reg rn, Reg rm) {
+        registers(EOR_SHIFTED, rd, rn, rm);
     }
 
     /** {@code tst xn, xm} (ands xzr, xn, xm): Z set when {@code xn & xm == 0} */
-    public void tstReg64(int rn, int rm) {
-        emit(0xea00001f | reg(rm) << 16 | reg(rn) << 5);
+    public void tstReg64(Reg rn, Reg rm) {
+        registers(ANDS_SHIFTED, ZR, rn, rm);
     }
 
     /** {@code subs wd, wn, #imm12} */
-    public void subsImm32(int rd, int rn, int imm12) {
-        emit(0x71000000 | unsigned(imm12, 12, "imm12") << 10 | reg(rn) << 5 | reg(rd));
+    public void subsImm32(Reg rd, Reg rn, int imm12) {
+        emit(SUBS_IMM_32 | unsigned(imm12, 12, "imm12") << IMM12_SHIFT | rn(rn) | rd(rd));
     }
 
     /** {@code subs xd, xn, #imm12} */
-    public void subsImm64(int rd, int rn, int imm12) {
-        emit(0xf1000000 | unsigned(imm12, 12, "imm12") << 10 | reg(rn) << 5 | reg(rd));
+    public void subsImm64(Reg rd, Reg rn, int imm12) {
+        emit(SUBS_IMM_32 | SF | unsigned(imm12, 12, "imm12") << IMM12_SHIFT | rn(rn) | rd(rd));
     }
 
     /** {@code mul xd, xn, xm} (madd xd, xn, xm, xzr) */
-    public void mul(int rd, int rn, int rm) {
-        emit(0x9b007c00 | reg(rm) << 16 | reg(rn) << 5 | reg(rd));
+    public void mul(Reg rd, Reg rn, Reg rm) {
+        emit(MADD | rm(rm) | ZR.number() << RA_SHIFT | rn(rn) | rd(rd));
     }
 
     /** {@code cmp wn, wm} */
-    public void cmpReg32(int rn, int rm) {
-        emit(0x6b00001f | reg(rm) << 16 | reg(rn) << 5);
+    public void cmpReg32(Reg rn, Reg rm) {
+        registers(SUBS_SHIFTED_32, ZR, rn, rm);
     }
 
     /** {@code cmp xn, xm} */
-    public void cmpReg64(int rn, int rm) {
-        emit(0xeb00001f | reg(rm) << 16 | reg(rn) << 5);
+    public void cmpReg64(Reg rn, Reg rm) {
+        emit(SUBS_SHIFTED_32 | SF | rm(rm) | rn(rn) | rd(ZR));
     }
 
     // ---- loads and stores -----------------------------------------------------------------
 
     /** {@code ldr xt, [xn, #offset]} (offset a multiple of 8 in [0, 32760]) */
-    public void ldr64(int rt, int rn, long offset) {
-        emit(0xf9400000 | scaled(offset, 8) << 10 | reg(rn) << 5 | reg(rt));
+    public void ldr64(Reg rt, Reg rn, long offset) {
+        unsignedOffset(LDR_64_UIMM, rt, rn, offset, 8);
     }
 
     /** {@code ldr wt, [xn, #offset]} (offset a multiple of 4 in [0, 16380]) */
-    public void ldr32(int rt, int rn, long offset) {
-        emit(0xb9400000 | scaled(offset, 4) << 10 | reg(rn) << 5 | reg(rt));
+    public void ldr32(Reg rt, Reg rn, long offset) {
+        unsignedOffset(LDR_32_UIMM, rt, rn, offset, 4);
     }
 
     /** {@code ldrsw xt, [xn, #offset]} */
-    public void ldrsw(int rt, int rn, long offset) {
-        emit(0xb9800000 | scaled(offset, 4) << 10 | reg(rn) << 5 | reg(rt));
+    public void ldrsw(Reg rt, Reg rn, long offset) {
+        unsignedOffset(LDRSW_UIMM, rt, rn, offset, 4);
     }
 
     /** {@code str xt, [xn, #offset]} */
-    public void str64(int rt, int rn, long offset) {
-        emit(0xf9000000 | scaled(offset, 8) << 10 | reg(rn) << 5 | reg(rt));
+    public void str64(Reg rt, Reg rn, long offset) {
+        unsignedOffset(STR_64_UIMM, rt, rn, offset, 8);
     }
 
     /** {@code ldr xt, [xn, xm]} */
-    public void ldr64Reg(int rt, int rn, int rm) {
-        emit(0xf8606800 | reg(rm) << 16 | reg(rn) << 5 | reg(rt));
+    public void ldr64Reg(Reg rt, Reg rn, Reg rm) {
+        registers(LDR_64_REG, rt, rn, rm);
     }
 
     /** {@code ldr wt, [xn, xm]} */
-    public void ldr32Reg(int rt, int rn, int rm) {
-        emit(0xb8606800 | reg(rm) << 16 | reg(rn) << 5 | reg(rt));
+    public void ldr32Reg(Reg rt, Reg rn, Reg rm) {
+        registers(LDR_32_REG, rt, rn, rm);
     }
 
     /** {@code str xt, [xn, xm]} */
-    public void str64Reg(int rt, int rn, int rm) {
-        emit(0xf8206800 | reg(rm) << 16 | reg(rn) << 5 | reg(rt));
+    public void str64Reg(Reg rt, Reg rn, Reg rm) {
+        registers(STR_64_REG, rt, rn, rm);
     }
 
     /** {@code stlr xt, [xn]}: store-release */
-    public void stlr64(int rt, int rn) {
+    public void stlr64(Reg rt, Reg rn) {
         emit(orderedAccess(SIZE_64, false, rt, rn));
     }
 
@@ -220,12 +314,13 @@ public final class AArch64Assembler {
      * is performed before it (unlike a plain {@code ldr}, which a later load may overtake, even
      * across a conditional branch). Base register only: no offset form exists.
      */
-    public void ldar32(int rt, int rn) {
+    public void ldar32(Reg rt, Reg rn) {
         emit(orderedAccess(SIZE_32, true, rt, rn));
     }
 
     // Load/store ordered (LDAR/STLR), Arm ARM C4.1.66 "Load/store ordered":
     //   size[31:30] 001000[29:24] o2[23]=1 L[22] o1[21]=0 Rs[20:16]=11111 o0[15]=1 Rt2[14:10]=11111 Rn[9:5] Rt[4:0]
+    private static final int SIZE_SHIFT = 30;
     private static final int SIZE_32 = 0b10;
     private static final int SIZE_64 = 0b11;
     private static final int ORDERED_CLASS = 0b001000 << 24;
@@ -236,19 +331,19 @@ public final class AArch64Assembler {
     private static final int ORDERED_RT2_NONE = 0b11111 << 10;
 
     /** {@code ldar}/{@code stlr} of {@code size} (0b10 = 32-bit, 0b11 = 64-bit): acquire load or release store. */
-    private static int orderedAccess(int size, boolean load, int rt, int rn) {
-        return size << 30 | ORDERED_CLASS | ORDERED_O2 | (load ? ORDERED_LOAD : 0) | ORDERED_RS_NONE
-                | ORDERED_O0_ACQUIRE_RELEASE | ORDERED_RT2_NONE | reg(rn) << 5 | reg(rt);
+    private static int orderedAccess(int size, boolean load, Reg rt, Reg rn) {
+        return size << SIZE_SHIFT | ORDERED_CLASS | ORDERED_O2 | (load ? ORDERED_LOAD : 0) | ORDERED_RS_NONE
+                | ORDERED_O0_ACQUIRE_RELEASE | ORDERED_RT2_NONE | rn(rn) | rd(rt);
     }
 
     /** {@code ldrb wt, [xn], #1}: load a byte, then advance xn */
-    public void ldrbPostIncrement(int rt, int rn) {
-        emit(0x38400400 | 1 << 12 | reg(rn) << 5 | reg(rt));
+    public void ldrbPostIncrement(Reg rt, Reg rn) {
+        emit(LDRB_POST | 1 << IMM9_SHIFT | rn(rn) | rd(rt));
     }
 
     /** {@code strb wt, [xn], #1}: store a byte, then advance xn */
-    public void strbPostIncrement(int rt, int rn) {
-        emit(0x38000400 | 1 << 12 | reg(rn) << 5 | reg(rt));
+    public void strbPostIncrement(Reg rt, Reg rn) {
+        emit(STRB_POST | 1 << IMM9_SHIFT | rn(rn) | rd(rt));
     }
 
     private static int scaled(long offset, int size) {
@@ -263,41 +358,41 @@ public final class AArch64Assembler {
 
     /** {@code b.cond label} (within 1 MiB) */
     public void bcond(Cond cond, Label target) {
-        branch19(0x54000000 | cond.code, target);
+        branch19(B_COND | cond.code, target);
     }
 
     /** {@code cbz xt, label} */
-    public void cbz64(int rt, Label target) {
-        branch19(0xb4000000 | reg(rt), target);
+    public void cbz64(Reg rt, Label target) {
+        branch19(CBZ_64 | rd(rt), target);
     }
 
     /** {@code cbnz wt, label} */
-    public void cbnz32(int rt, Label target) {
-        branch19(0x35000000 | reg(rt), target);
+    public void cbnz32(Reg rt, Label target) {
+        branch19(CBNZ_32 | rd(rt), target);
     }
 
     /** {@code tbnz wt, #bit, label} (bit in [0, 31], within 32 KiB) */
-    public void tbnz32(int rt, int bit, Label target) {
+    public void tbnz32(Reg rt, int bit, Label target) {
         int at = buf.size();
-        int base = 0x37000000 | unsigned(bit, 5, "bit") << 19 | reg(rt);
+        int base = TBNZ | unsigned(bit, 5, "bit") << B40_SHIFT | rd(rt);
         emit(base);
-        buf.reference(target, (b, t) -> b.put32(at, base | imm((t - at) / 4, 14, t - at) << 5));
+        buf.reference(target, (b, t) -> b.put32(at, base | imm((t - at) / 4, 14, t - at) << IMM14_SHIFT));
     }
 
     private void branch19(int base, Label target) {
         int at = buf.size();
         emit(base);
-        buf.reference(target, (b, t) -> b.put32(at, base | imm((t - at) / 4, 19, t - at) << 5));
+        buf.reference(target, (b, t) -> b.put32(at, base | imm((t - at) / 4, 19, t - at) << IMM19_SHIFT));
     }
 
     /** {@code adr xd, label} (within 1 MiB) */
-    public void adr(int rd, Label target) {
+    public void adr(Reg rd, Label target) {
         int at = buf.size();
-        int base = 0x10000000 | reg(rd);
+        int base = ADR | rd(rd);
         emit(base);
         buf.reference(target, (b, t) -> {
             int off = imm(t - at, 21, t - at);
-            b.put32(at, base | (off & 3) << 29 | (off >>> 2) << 5);
+            b.put32(at, base | (off & 3) << IMMLO_SHIFT | (off >>> 2) << IMMHI_SHIFT);
         });
     }
 
@@ -311,17 +406,17 @@ public final class AArch64Assembler {
     }
 
     /** {@code mrs xt, tpidr_el0}: the thread pointer */
-    public void mrsTpidrEl0(int rt) {
-        emit(0xd53bd040 | reg(rt));
+    public void mrsTpidrEl0(Reg rt) {
+        emit(MRS_TPIDR_EL0 | rd(rt));
     }
 
     public void ret() {
-        emit(0xd65f03c0);
+        emit(RET_X30);
     }
 
     /** {@code brk #imm16}; {@code brk #0x45e0} is the rseq abort signature 0xd428bc00 */
     public void brk(int imm16) {
-        emit(0xd4200000 | unsigned(imm16, 16, "imm16") << 5);
+        emit(BRK | unsigned(imm16, 16, "imm16") << IMM16_SHIFT);
     }
 
     public void bind(Label label) {

@@ -1,43 +1,61 @@
 package dev.rseq4j.core.internal.codegen.aarch64;
 
-import dev.rseq4j.core.internal.codegen.CodeBuffer;
+import dev.rseq4j.core.internal.codegen.AreaDescriptor;
 import dev.rseq4j.core.internal.codegen.CodeBuffer.Label;
 import dev.rseq4j.core.internal.codegen.GeneratedCode;
 import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.codegen.Probe;
+import dev.rseq4j.core.internal.codegen.StubFrame;
 import dev.rseq4j.core.internal.codegen.StubGenerator;
-import dev.rseq4j.core.internal.codegen.StubLayout;
 import dev.rseq4j.core.internal.codegen.StubOptions;
-import dev.rseq4j.core.internal.codegen.StubStatus;
-import dev.rseq4j.core.internal.codegen.AreaDescriptor;
+import dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.Reg;
 import dev.rseq4j.core.internal.platform.Arch;
 import dev.rseq4j.core.internal.platform.RseqAbi;
-
 
 import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.Cond.HI;
 import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.Cond.HS;
 import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.Cond.LO;
 import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.Cond.NE;
+import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X0;
+import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X1;
+import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X10;
+import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X11;
+import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X12;
+import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X13;
+import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X14;
+import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X15;
+import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X2;
+import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X3;
+import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X4;
+import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X5;
+import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X6;
+import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X7;
+import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X9;
 
 /**
- * The aarch64 (AAPCS64, glibc TLS) generator: the same operations and statuses as x86_64.
+ * The aarch64 (AAPCS64, glibc TLS) generator: the primitives and bodies of {@link StubFrame},
+ * which draws the frame and owns the protocol.
  *
  * <h2>Implementation notes</h2>
  * The thread's {@code struct rseq} is at {@code TPIDR_EL0 + __rseq_offset} (negative on aarch64:
  * glibc puts it below the thread pointer); the offset is built in a register with
  * {@code movz/movn/movk}, so any value works. Arguments arrive in {@code x0..x7} (all eight fit: no
  * stack argument); {@code x9..x15} are scratch, all caller-saved; {@code x16..x18} are not touched.
+ * Register plan: {@code x9} = &amp;rseq, {@code x11} = index, then delta; {@code x10}, {@code x12..x15}
+ * scratch. The frame's primitives, as emitted:
  * <pre>
- *   entry:  mrs x9,tpidr_el0; mov x10,#rseq_offset; add x9,x9,x10     x9 = &amp;rseq
+ *   entry:  mrs x9,tpidr_el0; mov x10,#rseq_offset; add x9,x9,x10     prologue: x9 = &amp;rseq
  *           adr x10,desc; str x10,[x9,#8]                              arm rseq_cs
- *   start:  (mm_cid only: ldr w11,[x9,#4]; tbnz w11,#31,invalid)       registered?
+ *   start:  (mm_cid only: ldr w11,[x9,#4]; tbnz w11,#31,invalid)
  *           ldr w11,[x9,#index]; ldr w12,[x0,#16]; cmp w11,w12; b.hs invalid
- *           ldr x12,[x0,#8]; mul x11,x11,x12                           x11 = delta from region 0
- *           ldr x12,[x0]; add x12,x12,x11; ldar w12,[x12]              guard, load-acquire
- *           cbnz w12,guarded
- *           ... operation; the commit is the last instruction:
- *   post:   mov x0,#0 (or the popped node); ret
- *           invalid/guarded/failed/corrupt: mov x0,#status; ret
+ *           (compare operations: cmp x11,x1; b.ne moved)               x1 = expectedIndex
+ *           ldr x12,[x0,#8]; mul x11,x11,x12                           x11 = delta
+ *           ldr x12,[x0]; add x12,x12,x11; ldar w12,[x12]; cbnz w12,guarded
+ *           ... body; (delay: mov x15,#n; subs w15,w15,#1; b.ne)
+ *           str value,[word,x11]                                       plain commit, or
+ *           add x10,word,x11; stlr value,[x10]                         release commit
+ *   post:   mov x0,#0 (or mov x0,result); ret
+ *   exits:  mov x0,#status; ret
  *           brk #0x45e0                                                signature 0xd428bc00
  *   abort:  mov x0,#1; ret
  * </pre>
@@ -60,23 +78,14 @@ import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.Cond.NE;
 public final class AArch64StubGenerator implements StubGenerator {
     /** glibc's aarch64 RSEQ_SIG: {@code brk #0x45e0}. */
     public static final int SIGNATURE = 0xd428bc00;
-    private static final int RSEQ_CS_FIELD = RseqAbi.Field.RSEQ_CS.offset();
     private static final int BRK_SIGNATURE_IMM = 0x45e0;
+    /** The padding between stubs: 0 is an undefined instruction. */
+    private static final int UDF = 0;
     // Register plan.
-    private static final int X0 = 0;
-    private static final int X1 = 1;
-    private static final int X2 = 2;
-    private static final int X3 = 3;
-    private static final int X4 = 4;
-    private static final int X5 = 5;
-    private static final int X6 = 6;
-    private static final int RSEQ = 9;
-    private static final int T10 = 10;
-    private static final int DELTA = 11;
-    private static final int T12 = 12;
-    private static final int T13 = 13;
-    private static final int T14 = 14;
-    private static final int T15 = 15;
+    private static final Reg RSEQ = X9;
+    private static final Reg DELTA = X11;             // the index, then index * stride
+    private static final Reg COMMIT_ADDRESS = X10;    // stlr takes a base register only
+    private static final Reg DELAY_COUNTER = X15;
 
     @Override
     public Arch architecture() {
@@ -90,173 +99,187 @@ public final class AArch64StubGenerator implements StubGenerator {
 
     @Override
     public GeneratedCode generate(StubOptions options) {
-        CodeBuffer buf = new CodeBuffer();
-        AArch64Assembler asm = new AArch64Assembler(buf);
-        return StubLayout.build(architecture(), buf, 0, new StubLayout.Emitter() {
-            @Override
-            public void probe(Probe probe) {
-                switch (probe) {
-                    case NOTHING -> asm.movz(X0, 0, 0);
-                    case AREA_ADDRESS -> {
-                        asm.mrsTpidrEl0(X0);
-                        asm.movImm64(T10, options.rseqOffset());
-                        asm.addReg(X0, X0, T10);
-                    }
-                    default -> {
-                        rseqArea(asm, options);
-                        asm.ldrsw(X0, RSEQ, probe.field().orElseThrow().offset());
-                    }
+        return new Frame(options).generate(architecture());
+    }
+
+    /** One generation: the buffer, the assembler and the options. */
+    private static final class Frame extends StubFrame<Reg> {
+        private final AArch64Assembler asm = new AArch64Assembler(buf);
+
+        Frame(StubOptions options) {
+            super(options, UDF);
+        }
+
+        @Override
+        protected void probe(Probe probe) {
+            switch (probe) {
+                case NOTHING -> asm.movz(X0, 0, 0);
+                case AREA_ADDRESS -> rseqArea(X0);
+                default -> {
+                    rseqArea(RSEQ);
+                    asm.ldrsw(X0, RSEQ, probe.field().orElseThrow().offset());
                 }
-                asm.ret();
             }
-
-            @Override
-            public GeneratedCode.Section section(Operation op, Label descriptor) {
-                return emitSection(asm, op, options, descriptor);
-            }
-        });
-    }
-
-    /** x9 = the thread's struct rseq. */
-    private static void rseqArea(AArch64Assembler asm, StubOptions o) {
-        asm.mrsTpidrEl0(RSEQ);
-        asm.movImm64(T10, o.rseqOffset());
-        asm.addReg(RSEQ, RSEQ, T10);
-    }
-
-    private GeneratedCode.Section emitSection(AArch64Assembler asm, Operation op, StubOptions o, Label descriptor) {
-        Label start = new Label();
-        Label postCommit = new Label();
-        Label abort = new Label();
-        Label invalid = new Label();
-        Label guarded = new Label();
-        Label failed = new Label();
-        Label corrupt = new Label();
-
-        rseqArea(asm, o);
-        if (o.restartable()) {
-            asm.adr(T10, descriptor);
-            asm.str64(T10, RSEQ, RSEQ_CS_FIELD);
+            asm.ret();
         }
-        asm.bind(start);
-        if (o.index() == RseqAbi.Field.MM_CID) {
-            // mm_cid of an unregistered thread reads 0 (or stale): cpu_id (-1/-2) says whether it is registered.
-            asm.ldr32(DELTA, RSEQ, RseqAbi.Field.CPU_ID.offset());
-            asm.tbnz32(DELTA, 31, invalid);
-        }
-        asm.ldr32(DELTA, RSEQ, o.index().offset());
-        asm.ldr32(T12, X0, AreaDescriptor.COUNT);
-        asm.cmpReg32(DELTA, T12);
-        asm.bcond(HS, invalid);                     // unsigned: -1/-2 are out of range too
-        asm.ldr64(T12, X0, AreaDescriptor.STRIDE);
-        asm.mul(DELTA, DELTA, T12);                 // distance of this CPU's region from region 0
-        asm.ldr64(T12, X0, AreaDescriptor.GUARD0);
-        asm.addReg(T12, T12, DELTA);                // this region's guard word (ldar takes a base register only)
-        asm.ldar32(T12, T12);                       // ACQUIRE: no data load below may be satisfied before it
-        asm.cbnz32(T12, guarded);
 
-        switch (op) {
-            case LOAD_ADD_STORE -> {                // x1 = word, x2 = value
-                asm.ldr64Reg(T13, X1, DELTA);
-                asm.addReg(T13, T13, X2);
-                delay(asm, o);
-                asm.str64Reg(T13, X1, DELTA);       // commit; publishes nothing: plain store
-            }
-            case LOAD_COMPARE_STORE -> {            // x1 = word, x2 = expected, x3 = newValue
-                asm.ldr64Reg(T13, X1, DELTA);
-                asm.cmpReg64(T13, X2);
-                asm.bcond(NE, failed);
-                delay(asm, o);
-                asm.str64Reg(X3, X1, DELTA);        // commit; one word, publishes nothing else
-            }
-            case LIST_PUSH -> {                     // x1 = head word, x2 = node, x3 = nextOffset
-                asm.ldr64Reg(T13, X1, DELTA);
-                asm.str64Reg(T13, X2, X3);          // node.next = head (the node is still ours)
-                asm.addReg(T14, X1, DELTA);
-                delay(asm, o);
-                asm.stlr64(X2, T14);                // commit head = node; RELEASE: publishes node.next
-            }
-            case LIST_POP -> {                      // x1 = head word, x2 = nextOffset, x3 = poolFirst, x4 = poolLast, x5 = nodeMask
-                asm.ldr64Reg(T13, X1, DELTA);
-                asm.cbz64(T13, failed);
-                asm.cmpReg64(T13, X3);
-                asm.bcond(LO, corrupt);             // outside the pool: never dereference it
-                asm.cmpReg64(T13, X4);
-                asm.bcond(HI, corrupt);
-                asm.eorReg64(T14, T13, X3);
-                asm.tstReg64(T14, X5);
-                asm.bcond(NE, corrupt);             // inside the pool but not at a node boundary
-                asm.ldr64Reg(T14, T13, X2);         // next = head.next (address-dependent on head)
-                delay(asm, o);
-                asm.str64Reg(T14, X1, DELTA);       // commit head = next; unlinks, publishes nothing
-            }
-            case LOAD_COMPARE_TRYSTORE_STORE -> {   // x1 = counter, x2 = expected, x3 = slot, x4 = value, x5 = newCounter
-                asm.ldr64Reg(T13, X1, DELTA);
-                asm.cmpReg64(T13, X2);
-                asm.bcond(NE, failed);
-                asm.str64Reg(X4, X3, DELTA);        // try-store the slot
-                asm.addReg(T14, X1, DELTA);
-                delay(asm, o);
-                asm.stlr64(X5, T14);                // commit the counter; RELEASE: publishes the slot
-            }
-            case LOAD_COMPARE_MEMCPY_STORE -> {     // x1 = counter, x2 = expected, x3 = dst, x4 = src, x5 = length, x6 = newCounter
-                Label copy = new Label();
-                Label copied = new Label();
-                asm.ldr64Reg(T13, X1, DELTA);
-                asm.cmpReg64(T13, X2);
-                asm.bcond(NE, failed);
-                asm.addReg(T14, X3, DELTA);         // destination in this CPU's region
-                asm.movReg(T15, X4);
-                asm.movReg(T12, X5);
-                asm.cbz64(T12, copied);
-                asm.bind(copy);                     // byte loop: restartable at any byte, slot unpublished
-                asm.ldrbPostIncrement(T13, T15);
-                asm.strbPostIncrement(T13, T14);
-                asm.subsImm64(T12, T12, 1);
-                asm.bcond(NE, copy);
-                asm.bind(copied);
-                asm.addReg(T14, X1, DELTA);
-                delay(asm, o);
-                asm.stlr64(X6, T14);                // commit the counter; RELEASE: publishes the record
-            }
-            default -> throw new IllegalArgumentException("no aarch64 code for " + op);
+        /** {@code rd} = the thread's struct rseq. */
+        private void rseqArea(Reg rd) {
+            asm.mrsTpidrEl0(rd);
+            asm.movImm64(X10, options.rseqOffset());
+            asm.addReg(rd, rd, X10);
         }
-        asm.bind(postCommit);
-        if (op == Operation.LIST_POP) {
-            asm.movReg(X0, T13);                    // the popped node
-        } else {
-            asm.movz(X0, (int) StubStatus.COMMITTED, 0);
-        }
-        asm.ret();
-        returnStatus(asm, invalid, StubStatus.INDEX_INVALID);
-        returnStatus(asm, guarded, StubStatus.GUARDED);
-        returnStatus(asm, failed, StubStatus.FAILED);
-        if (op == Operation.LIST_POP) {
-            returnStatus(asm, corrupt, StubStatus.CORRUPT);
-        }
-        asm.brk(BRK_SIGNATURE_IMM);                 // the 4 bytes before abort_ip: 0xd428bc00
-        asm.bind(abort);
-        asm.movz(X0, (int) StubStatus.ABORTED, 0);
-        asm.ret();
-        return new GeneratedCode.Section(op, descriptor.position(), start.position(),
-                postCommit.position(), abort.position());
-    }
 
-    private static void returnStatus(AArch64Assembler asm, Label label, long status) {
-        asm.bind(label);
-        asm.movz(X0, (int) status, 0);
-        asm.ret();
-    }
-
-    /** The injected busy loop of the abort tests ({@code subs w15,w15,#1; b.ne}); nothing for production stubs. */
-    private static void delay(AArch64Assembler asm, StubOptions o) {
-        if (o.delayLoops() == 0) {
-            return;
+        @Override
+        protected Reg argument(int n) {
+            return Reg.x(n);                        // x0..x7: every operation's arguments fit
         }
-        Label loop = new Label();
-        asm.movImm64(T15, o.delayLoops());
-        asm.bind(loop);
-        asm.subsImm32(T15, T15, 1);
-        asm.bcond(NE, loop);
+
+        @Override
+        protected void prologue(Operation op) {
+            rseqArea(RSEQ);
+        }
+
+        @Override
+        protected void armSection(Label descriptor) {
+            asm.adr(X10, descriptor);
+            asm.str64(X10, RSEQ, RseqAbi.Field.RSEQ_CS.offset());
+        }
+
+        @Override
+        protected void branchIfNegative(RseqAbi.Field field, Label target) {
+            asm.ldr32(DELTA, RSEQ, field.offset());
+            asm.tbnz32(DELTA, 31, target);
+        }
+
+        @Override
+        protected void loadIndex(RseqAbi.Field field) {
+            asm.ldr32(DELTA, RSEQ, field.offset());
+        }
+
+        @Override
+        protected void branchIfIndexOutOfRange(Label target) {
+            asm.ldr32(X12, X0, AreaDescriptor.COUNT);
+            asm.cmpReg32(DELTA, X12);
+            asm.bcond(HS, target);
+        }
+
+        @Override
+        protected void branchIfIndexDiffers(Reg expected, Label target) {
+            asm.cmpReg64(DELTA, expected);          // 64-bit: ldr w zero-extended the index
+            asm.bcond(NE, target);
+        }
+
+        @Override
+        protected void computeDelta() {
+            asm.ldr64(X12, X0, AreaDescriptor.STRIDE);
+            asm.mul(DELTA, DELTA, X12);
+        }
+
+        @Override
+        protected void branchIfGuarded(Label target) {
+            asm.ldr64(X12, X0, AreaDescriptor.GUARD0);
+            asm.addReg(X12, X12, DELTA);            // this region's guard word (ldar takes a base register only)
+            asm.ldar32(X12, X12);                   // NOTE: ACQUIRE: no data load below may be satisfied before it
+            asm.cbnz32(X12, target);
+        }
+
+        @Override
+        protected Commit<Reg> body(Operation op) {
+            return switch (op) {
+                case LOAD_ADD_STORE -> {            // x1 = word, x2 = value
+                    asm.ldr64Reg(X13, X1, DELTA);
+                    asm.addReg(X13, X13, X2);
+                    yield commit(X13, X1);
+                }
+                case LOAD_COMPARE_STORE -> {        // x2 = word, x3 = expected, x4 = newValue
+                    compare(X2, X3);
+                    yield commit(X4, X2);
+                }
+                case LIST_PUSH -> {                 // x1 = head word, x2 = node, x3 = nextOffset
+                    asm.ldr64Reg(X13, X1, DELTA);
+                    asm.str64Reg(X13, X2, X3);      // node.next = head (the node is still ours)
+                    yield commit(X2, X1);     // release: publishes node.next
+                }
+                case LIST_POP -> {                  // x1 = head word, x2 = nextOffset, x3 = poolFirst, x4 = poolLast, x5 = nodeMask
+                    asm.ldr64Reg(X13, X1, DELTA);
+                    asm.cbz64(X13, failed());
+                    asm.cmpReg64(X13, X3);
+                    asm.bcond(LO, corrupt());       // outside the pool: never dereference it
+                    asm.cmpReg64(X13, X4);
+                    asm.bcond(HI, corrupt());
+                    asm.eorReg64(X14, X13, X3);
+                    asm.tstReg64(X14, X5);
+                    asm.bcond(NE, corrupt());       // inside the pool but not at a node boundary
+                    asm.ldr64Reg(X14, X13, X2);     // NOTE: next = head.next, address-dependent on head
+                    yield commit(X14, X1, X13); // plain: unlinks, publishes nothing
+                }
+                case LOAD_COMPARE_TRYSTORE_STORE -> { // x2 = counter, x3 = expected, x4 = slot, x5 = value, x6 = newCounter
+                    compare(X2, X3);
+                    asm.str64Reg(X5, X4, DELTA);    // try-store the slot
+                    yield commit(X6, X2);     // release: publishes the slot
+                }
+                case LOAD_COMPARE_MEMCPY_STORE -> { // x2 = counter, x3 = expected, x4 = dst, x5 = src, x6 = length, x7 = newCounter
+                    Label copy = new Label();
+                    Label copied = new Label();
+                    compare(X2, X3);
+                    asm.addReg(X14, X4, DELTA);     // destination in this region
+                    asm.movReg(X15, X5);
+                    asm.movReg(X12, X6);
+                    asm.cbz64(X12, copied);
+                    asm.bind(copy);                 // byte loop: restartable at any byte, record unpublished
+                    asm.ldrbPostIncrement(X13, X15);
+                    asm.strbPostIncrement(X13, X14);
+                    asm.subsImm64(X12, X12, 1);
+                    asm.bcond(NE, copy);
+                    asm.bind(copied);
+                    yield commit(X7, X2);     // release: publishes the record
+                }
+            };
+        }
+
+        /** {@code if (load(word) != expected) goto failed}. */
+        private void compare(Reg word, Reg expected) {
+            asm.ldr64Reg(X13, word, DELTA);
+            asm.cmpReg64(X13, expected);
+            asm.bcond(NE, failed());
+        }
+
+        @Override
+        protected void delay(int loops) {
+            Label loop = new Label();
+            asm.movImm64(DELAY_COUNTER, loops);
+            asm.bind(loop);
+            asm.subsImm32(DELAY_COUNTER, DELAY_COUNTER, 1);
+            asm.bcond(NE, loop);
+        }
+
+        @Override
+        protected void commitStore(Reg value, Reg word) {
+            asm.str64Reg(value, word, DELTA);
+        }
+
+        @Override
+        protected void commitStoreRelease(Reg value, Reg word) {
+            asm.addReg(COMMIT_ADDRESS, word, DELTA);
+            asm.stlr64(value, COMMIT_ADDRESS);      // NOTE: RELEASE: every earlier store is visible first
+        }
+
+        @Override
+        protected void returnImmediate(long value) {
+            asm.movImm64(X0, value);
+            asm.ret();
+        }
+
+        @Override
+        protected void returnRegister(Reg register) {
+            asm.movReg(X0, register);
+            asm.ret();
+        }
+
+        @Override
+        protected void signature() {
+            asm.brk(BRK_SIGNATURE_IMM);             // the 4 bytes before abort_ip: 0xd428bc00
+        }
     }
 }

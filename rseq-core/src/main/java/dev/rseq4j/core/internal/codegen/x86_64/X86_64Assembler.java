@@ -59,7 +59,27 @@ public final class X86_64Assembler {
     }
 
     private static final int FS = 0x64;
-    private static final int REX_W = 8;
+    // REX prefix 0100WRXB: W = 64-bit operand, R/X/B = high bit of ModRM.reg / SIB.index / ModRM.rm or SIB.base.
+    private static final int REX = 0x40;
+    private static final int REX_W = 1 << 3;
+    private static final int REX_R_SHIFT = 2;
+    private static final int REX_X_SHIFT = 1;
+    private static final int REX_B_SHIFT = 0;
+    // ModRM: mod[7:6] reg[5:3] rm[2:0]; SIB: scale[7:6] index[5:3] base[2:0].
+    private static final int MOD_SHIFT = 6;
+    private static final int REG_SHIFT = 3;
+    private static final int MOD_INDIRECT = 0b00;
+    private static final int MOD_DISP8 = 0b01;
+    private static final int MOD_DISP32 = 0b10;
+    private static final int MOD_REGISTER = 0b11;
+    /** rm = 100: a SIB byte follows (and, as SIB.index, "no index"). */
+    private static final int RM_SIB = 0b100;
+    /** rm = 101 with mod 00: rip + disp32 (and, as SIB.base with mod 00, "no base"). */
+    private static final int RM_DISP32 = 0b101;
+    /** {@code 0F}: the two-byte opcode escape. */
+    private static final int ESCAPE_0F = 0x0F;
+    /** {@code B8+r}: mov r32, imm32. */
+    private static final int MOV_IMM32 = 0xB8;
 
     private final CodeBuffer buf;
 
@@ -95,10 +115,8 @@ public final class X86_64Assembler {
 
     /** {@code mov r32, imm32} (zero-extends) */
     public void movImm32(Reg dst, int imm) {
-        if (dst.high() != 0) {
-            buf.emit8(0x41);
-        }
-        buf.emit8(0xB8 + dst.low3());
+        rex(0, 0, 0, dst.high());
+        buf.emit8(MOV_IMM32 + dst.low3());
         buf.emit32(imm);
     }
 
@@ -135,7 +153,7 @@ public final class X86_64Assembler {
     public void leaRip(Reg dst, Label target) {
         rex(REX_W, dst.high(), 0, 0);
         buf.emit8(0x8D);
-        buf.emit8(dst.low3() << 3 | 0b101);
+        buf.emit8(MOD_INDIRECT << MOD_SHIFT | dst.low3() << REG_SHIFT | RM_DISP32);
         int at = buf.size();
         buf.emit32(0);
         int end = buf.size();
@@ -154,14 +172,14 @@ public final class X86_64Assembler {
         rex(REX_W, 0, 0, dst.high());
         if (imm == (byte) imm) {
             buf.emit8(0x83);
-            buf.emit8(0xC0 | dst.low3());
+            buf.emit8(modrmRegister(0, dst.low3()));     // /0: add
             buf.emit8(imm);
         } else if (dst == Reg.RAX) {
             buf.emit8(0x05);
             buf.emit32(imm);
         } else {
             buf.emit8(0x81);
-            buf.emit8(0xC0 | dst.low3());
+            buf.emit8(modrmRegister(0, dst.low3()));     // /0: add
             buf.emit32(imm);
         }
     }
@@ -205,14 +223,14 @@ public final class X86_64Assembler {
     public void decReg32(Reg r) {
         rex(0, 0, 0, r.high());
         buf.emit8(0xFF);
-        buf.emit8(0xC8 | r.low3());
+        buf.emit8(modrmRegister(1, r.low3()));           // /1: dec
     }
 
     // ---- control flow and special --------------------------------------------------------
 
     /** {@code jcc rel32} */
     public void jcc(Cond cond, Label target) {
-        buf.emit8(0x0F);
+        buf.emit8(ESCAPE_0F);
         buf.emit8(0x80 | cond.code);
         rel32(target);
     }
@@ -233,9 +251,9 @@ public final class X86_64Assembler {
      * executes it as data (glibc's convention).
      */
     public void ud1Signature(int signature) {
-        buf.emit8(0x0F);
+        buf.emit8(ESCAPE_0F);
         buf.emit8(0xB9);
-        buf.emit8(0x3D);
+        buf.emit8(MOD_INDIRECT << MOD_SHIFT | Reg.RDI.low3() << REG_SHIFT | RM_DISP32);   // edi, [rip + disp32]
         buf.emit32(signature);
     }
 
@@ -253,9 +271,9 @@ public final class X86_64Assembler {
     }
 
     private void rex(int w, int r, int x, int b) {
-        int rex = w | r << 2 | x << 1 | b;
-        if (rex != 0) {
-            buf.emit8(0x40 | rex);
+        int bits = w | r << REX_R_SHIFT | x << REX_X_SHIFT | b << REX_B_SHIFT;
+        if (bits != 0) {
+            buf.emit8(REX | bits);
         }
     }
 
@@ -263,7 +281,12 @@ public final class X86_64Assembler {
     private void regReg(int w, int opcode, Reg reg, Reg rm) {
         rex(w, reg.high(), 0, rm.high());
         buf.emit8(opcode);
-        buf.emit8(0xC0 | reg.low3() << 3 | rm.low3());
+        buf.emit8(modrmRegister(reg.low3(), rm.low3()));
+    }
+
+    /** ModRM with mod 11: both operands registers (or an opcode extension in reg). */
+    private static int modrmRegister(int reg3, int rm3) {
+        return MOD_REGISTER << MOD_SHIFT | reg3 << REG_SHIFT | rm3;
     }
 
     private void memOp(int w, int opcode, int reg, Mem m) {
@@ -274,7 +297,7 @@ public final class X86_64Assembler {
 
     private void memOp0F(int w, int opcode, int reg, Mem m) {
         rex(w, reg >> 3, m.index() == null ? 0 : m.index().high(), m.base().high());
-        buf.emit8(0x0F);
+        buf.emit8(ESCAPE_0F);
         buf.emit8(opcode);
         modrm(reg & 7, m);
     }
@@ -283,8 +306,8 @@ public final class X86_64Assembler {
     private void fsOp(int w, int opcode, Reg reg, int disp) {
         rex(w, reg.high(), 0, 0);
         buf.emit8(opcode);
-        buf.emit8(reg.low3() << 3 | 0b100);  // mod 00, rm 100: SIB follows
-        buf.emit8(0b00_100_101);              // no index, no base: disp32 follows
+        buf.emit8(MOD_INDIRECT << MOD_SHIFT | reg.low3() << REG_SHIFT | RM_SIB);
+        buf.emit8(RM_SIB << REG_SHIFT | RM_DISP32);      // SIB: no index, no base: disp32 follows
         buf.emit32(disp);
     }
 
@@ -292,16 +315,17 @@ public final class X86_64Assembler {
         Reg base = m.base();
         int disp = m.disp();
         // [rbp]/[r13] with mod 00 would mean rip/disp32: force a zero disp8.
-        int mod = disp == 0 && base.low3() != 0b101 ? 0b00 : disp == (byte) disp ? 0b01 : 0b10;
-        boolean sib = m.index() != null || base.low3() == 0b100;
-        buf.emit8(mod << 6 | reg3 << 3 | (sib ? 0b100 : base.low3()));
+        int mod = disp == 0 && base.low3() != RM_DISP32 ? MOD_INDIRECT : disp == (byte) disp ? MOD_DISP8 : MOD_DISP32;
+        // rm 100 means "SIB follows", so [rsp]/[r12] need a SIB byte too (index 100: none).
+        boolean sib = m.index() != null || base.low3() == RM_SIB;
+        buf.emit8(mod << MOD_SHIFT | reg3 << REG_SHIFT | (sib ? RM_SIB : base.low3()));
         if (sib) {
-            int index = m.index() == null ? 0b100 : m.index().low3();
-            buf.emit8(index << 3 | base.low3());
+            int index = m.index() == null ? RM_SIB : m.index().low3();
+            buf.emit8(index << REG_SHIFT | base.low3());    // scale 00: x1
         }
-        if (mod == 0b01) {
+        if (mod == MOD_DISP8) {
             buf.emit8(disp);
-        } else if (mod == 0b10) {
+        } else if (mod == MOD_DISP32) {
             buf.emit32(disp);
         }
     }

@@ -11,6 +11,7 @@ import dev.rseq4j.core.internal.codegen.CodeBuffer;
 import dev.rseq4j.core.internal.codegen.GnuBinutils;
 import dev.rseq4j.core.internal.codegen.CodeBuffer.Label;
 import dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.Cond;
+import dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.Reg;
 import java.io.IOException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
@@ -182,20 +183,20 @@ class AArch64AssemblerTest {
     }
 
     static BranchForm cbzForm(int r) {
-        return new BranchForm("cbz64", t -> "cbz " + x(r) + ", " + t, (a, l) -> a.cbz64(r, l));
+        return new BranchForm("cbz64", t -> "cbz " + x(r) + ", " + t, (a, l) -> a.cbz64(reg(r), l));
     }
 
     static BranchForm cbnzForm(int r) {
-        return new BranchForm("cbnz32", t -> "cbnz " + w(r) + ", " + t, (a, l) -> a.cbnz32(r, l));
+        return new BranchForm("cbnz32", t -> "cbnz " + w(r) + ", " + t, (a, l) -> a.cbnz32(reg(r), l));
     }
 
     static BranchForm tbnzForm(int r, int bit) {
         return new BranchForm("tbnz32", t -> "tbnz " + w(r) + ", #" + bit + ", " + t,
-                (a, l) -> a.tbnz32(r, bit, l));
+                (a, l) -> a.tbnz32(reg(r), bit, l));
     }
 
     static BranchForm adrForm(int r) {
-        return new BranchForm("adr", t -> "adr " + x(r) + ", " + t, (a, l) -> a.adr(r, l));
+        return new BranchForm("adr", t -> "adr " + x(r) + ", " + t, (a, l) -> a.adr(reg(r), l));
     }
 
     /** Every condition, and cbz/cbnz/tbnz/adr with every register 0..31 and tbnz every bit. */
@@ -277,23 +278,28 @@ class AArch64AssemblerTest {
     }
 
     interface MoveWide {
-        void emit(AArch64Assembler a, int rd, int imm16, int shift);
+        void emit(AArch64Assembler a, Reg rd, int imm16, int shift);
     }
 
     interface Reg3 {
-        void emit(AArch64Assembler a, int x, int y, int z);
+        void emit(AArch64Assembler a, Reg x, Reg y, Reg z);
     }
 
     interface Reg2 {
-        void emit(AArch64Assembler a, int x, int y);
+        void emit(AArch64Assembler a, Reg x, Reg y);
     }
 
     interface RegRegImm {
-        void emit(AArch64Assembler a, int x, int y, int imm);
+        void emit(AArch64Assembler a, Reg x, Reg y, int imm);
     }
 
     interface LoadStore {
-        void emit(AArch64Assembler a, int rt, int rn, long offset);
+        void emit(AArch64Assembler a, Reg rt, Reg rn, long offset);
+    }
+
+    /** Register {@code n}; throws for a number outside [0, 31], as the assembler did before registers were typed. */
+    static Reg reg(int n) {
+        return Reg.x(n);
     }
 
     static Program buildProgram() {
@@ -306,7 +312,7 @@ class AArch64AssemblerTest {
         p.fill(3);
         for (int r = 0; r < 32; r++) {
             int rd = r;
-            p.emit("adr", "adr " + x(rd) + ", " + p.name(odd), a -> a.adr(rd, odd));
+            p.emit("adr", "adr " + x(rd) + ", " + p.name(odd), a -> a.adr(reg(rd), odd));
         }
 
         // move wide: every register (31 = xzr), every shift, imm16 edges
@@ -320,7 +326,7 @@ class AArch64AssemblerTest {
                     for (int imm : IMM16) {
                         int r = rd;
                         p.emit(m.name(), m.name() + " " + x(r) + ", #" + hex(imm) + ", lsl #" + shift,
-                                a -> m.form().emit(a, r, imm, shift));
+                                a -> m.form().emit(a, reg(r), imm, shift));
                     }
                 }
             }
@@ -337,7 +343,7 @@ class AArch64AssemblerTest {
                 for (int j = 0; j < 32; j++) {
                     int a0 = i;
                     int a1 = j;
-                    p.emit(m.name(), m.text().apply(new int[] {a0, a1}), a -> m.form().emit(a, a0, a1));
+                    p.emit(m.name(), m.text().apply(new int[] {a0, a1}), a -> m.form().emit(a, reg(a0), reg(a1)));
                 }
             }
         }
@@ -366,7 +372,7 @@ class AArch64AssemblerTest {
             triples.add(new int[] {0, 0, 0});
             triples.add(new int[] {31, 31, 31});
             for (int[] t : triples) {
-                p.emit(m.name(), m.text().apply(t), a -> m.form().emit(a, t[0], t[1], t[2]));
+                p.emit(m.name(), m.text().apply(t), a -> m.form().emit(a, reg(t[0]), reg(t[1]), reg(t[2])));
             }
         }
 
@@ -383,7 +389,7 @@ class AArch64AssemblerTest {
                 for (int k = 0; k < 32; k++) {
                     int rd = k;
                     int rn = perm(k, 7, 5 * ii);
-                    p.emit(m.name(), m.text().apply(new int[] {rd, rn, imm}), a -> m.form().emit(a, rd, rn, imm));
+                    p.emit(m.name(), m.text().apply(new int[] {rd, rn, imm}), a -> m.form().emit(a, reg(rd), reg(rn), imm));
                 }
             }
         }
@@ -402,7 +408,7 @@ class AArch64AssemblerTest {
                     int rn = perm(k, 5, 3 + 7 * oi);
                     String text = m.mnemonic() + " " + (m.wide() ? x(rt) : w(rt)) + ", [" + xsp(rn)
                             + ", #" + offset + "]";
-                    p.emit(m.name(), text, a -> m.form().emit(a, rt, rn, offset));
+                    p.emit(m.name(), text, a -> m.form().emit(a, reg(rt), reg(rn), offset));
                 }
             }
         }
@@ -412,7 +418,7 @@ class AArch64AssemblerTest {
             for (int k = 0; k < 32; k++) {
                 int rt = k;
                 int rn = perm(k, 5, 3 + 11 * v);
-                p.emit("stlr64", "stlr " + x(rt) + ", [" + xsp(rn) + "]", a -> a.stlr64(rt, rn));
+                p.emit("stlr64", "stlr " + x(rt) + ", [" + xsp(rn) + "]", a -> a.stlr64(reg(rt), reg(rn)));
             }
         }
 
@@ -421,7 +427,7 @@ class AArch64AssemblerTest {
             for (int k = 0; k < 32; k++) {
                 int rt = k;
                 int rn = perm(k, 7, 5 + 11 * v);
-                p.emit("ldar32", "ldar " + w(rt) + ", [" + xsp(rn) + "]", a -> a.ldar32(rt, rn));
+                p.emit("ldar32", "ldar " + w(rt) + ", [" + xsp(rn) + "]", a -> a.ldar32(reg(rt), reg(rn)));
             }
         }
 
@@ -431,16 +437,16 @@ class AArch64AssemblerTest {
                 int rt = k;
                 int rn = (k + d) & 31;
                 p.emit("ldrbPostIncrement", "ldrb " + w(rt) + ", [" + xsp(rn) + "], #1",
-                        a -> a.ldrbPostIncrement(rt, rn));
+                        a -> a.ldrbPostIncrement(reg(rt), reg(rn)));
                 p.emit("strbPostIncrement", "strb " + w(rt) + ", [" + xsp(rn) + "], #1",
-                        a -> a.strbPostIncrement(rt, rn));
+                        a -> a.strbPostIncrement(reg(rt), reg(rn)));
             }
         }
 
         // system
         for (int r = 0; r < 32; r++) {
             int rt = r;
-            p.emit("mrsTpidrEl0", "mrs " + x(rt) + ", tpidr_el0", a -> a.mrsTpidrEl0(rt));
+            p.emit("mrsTpidrEl0", "mrs " + x(rt) + ", tpidr_el0", a -> a.mrsTpidrEl0(reg(rt)));
         }
         p.emit("ret", "ret", AArch64Assembler::ret);
         for (int imm : new int[] {0, 1, 0x45e0, 0x1234, 0x7fff, 0x8000, 0xffff}) {
@@ -469,7 +475,7 @@ class AArch64AssemblerTest {
         // adr back to the odd label: odd distances of a few KiB
         for (int r = 0; r < 32; r++) {
             int rd = r;
-            p.emit("adr", "adr " + x(rd) + ", " + p.name(odd), a -> a.adr(rd, odd));
+            p.emit("adr", "adr " + x(rd) + ", " + p.name(odd), a -> a.adr(reg(rd), odd));
         }
         // middle distances, and the edges of each range
         List<BranchForm> mid = new ArrayList<>(farForms());
@@ -488,7 +494,7 @@ class AArch64AssemblerTest {
         int first = p.buf.size();
         for (int r = 0; r < 32; r++) {
             int rd = r;
-            p.emit("adr", "adr " + x(rd) + ", " + p.name(end), a -> a.adr(rd, end));
+            p.emit("adr", "adr " + x(rd) + ", " + p.name(end), a -> a.adr(reg(rd), end));
         }
         p.fill(first + MAX_FORWARD_ADR - p.buf.size());
         p.bind(end);
@@ -691,7 +697,7 @@ class AArch64AssemblerTest {
             long value = values.get(vi);
             int rd = vi % 31;
             CodeBuffer buf = new CodeBuffer();
-            new AArch64Assembler(buf).movImm64(rd, value);
+            new AArch64Assembler(buf).movImm64(reg(rd), value);
             int size = buf.size();
             assertTrue(size % 4 == 0 && size >= 4 && size <= 16, () -> "movImm64(0x"
                     + Long.toHexString(value) + ") emitted " + size + " bytes: "
@@ -733,12 +739,12 @@ class AArch64AssemblerTest {
         // registers: 32 and -1 in every register slot
         for (int bad : new int[] {32, -1}) {
             String r = "register " + bad;
-            assertRejects("movz " + r, a -> a.movz(bad, 0, 0));
-            assertRejects("movk " + r, a -> a.movk(bad, 0, 0));
-            assertRejects("movn " + r, a -> a.movn(bad, 0, 0));
-            assertRejects("movImm64 " + r, a -> a.movImm64(bad, 0x1234_5678L));
-            assertRejects("movReg rd " + r, a -> a.movReg(bad, 0));
-            assertRejects("movReg rm " + r, a -> a.movReg(0, bad));
+            assertRejects("movz " + r, a -> a.movz(reg(bad), 0, 0));
+            assertRejects("movk " + r, a -> a.movk(reg(bad), 0, 0));
+            assertRejects("movn " + r, a -> a.movn(reg(bad), 0, 0));
+            assertRejects("movImm64 " + r, a -> a.movImm64(reg(bad), 0x1234_5678L));
+            assertRejects("movReg rd " + r, a -> a.movReg(reg(bad), reg(0)));
+            assertRejects("movReg rm " + r, a -> a.movReg(reg(0), reg(bad)));
             for (String name : List.of("addReg", "mul", "eorReg64", "ldr64Reg", "ldr32Reg", "str64Reg")) {
                 Reg3 f = switch (name) {
                     case "addReg" -> AArch64Assembler::addReg;
@@ -748,20 +754,20 @@ class AArch64AssemblerTest {
                     case "ldr32Reg" -> AArch64Assembler::ldr32Reg;
                     default -> AArch64Assembler::str64Reg;
                 };
-                assertRejects(name + " slot 0 " + r, a -> f.emit(a, bad, 0, 0));
-                assertRejects(name + " slot 1 " + r, a -> f.emit(a, 0, bad, 0));
-                assertRejects(name + " slot 2 " + r, a -> f.emit(a, 0, 0, bad));
+                assertRejects(name + " slot 0 " + r, a -> f.emit(a, reg(bad), reg(0), reg(0)));
+                assertRejects(name + " slot 1 " + r, a -> f.emit(a, reg(0), reg(bad), reg(0)));
+                assertRejects(name + " slot 2 " + r, a -> f.emit(a, reg(0), reg(0), reg(bad)));
             }
-            assertRejects("subsImm32 rd " + r, a -> a.subsImm32(bad, 0, 1));
-            assertRejects("subsImm32 rn " + r, a -> a.subsImm32(0, bad, 1));
-            assertRejects("subsImm64 rd " + r, a -> a.subsImm64(bad, 0, 1));
-            assertRejects("subsImm64 rn " + r, a -> a.subsImm64(0, bad, 1));
-            assertRejects("cmpReg32 rn " + r, a -> a.cmpReg32(bad, 0));
-            assertRejects("cmpReg32 rm " + r, a -> a.cmpReg32(0, bad));
-            assertRejects("cmpReg64 rn " + r, a -> a.cmpReg64(bad, 0));
-            assertRejects("cmpReg64 rm " + r, a -> a.cmpReg64(0, bad));
-            assertRejects("tstReg64 rn " + r, a -> a.tstReg64(bad, 0));
-            assertRejects("tstReg64 rm " + r, a -> a.tstReg64(0, bad));
+            assertRejects("subsImm32 rd " + r, a -> a.subsImm32(reg(bad), reg(0), 1));
+            assertRejects("subsImm32 rn " + r, a -> a.subsImm32(reg(0), reg(bad), 1));
+            assertRejects("subsImm64 rd " + r, a -> a.subsImm64(reg(bad), reg(0), 1));
+            assertRejects("subsImm64 rn " + r, a -> a.subsImm64(reg(0), reg(bad), 1));
+            assertRejects("cmpReg32 rn " + r, a -> a.cmpReg32(reg(bad), reg(0)));
+            assertRejects("cmpReg32 rm " + r, a -> a.cmpReg32(reg(0), reg(bad)));
+            assertRejects("cmpReg64 rn " + r, a -> a.cmpReg64(reg(bad), reg(0)));
+            assertRejects("cmpReg64 rm " + r, a -> a.cmpReg64(reg(0), reg(bad)));
+            assertRejects("tstReg64 rn " + r, a -> a.tstReg64(reg(bad), reg(0)));
+            assertRejects("tstReg64 rm " + r, a -> a.tstReg64(reg(0), reg(bad)));
             for (String name : List.of("ldr64", "ldr32", "ldrsw", "str64")) {
                 LoadStore f = switch (name) {
                     case "ldr64" -> AArch64Assembler::ldr64;
@@ -769,22 +775,22 @@ class AArch64AssemblerTest {
                     case "ldrsw" -> AArch64Assembler::ldrsw;
                     default -> AArch64Assembler::str64;
                 };
-                assertRejects(name + " rt " + r, a -> f.emit(a, bad, 0, 0));
-                assertRejects(name + " rn " + r, a -> f.emit(a, 0, bad, 0));
+                assertRejects(name + " rt " + r, a -> f.emit(a, reg(bad), reg(0), 0));
+                assertRejects(name + " rn " + r, a -> f.emit(a, reg(0), reg(bad), 0));
             }
-            assertRejects("stlr64 rt " + r, a -> a.stlr64(bad, 0));
-            assertRejects("stlr64 rn " + r, a -> a.stlr64(0, bad));
-            assertRejects("ldar32 rt " + r, a -> a.ldar32(bad, 0));
-            assertRejects("ldar32 rn " + r, a -> a.ldar32(0, bad));
-            assertRejects("ldrbPostIncrement rt " + r, a -> a.ldrbPostIncrement(bad, 0));
-            assertRejects("ldrbPostIncrement rn " + r, a -> a.ldrbPostIncrement(0, bad));
-            assertRejects("strbPostIncrement rt " + r, a -> a.strbPostIncrement(bad, 0));
-            assertRejects("strbPostIncrement rn " + r, a -> a.strbPostIncrement(0, bad));
-            assertRejects("cbz64 " + r, a -> a.cbz64(bad, l));
-            assertRejects("cbnz32 " + r, a -> a.cbnz32(bad, l));
-            assertRejects("tbnz32 " + r, a -> a.tbnz32(bad, 0, l));
-            assertRejects("adr " + r, a -> a.adr(bad, l));
-            assertRejects("mrsTpidrEl0 " + r, a -> a.mrsTpidrEl0(bad));
+            assertRejects("stlr64 rt " + r, a -> a.stlr64(reg(bad), reg(0)));
+            assertRejects("stlr64 rn " + r, a -> a.stlr64(reg(0), reg(bad)));
+            assertRejects("ldar32 rt " + r, a -> a.ldar32(reg(bad), reg(0)));
+            assertRejects("ldar32 rn " + r, a -> a.ldar32(reg(0), reg(bad)));
+            assertRejects("ldrbPostIncrement rt " + r, a -> a.ldrbPostIncrement(reg(bad), reg(0)));
+            assertRejects("ldrbPostIncrement rn " + r, a -> a.ldrbPostIncrement(reg(0), reg(bad)));
+            assertRejects("strbPostIncrement rt " + r, a -> a.strbPostIncrement(reg(bad), reg(0)));
+            assertRejects("strbPostIncrement rn " + r, a -> a.strbPostIncrement(reg(0), reg(bad)));
+            assertRejects("cbz64 " + r, a -> a.cbz64(reg(bad), l));
+            assertRejects("cbnz32 " + r, a -> a.cbnz32(reg(bad), l));
+            assertRejects("tbnz32 " + r, a -> a.tbnz32(reg(bad), 0, l));
+            assertRejects("adr " + r, a -> a.adr(reg(bad), l));
+            assertRejects("mrsTpidrEl0 " + r, a -> a.mrsTpidrEl0(reg(bad)));
         }
 
         // move wide: imm16 and shift
@@ -794,31 +800,31 @@ class AArch64AssemblerTest {
                 case "movk" -> AArch64Assembler::movk;
                 default -> AArch64Assembler::movn;
             };
-            assertRejects(name + " imm16 65536", a -> f.emit(a, 0, 65536, 0));
-            assertRejects(name + " imm16 -1", a -> f.emit(a, 0, -1, 0));
+            assertRejects(name + " imm16 65536", a -> f.emit(a, reg(0), 65536, 0));
+            assertRejects(name + " imm16 -1", a -> f.emit(a, reg(0), -1, 0));
             for (int shift : new int[] {8, 1, 15, 17, 64, -16}) {
-                assertRejects(name + " shift " + shift, a -> f.emit(a, 0, 1, shift));
+                assertRejects(name + " shift " + shift, a -> f.emit(a, reg(0), 1, shift));
             }
         }
         // imm12
-        assertRejects("subsImm32 4096", a -> a.subsImm32(0, 1, 4096));
-        assertRejects("subsImm32 -1", a -> a.subsImm32(0, 1, -1));
-        assertRejects("subsImm64 4096", a -> a.subsImm64(0, 1, 4096));
-        assertRejects("subsImm64 -1", a -> a.subsImm64(0, 1, -1));
+        assertRejects("subsImm32 4096", a -> a.subsImm32(reg(0), reg(1), 4096));
+        assertRejects("subsImm32 -1", a -> a.subsImm32(reg(0), reg(1), -1));
+        assertRejects("subsImm64 4096", a -> a.subsImm64(reg(0), reg(1), 4096));
+        assertRejects("subsImm64 -1", a -> a.subsImm64(reg(0), reg(1), -1));
         // scaled offsets: misaligned, one unit past the end, negative
         for (long off : new long[] {4, 1, 32768, 32760 + 8, -8, 1L << 32, Long.MIN_VALUE}) {
-            assertRejects("ldr64 offset " + off, a -> a.ldr64(0, 1, off));
-            assertRejects("str64 offset " + off, a -> a.str64(0, 1, off));
+            assertRejects("ldr64 offset " + off, a -> a.ldr64(reg(0), reg(1), off));
+            assertRejects("str64 offset " + off, a -> a.str64(reg(0), reg(1), off));
         }
         for (long off : new long[] {2, 1, 16384, -4, 1L << 32, Long.MIN_VALUE}) {
-            assertRejects("ldr32 offset " + off, a -> a.ldr32(0, 1, off));
-            assertRejects("ldrsw offset " + off, a -> a.ldrsw(0, 1, off));
+            assertRejects("ldr32 offset " + off, a -> a.ldr32(reg(0), reg(1), off));
+            assertRejects("ldrsw offset " + off, a -> a.ldrsw(reg(0), reg(1), off));
         }
         // brk imm16, tbnz bit
         assertRejects("brk 65536", a -> a.brk(65536));
         assertRejects("brk -1", a -> a.brk(-1));
-        assertRejects("tbnz32 bit 32", a -> a.tbnz32(0, 32, l));
-        assertRejects("tbnz32 bit -1", a -> a.tbnz32(0, -1, l));
+        assertRejects("tbnz32 bit 32", a -> a.tbnz32(reg(0), 32, l));
+        assertRejects("tbnz32 bit -1", a -> a.tbnz32(reg(0), -1, l));
 
         // branch distances: the edge fits, one step past it does not (forward: when the label is
         // bound; backward: at the branch)
@@ -828,10 +834,10 @@ class AArch64AssemblerTest {
         for (Cond c : Cond.values()) {
             fars.add(new Far("bcond " + c, (a, t) -> a.bcond(c, t), MAX_FORWARD_19, MAX_BACKWARD_19, 4));
         }
-        fars.add(new Far("cbz64", (a, t) -> a.cbz64(3, t), MAX_FORWARD_19, MAX_BACKWARD_19, 4));
-        fars.add(new Far("cbnz32", (a, t) -> a.cbnz32(3, t), MAX_FORWARD_19, MAX_BACKWARD_19, 4));
-        fars.add(new Far("tbnz32", (a, t) -> a.tbnz32(3, 7, t), MAX_FORWARD_14, MAX_BACKWARD_14, 4));
-        fars.add(new Far("adr", (a, t) -> a.adr(3, t), MAX_FORWARD_ADR, MAX_BACKWARD_19, 1));
+        fars.add(new Far("cbz64", (a, t) -> a.cbz64(reg(3), t), MAX_FORWARD_19, MAX_BACKWARD_19, 4));
+        fars.add(new Far("cbnz32", (a, t) -> a.cbnz32(reg(3), t), MAX_FORWARD_19, MAX_BACKWARD_19, 4));
+        fars.add(new Far("tbnz32", (a, t) -> a.tbnz32(reg(3), 7, t), MAX_FORWARD_14, MAX_BACKWARD_14, 4));
+        fars.add(new Far("adr", (a, t) -> a.adr(reg(3), t), MAX_FORWARD_ADR, MAX_BACKWARD_19, 1));
         for (Far f : fars) {
             for (int extra : new int[] {0, f.step()}) {
                 int forward = f.maxForward() + extra;

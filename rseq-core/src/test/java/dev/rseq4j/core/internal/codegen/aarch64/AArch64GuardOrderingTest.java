@@ -27,6 +27,11 @@ import static org.junit.jupiter.api.Assertions.fail;
  * (based on the register the code set from {@code TPIDR_EL0}) and of the area descriptor (based on
  * {@code x0}, the first argument), both with an immediate offset. The first other load must be the
  * guard's {@code ldar}; it is the only {@code ldar}, and the operation's data loads follow it.
+ *
+ * <p>The frame's other ordering decisions ({@code StubFrame}) are checked too: an operation that
+ * takes an {@code expectedIndex} compares the index with it ({@code cmp x?, x1}) before the guard,
+ * so before any region memory is read; the last instruction before post_commit_ip is the commit
+ * store, a store-release ({@code stlr}) exactly when the operation {@link Operation#publishes()}.
  */
 class AArch64GuardOrderingTest {
 
@@ -42,6 +47,12 @@ class AArch64GuardOrderingTest {
     }
 
     private static final int MRS_TPIDR_EL0 = 0xd53bd040;
+    /** {@code cmp xn, x1} (subs xzr, xn, x1), any xn: the index against expectedIndex. */
+    private static final int CMP_X1_MASK = 0xfffffc1f;
+    private static final int CMP_X1 = 0xeb01001f;
+    /** {@code stlr xt, [xn]}, any xt, xn. */
+    private static final int STLR_64_MASK = 0xfffffc00;
+    private static final int STLR_64 = 0xc89ffc00;
 
     /** Classifies one A64 word; fails on a load/store encoding outside the known classes. */
     static Insn decode(int offset, int w) {
@@ -88,7 +99,8 @@ class AArch64GuardOrderingTest {
     void guardIsLoadAcquireBeforeEveryDataLoad() {
         AArch64StubGenerator generator = new AArch64StubGenerator();
         int checked = 0;
-        for (RseqAbi.Field index : RseqAbi.Field.values()) {
+        List<RseqAbi.Field> indexes = List.of(RseqAbi.Field.CPU_ID, RseqAbi.Field.MM_CID);
+        for (RseqAbi.Field index : indexes) {
             for (StubOptions options : List.of(StubOptions.production(-32, index),
                     StubOptions.production(-32, index).withDelay(100),
                     StubOptions.production(-32, index).nonRestartable())) {
@@ -99,7 +111,7 @@ class AArch64GuardOrderingTest {
                 }
             }
         }
-        assertEquals(Operation.values().length * RseqAbi.Field.values().length * 3, checked);
+        assertEquals(Operation.values().length * indexes.size() * 3, checked);
     }
 
     private static void checkSection(GeneratedCode code, GeneratedCode.Section s, StubOptions options) {
@@ -130,6 +142,14 @@ class AArch64GuardOrderingTest {
             break;
         }
         assertTrue(guard >= 0, "no guard load in " + where);
+        boolean comparesExpectedIndex = insns.subList(0, guard).stream()
+                .anyMatch(i -> (i.word() & CMP_X1_MASK) == CMP_X1);
+        assertEquals(s.operation().takesExpectedIndex(), comparesExpectedIndex,
+                "index compared with expectedIndex (x1) before the guard exactly when the operation takes one: " + where);
+        Insn commit = insns.getLast();
+        assertEquals(Kind.STORE, commit.kind(), "the last instruction of the section is the commit store: " + where);
+        assertEquals(s.operation().publishes(), (commit.word() & STLR_64_MASK) == STLR_64,
+                "the commit is a store-release exactly when the operation publishes: " + where);
         boolean dataLoadAfter = false;
         for (int k = guard + 1; k < insns.size(); k++) {
             Insn i = insns.get(k);

@@ -1,11 +1,15 @@
 package dev.rseq4j.core.internal.codegen.aarch64;
 
+import dev.rseq4j.core.internal.codegen.AreaDescriptor;
 import dev.rseq4j.core.internal.codegen.GeneratedCode;
+import dev.rseq4j.core.internal.codegen.StubStatus;
 import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.codegen.Probe;
 import dev.rseq4j.core.internal.codegen.StubOptions;
 
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -13,7 +17,9 @@ import java.util.Map;
  * Writes the stubs of {@link AArch64StubGenerator} as a C header for the emulated-kernel harness
  * ({@code src/test/arm64/harness.c}): the code bytes exactly as the generator emits them, every
  * entry offset and every critical section's descriptor/start/post-commit/abort offsets, so that the
- * harness can relocate the descriptors as the Java installer does. Nothing is copied by hand.
+ * harness can relocate the descriptors as the Java installer does; the area descriptor's offsets and
+ * size ({@link AreaDescriptor}) and the statuses ({@link StubStatus}), so that the harness writes
+ * descriptors and reads results as the Java side does. Nothing is copied by hand.
  */
 public final class StubExport {
     /** glibc's {@code __rseq_offset} on aarch64 (below the thread pointer); the harness checks it. */
@@ -35,6 +41,14 @@ public final class StubExport {
         return v;
     }
 
+    private static long statusValue(Field f) {
+        try {
+            return f.getLong(null);
+        } catch (IllegalAccessException e) {
+            throw new AssertionError(e);
+        }
+    }
+
     /** The header text. */
     public static String header() {
         AArch64StubGenerator generator = new AArch64StubGenerator();
@@ -43,6 +57,18 @@ public final class StubExport {
         h.append("#define RSEQ4J_RSEQ_OFFSET (").append(RSEQ_OFFSET).append("L)\n");
         h.append("#define RSEQ4J_SIGNATURE 0x").append(Integer.toHexString(generator.signature())).append("u\n");
         h.append("#define RSEQ4J_DELAY ").append(DELAY).append('\n');
+        h.append("#define RSEQ4J_AREA_GUARD0 ").append(AreaDescriptor.GUARD0).append('\n');
+        h.append("#define RSEQ4J_AREA_STRIDE ").append(AreaDescriptor.STRIDE).append('\n');
+        h.append("#define RSEQ4J_AREA_COUNT ").append(AreaDescriptor.COUNT).append('\n');
+        h.append("#define RSEQ4J_AREA_SIZE ").append(AreaDescriptor.SIZE).append('\n');
+        h.append("#define RSEQ4J_AREA_ALIGN ").append(AreaDescriptor.LAYOUT.byteAlignment()).append('\n');
+        h.append("enum { ");
+        for (Field f : StubStatus.class.getFields()) {
+            if (Modifier.isStatic(f.getModifiers()) && f.getType() == long.class && !f.getName().equals("LIMIT")) {
+                h.append(f.getName()).append(" = ").append(statusValue(f)).append(", ");
+            }
+        }
+        h.append("};\n");
         h.append("enum { ");
         for (Operation op : Operation.values()) {
             h.append("OP_").append(op.name()).append(", ");
