@@ -1,0 +1,47 @@
+package dev.rseq4j.core.percpu;
+
+import dev.rseq4j.core.Rseq;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The compare operations act on the region the caller names, wherever the thread runs: from
+ * another region the stub reports MOVED (counted), and after two attempts the slow path does the
+ * operation on the named region, leaving every other region alone.
+ */
+class NamedRegionTest {
+    private static final long WORD = 8;
+    private static final long SLOT = 16;
+
+    @Test
+    void compareOperationsOnAnotherRegionCommitThereThroughTheSlowPath() {
+        assumeTrue(Rseq.possibleCpus() >= 2, "needs two regions");
+        PerCpuOps ops = OpsVariant.of(PerCpuArea.Indexing.CPU).create();
+        PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 4096);
+        long[] record = {7, 8};
+        for (int i = 0; i < 100; i++) {
+            int here = ops.currentIndex(area);
+            int other = (here + 1) % area.regions();
+            long v = area.getLongOpaque(other, WORD);
+            assertFalse(ops.compareAndStore(area, other, WORD, v + 1, 0), "mismatch on the named region");
+            assertTrue(ops.compareAndStore(area, other, WORD, v, v + 1));
+            assertTrue(ops.storeThenCommit(area, other, WORD, v + 1, SLOT, 42, v + 2));
+            assertTrue(ops.copyThenCommit(area, other, WORD, v + 2, SLOT + 8, MemorySegment.ofArray(record), 16, v + 3));
+            assertEquals(v + 3, area.getLongOpaque(other, WORD));
+            assertEquals(42, area.getLongOpaque(other, SLOT));
+            assertEquals(7, area.getLongOpaque(other, SLOT + 8));
+        }
+        assertEquals(300, area.sumLongOpaque(WORD), "every commit landed on a named region, once");
+        System.out.println("named region: " + ops.stats());
+        if (ops.restartable()) {
+            assertTrue(ops.stats().moved() > 0 && ops.stats().slowPaths() > 0,
+                    "the fast path must have seen MOVED and the slow path run: " + ops.stats());
+        }
+    }
+}
