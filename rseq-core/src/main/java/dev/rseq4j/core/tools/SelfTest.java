@@ -7,7 +7,6 @@ import dev.rseq4j.core.percpu.PerCpuOps;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -36,7 +35,6 @@ public final class SelfTest {
     static final int RECORD = 24;
     static final long STRIDE = RING + SLOTS * RECORD;   // 832, a multiple of 64
     static final int NODES = 256;
-    private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
 
     private SelfTest() {
     }

@@ -264,7 +264,7 @@ public final class AArch64Assembler {
 
     /** {@code cmp xn, xm} */
     public void cmpReg64(Reg rn, Reg rm) {
-        emit(SUBS_SHIFTED_32 | SF | rm(rm) | rn(rn) | rd(ZR));
+        registers(SUBS_SHIFTED_32 | SF, ZR, rn, rm);
     }
 
     // ---- loads and stores -----------------------------------------------------------------
