@@ -1,5 +1,7 @@
 package dev.rseq4j.bench;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.collections.PerCpuCounter;
 import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
@@ -46,7 +48,7 @@ public class CounterBenchmarks {
     /** The counter's stub called directly on a constant area: what the commit sequence itself costs. */
     static final MethodHandle ADD = RseqRuntime.get().rseqMode()
             ? RseqRuntime.get().stubs(RseqAbi.Field.CPU_ID).loadAddStore() : null;
-    static final PerCpuArea AREA = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
+    static final PerCpuArea AREA = PerCpuArea.forPossibleCpus(CpuIndexing.CPU, 64);
     static final PerCpuOps OPS = PerCpuOps.cpuIndexed();
 
     PerCpuCounter perCpu;

@@ -1,5 +1,7 @@
 package dev.rseq4j.bench;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.collections.PerCpuArena;
 import dev.rseq4j.collections.PerCpuCounter;
 
@@ -36,7 +38,7 @@ public final class MemoryFootprint {
         // Warm up: load and initialise every class both measurements use, so the baselines hold them
         // (in an arena of its own: the measured arena starts empty).
         PerCpuCounter warm = PerCpuCounter.builder()
-                .arena(new PerCpuArena(dev.rseq4j.core.percpu.PerCpuArea.Indexing.CPU)).build();
+                .arena(new PerCpuArena(CpuIndexing.CPU)).build();
         warm.increment();
         Inflation.inflate(List.of(new LongAdder()));
         KEEP.add(warm);
@@ -52,7 +54,7 @@ public final class MemoryFootprint {
     static Footprint perCpuCounters() {
         // A fresh arena: every range these counters need is counted, the first one included.
         long heapBefore = usedAfterGc();
-        PerCpuArena arena = new PerCpuArena(dev.rseq4j.core.percpu.PerCpuArea.Indexing.CPU);
+        PerCpuArena arena = new PerCpuArena(CpuIndexing.CPU);
         PerCpuCounter.Builder builder = PerCpuCounter.builder().arena(arena);
         List<PerCpuCounter> keep = new ArrayList<>(COUNTERS);
         for (int i = 0; i < COUNTERS; i++) {

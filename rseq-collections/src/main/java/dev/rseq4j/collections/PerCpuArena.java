@@ -1,5 +1,7 @@
 package dev.rseq4j.collections;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.collections.internal.WordArena;
 import dev.rseq4j.core.percpu.PerCpuArea;
 
@@ -22,14 +24,14 @@ public final class PerCpuArena {
     static final int SLOTS_PER_RANGE = WordArena.SLOTS_PER_RANGE;
 
     private static final class Shared {
-        static final PerCpuArena CPU = new PerCpuArena(PerCpuArea.Indexing.CPU);
-        static final PerCpuArena CONCURRENCY_ID = new PerCpuArena(PerCpuArea.Indexing.CONCURRENCY_ID);
+        static final PerCpuArena CPU = new PerCpuArena(CpuIndexing.CPU);
+        static final PerCpuArena CONCURRENCY_ID = new PerCpuArena(CpuIndexing.CONCURRENCY_ID);
     }
 
     private final WordArena words;
 
     /** A new arena indexed by {@code indexing}, with one region per possible CPU. */
-    public PerCpuArena(PerCpuArea.Indexing indexing) {
+    public PerCpuArena(CpuIndexing indexing) {
         this.words = new WordArena(indexing);
     }
 
@@ -43,7 +45,7 @@ public final class PerCpuArena {
         return Shared.CONCURRENCY_ID;
     }
 
-    public PerCpuArea.Indexing indexing() {
+    public CpuIndexing indexing() {
         return words.indexing();
     }
 

@@ -1,5 +1,7 @@
 package dev.rseq4j.collections;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.collections.internal.WordArena;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
@@ -83,7 +85,7 @@ public final class PerCpuCounter extends Number {
 
     PerCpuCounter(PerCpuArena arena, PerCpuOps ops) {
         Objects.requireNonNull(arena, "arena must not be null");
-        if (ops == null && arena.indexing() == PerCpuArea.Indexing.CONCURRENCY_ID && ConcurrencyIdOps.OPS == null) {
+        if (ops == null && arena.indexing() == CpuIndexing.CONCURRENCY_ID && ConcurrencyIdOps.OPS == null) {
             PerCpuOps.concurrencyIdIndexed();   // throws UnsupportedOperationException with the reason, every time
         }
         if (ops != null && ops.indexing() != arena.indexing()) {
@@ -92,7 +94,7 @@ public final class PerCpuCounter extends Number {
         WordArena.Slot slot = arena.allocate(this);
         this.area = slot.area();
         this.offset = (int) slot.offset();
-        this.ops = ops != null ? ops : arena.indexing() == PerCpuArea.Indexing.CPU ? null : CONCURRENCY_ID;
+        this.ops = ops != null ? ops : arena.indexing() == CpuIndexing.CPU ? null : CONCURRENCY_ID;
     }
 
     /** Chooses the arena (and with it the indexing) of a new counter. */

@@ -1,5 +1,7 @@
 package dev.rseq4j.collections;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.core.percpu.PerCpuArea;
 import org.junit.jupiter.api.Test;
 
@@ -13,7 +15,7 @@ class PerCpuArenaTest {
 
     @Test
     void growsByRangesAndPacksSlots() {
-        PerCpuArena arena = new PerCpuArena(PerCpuArea.Indexing.CPU);
+        PerCpuArena arena = new PerCpuArena(CpuIndexing.CPU);
         List<PerCpuCounter> keep = new ArrayList<>();
         for (int i = 0; i < PerCpuArena.SLOTS_PER_RANGE; i++) {
             keep.add(new PerCpuCounter(arena, null));
@@ -32,7 +34,7 @@ class PerCpuArenaTest {
      */
     @Test
     void reclamationUnderChurnNeverMixesCounters() throws InterruptedException {
-        PerCpuArena arena = new PerCpuArena(PerCpuArea.Indexing.CPU);
+        PerCpuArena arena = new PerCpuArena(CpuIndexing.CPU);
         java.util.concurrent.atomic.AtomicInteger errors = new java.util.concurrent.atomic.AtomicInteger();
         java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
         Thread collector = Thread.ofPlatform().start(() -> {
@@ -91,7 +93,7 @@ class PerCpuArenaTest {
     /** Dropped counters give their slots back, zeroed: the arena does not grow for their successors. */
     @Test
     void unreachableCountersAreReusedZeroed() throws InterruptedException {
-        PerCpuArena arena = new PerCpuArena(PerCpuArea.Indexing.CPU);
+        PerCpuArena arena = new PerCpuArena(CpuIndexing.CPU);
         List<PerCpuCounter> first = new ArrayList<>();
         for (int i = 0; i < 10_000; i++) {
             PerCpuCounter c = new PerCpuCounter(arena, null);

@@ -1,7 +1,8 @@
 package dev.rseq4j.collections;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.testing.Forked;
-import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
 import dev.rseq4j.core.percpu.OpsVariant;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import dev.rseq4j.core.percpu.PerCpuOps;
@@ -93,10 +94,10 @@ class PerCpuCounterTest {
      */
     @Test
     void forcedSlowPathsRacingDelayedFastPathsLoseNothing() {
-        for (Indexing index : Indexing.values()) {
+        for (CpuIndexing index : CpuIndexing.values()) {
             RseqRuntime rt = RseqRuntime.get();
             assumeTrue(rt.rseqMode());
-            if (index == Indexing.CONCURRENCY_ID && !rt.status().mmCid()) {
+            if (index == CpuIndexing.CONCURRENCY_ID && !rt.status().mmCid()) {
                 continue;
             }
             PerCpuOps ops = OpsVariant.of(index).withDelay(2_000).forcingSlowPathEvery(64).create();
@@ -115,7 +116,7 @@ class PerCpuCounterTest {
     void negativeControlLosesUpdates() {
         RseqRuntime rt = RseqRuntime.get();
         assumeTrue(rt.rseqMode());
-        PerCpuOps ops = OpsVariant.of(Indexing.CPU).withDelay(2_000).nonRestartable().create();
+        PerCpuOps ops = OpsVariant.of(CpuIndexing.CPU).withDelay(2_000).nonRestartable().create();
         PerCpuCounter c = counter(ops);
         long expected = hammer(c, THREADS, 100_000);
         System.out.printf("negative-control: expected=%d sum=%d lost=%d%n", expected, c.sum(), expected - c.sum());
@@ -209,7 +210,7 @@ class PerCpuCounterTest {
         assertThrows(NullPointerException.class, () -> new PerCpuArena(null));
         assertThrows(NullPointerException.class, () -> new PerCpuCounter(null, null));
         PerCpuOps cpuOps = PerCpuOps.cpuIndexed();
-        PerCpuArena cidArena = new PerCpuArena(dev.rseq4j.core.percpu.PerCpuArea.Indexing.CONCURRENCY_ID);
+        PerCpuArena cidArena = new PerCpuArena(CpuIndexing.CONCURRENCY_ID);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new PerCpuCounter(cidArena, cpuOps));
         assertTrue(e.getMessage().contains("CONCURRENCY_ID"), e.getMessage());
     }

@@ -1,10 +1,11 @@
 package dev.rseq4j.stress;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.collections.internal.WordArena;
 import dev.rseq4j.core.Rseq;
 import dev.rseq4j.core.RseqStatus;
 import dev.rseq4j.core.percpu.OpsVariant;
-import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
 import dev.rseq4j.core.percpu.PerCpuOps;
 
 /** The operations the tests mix, created once per VM (hooked operations install stubs). */
@@ -22,12 +23,12 @@ final class StressOps {
      * mixed with restartable operations on one area.
      */
     static final PerCpuOps FORCED_SLOW = RSEQ
-            ? OpsVariant.of(Indexing.CPU).forcingSlowPathEvery(1).create()
+            ? OpsVariant.of(CpuIndexing.CPU).forcingSlowPathEvery(1).create()
             : PRODUCTION;
 
     /** The negative control: forced slow paths without the membarrier (in lock mode, the lock). */
     static final PerCpuOps FORCED_SLOW_UNFENCED = RSEQ
-            ? OpsVariant.of(Indexing.CPU).forcingSlowPathEvery(1).withoutFence().create()
+            ? OpsVariant.of(CpuIndexing.CPU).forcingSlowPathEvery(1).withoutFence().create()
             : PRODUCTION;
 
     /**
@@ -35,7 +36,7 @@ final class StressOps {
      * jcstress creates millions of states: one 8-byte word each, instead of a page-aligned area each,
      * keeps the forked VMs' native memory small.
      */
-    private static final WordArena ARENA = new WordArena(Indexing.CPU);
+    private static final WordArena ARENA = new WordArena(CpuIndexing.CPU);
 
     private StressOps() {
     }

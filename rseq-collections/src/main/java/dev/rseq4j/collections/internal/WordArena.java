@@ -1,5 +1,7 @@
 package dev.rseq4j.collections.internal;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.core.Rseq;
 import dev.rseq4j.core.percpu.PerCpuArea;
 
@@ -50,7 +52,7 @@ public final class WordArena {
     static final int MAX_RANGES = 1 << (31 - SLOT_BITS);
     private static final VarHandle LONG = java.lang.foreign.ValueLayout.JAVA_LONG.varHandle();
 
-    private final PerCpuArea.Indexing indexing;
+    private final CpuIndexing indexing;
     private final int regions;
     private final ReferenceQueue<Object> released = new ReferenceQueue<>();
     // Guarded by this:
@@ -78,12 +80,12 @@ public final class WordArena {
     }
 
     /** A new arena indexed by {@code indexing}, with one region per possible CPU. */
-    public WordArena(PerCpuArea.Indexing indexing) {
+    public WordArena(CpuIndexing indexing) {
         this.indexing = Objects.requireNonNull(indexing, "indexing must not be null");
         this.regions = Rseq.possibleCpus();
     }
 
-    public PerCpuArea.Indexing indexing() {
+    public CpuIndexing indexing() {
         return indexing;
     }
 

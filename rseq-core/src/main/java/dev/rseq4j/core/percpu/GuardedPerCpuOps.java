@@ -1,5 +1,7 @@
 package dev.rseq4j.core.percpu;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.core.internal.codegen.StubOptions;
 import dev.rseq4j.core.internal.platform.Libc;
 import dev.rseq4j.core.internal.runtime.PortableOperations;
@@ -101,7 +103,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *                      preempted fast path aborts)
  * @param skipFence     test hook: omit the membarrier in the slow path (negative control: must lose updates)
  */
-record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, PerCpuArea.Indexing indexing, PerCpuStats stats,
+record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing indexing, PerCpuStats stats,
                         int slowPathEvery, boolean skipFence) implements PerCpuOps {
 
     /** Test-and-CAS rounds before a guard waiter first parks. */
@@ -114,24 +116,24 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, PerCpuArea.Index
     static final int HEADROOM_FRAMES = 40;
 
     private static final class Production {
-        static final GuardedPerCpuOps CPU = create(PerCpuArea.Indexing.CPU);
+        static final GuardedPerCpuOps CPU = create(CpuIndexing.CPU);
         static final GuardedPerCpuOps CONCURRENCY_ID = RseqRuntime.get().status().mmCid() || !RseqRuntime.get().rseqMode()
-                ? create(PerCpuArea.Indexing.CONCURRENCY_ID) : null;
+                ? create(CpuIndexing.CONCURRENCY_ID) : null;
 
-        private static GuardedPerCpuOps create(PerCpuArea.Indexing indexing) {
+        private static GuardedPerCpuOps create(CpuIndexing indexing) {
             RseqRuntime rt = RseqRuntime.get();
-            return new GuardedPerCpuOps(rt, rt.rseqMode() ? rt.stubs(indexing.field()) : null, indexing,
+            return new GuardedPerCpuOps(rt, rt.rseqMode() ? rt.stubs(PerCpuArea.indexField(indexing)) : null, indexing,
                     new PerCpuStats(), 0, false);
         }
     }
 
     /** The shared production instance for {@code indexing}. */
-    static GuardedPerCpuOps production(PerCpuArea.Indexing indexing) {
-        if (indexing == PerCpuArea.Indexing.CPU) {
+    static GuardedPerCpuOps production(CpuIndexing indexing) {
+        if (indexing == CpuIndexing.CPU) {
             return Production.CPU;
         }
         if (Production.CONCURRENCY_ID == null) {
-            RseqRuntime.get().stubs(indexing.field()); // throws with the reason
+            RseqRuntime.get().stubs(PerCpuArea.indexField(indexing)); // throws with the reason
         }
         return Production.CONCURRENCY_ID;
     }
@@ -139,13 +141,13 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, PerCpuArea.Index
     /** A fresh instance over stubs built with {@code options} and the given test hooks. */
     static GuardedPerCpuOps withOptions(StubOptions options, int slowPathEvery, boolean skipFence) {
         RseqRuntime rt = RseqRuntime.get();
-        return new GuardedPerCpuOps(rt, rt.stubs(options), PerCpuArea.Indexing.of(options.index()), new PerCpuStats(),
+        return new GuardedPerCpuOps(rt, rt.stubs(options), PerCpuArea.indexingOf(options.index()), new PerCpuStats(),
                 slowPathEvery, skipFence);
     }
 
     /** A fresh lock-mode instance, whatever the process mode (tests compare both). */
     static GuardedPerCpuOps lockMode() {
-        return new GuardedPerCpuOps(RseqRuntime.get(), null, PerCpuArea.Indexing.CPU, new PerCpuStats(), 0, false);
+        return new GuardedPerCpuOps(RseqRuntime.get(), null, CpuIndexing.CPU, new PerCpuStats(), 0, false);
     }
 
     @Override
@@ -319,7 +321,7 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, PerCpuArea.Index
     public int currentIndex(PerCpuArea area) {
         checkArea(area);
         int id = stubs == null ? Libc.schedGetcpu()
-                : indexing == PerCpuArea.Indexing.CONCURRENCY_ID ? runtime.concurrencyId() : runtime.currentCpu();
+                : indexing == CpuIndexing.CONCURRENCY_ID ? runtime.concurrencyId() : runtime.currentCpu();
         if (id < 0) {
             // NOTE: no CPU to go by (lock mode without sched_getcpu): spread threads over regions by a
             // Fibonacci hash of the thread id (multiply by 2^64 / golden ratio, keep high bits), so that
@@ -469,7 +471,7 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, PerCpuArea.Index
         acquireGuard(area, c);
         try {
             if (stubs != null && !skipFence) {
-                if (indexing == PerCpuArea.Indexing.CONCURRENCY_ID) {
+                if (indexing == CpuIndexing.CONCURRENCY_ID) {
                     runtime.fenceAllCpus();         // a concurrency id is not a CPU: any CPU may run region c
                 } else {
                     runtime.fenceCpu(c);

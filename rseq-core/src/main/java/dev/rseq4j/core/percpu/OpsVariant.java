@@ -1,5 +1,7 @@
 package dev.rseq4j.core.percpu;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.core.internal.codegen.StubOptions;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
 
@@ -12,8 +14,8 @@ import java.util.Objects;
  * for production data.
  *
  * <pre>
- *   PerCpuOps ops = OpsVariant.of(Indexing.CPU).withDelay(2_000).create();   // aborts often
- *   PerCpuOps lossy = OpsVariant.of(Indexing.CPU).withDelay(2_000).nonRestartable().create();
+ *   PerCpuOps ops = OpsVariant.of(CpuIndexing.CPU).withDelay(2_000).create();   // aborts often
+ *   PerCpuOps lossy = OpsVariant.of(CpuIndexing.CPU).withDelay(2_000).nonRestartable().create();
  * </pre>
  * Every {@link #create()} returns a fresh instance with its own {@link PerCpuStats}; stubs are
  * generated once per distinct stub options and process.
@@ -28,7 +30,7 @@ import java.util.Objects;
  *                      the fast paths of that region's CPU (the protocol's hardest case)
  * @param skipFence     omit the slow path's fence (negative control for the fence: must lose updates)
  */
-public record OpsVariant(PerCpuArea.Indexing indexing, int delayLoops, boolean restartable, int slowPathEvery,
+public record OpsVariant(CpuIndexing indexing, int delayLoops, boolean restartable, int slowPathEvery,
                          boolean skipFence) {
 
     public OpsVariant {
@@ -42,7 +44,7 @@ public record OpsVariant(PerCpuArea.Indexing indexing, int delayLoops, boolean r
     }
 
     /** The production stubs of {@code indexing}, no hooks. */
-    public static OpsVariant of(PerCpuArea.Indexing indexing) {
+    public static OpsVariant of(CpuIndexing indexing) {
         return new OpsVariant(indexing, 0, true, 0, false);
     }
 
@@ -69,7 +71,7 @@ public record OpsVariant(PerCpuArea.Indexing indexing, int delayLoops, boolean r
      */
     public PerCpuOps create() {
         RseqRuntime rt = RseqRuntime.get();
-        StubOptions options = rt.productionOptions(indexing.field()).withDelay(delayLoops);
+        StubOptions options = rt.productionOptions(PerCpuArea.indexField(indexing)).withDelay(delayLoops);
         return GuardedPerCpuOps.withOptions(restartable ? options : options.nonRestartable(), slowPathEvery, skipFence);
     }
 

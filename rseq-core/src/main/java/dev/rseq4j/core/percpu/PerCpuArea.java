@@ -1,5 +1,7 @@
 package dev.rseq4j.core.percpu;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.core.Rseq;
 import dev.rseq4j.core.internal.codegen.AreaDescriptor;
 import dev.rseq4j.core.internal.platform.Libc;
@@ -42,32 +44,21 @@ public final class PerCpuArea {
     private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
     private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
 
-    /**
-     * How fast paths choose a region. Fixed per area: a CPU-indexed and an mm_cid-indexed operation
-     * running on different CPUs could pick the same region at the same time, so operations of the
-     * other indexing are rejected.
-     */
-    public enum Indexing {
-        /** By the CPU number ({@code cpu_id}); regions = possible CPUs. */
-        CPU,
-        /** By the concurrency id ({@code mm_cid}, Linux 6.3+): dense from 0, so few regions stay hot. */
-        CONCURRENCY_ID;
-
-        /** The {@code struct rseq} field the stubs read as the region index. */
-        RseqAbi.Field field() {
-            return this == CPU ? RseqAbi.Field.CPU_ID : RseqAbi.Field.MM_CID;
-        }
-
-        static Indexing of(RseqAbi.Field field) {
-            return switch (field) {
-                case CPU_ID -> CPU;
-                case MM_CID -> CONCURRENCY_ID;
-                default -> throw new IllegalArgumentException("not an index field: " + field);
-            };
-        }
+    /** The {@code struct rseq} field the stubs read as the region index of {@code indexing}. */
+    static RseqAbi.Field indexField(CpuIndexing indexing) {
+        return indexing == CpuIndexing.CPU ? RseqAbi.Field.CPU_ID : RseqAbi.Field.MM_CID;
     }
 
-    private final Indexing indexing;
+    /** The indexing whose region index is {@code field}. */
+    static CpuIndexing indexingOf(RseqAbi.Field field) {
+        return switch (field) {
+            case CPU_ID -> CpuIndexing.CPU;
+            case MM_CID -> CpuIndexing.CONCURRENCY_ID;
+            default -> throw new IllegalArgumentException("not an index field: " + field);
+        };
+    }
+
+    private final CpuIndexing indexing;
     private final MemorySegment memory;
     private final MemorySegment descriptor;
     /** {@code descriptor.address()}, read on every operation: one field load instead of two. */
@@ -88,7 +79,7 @@ public final class PerCpuArea {
      *         {@code stride} is not a positive multiple of 64, the total exceeds {@link #MAX_BYTES},
      *         or {@code guardOffset} is not a multiple of 8 inside the region
      */
-    public PerCpuArea(Indexing indexing, int regions, long stride, long guardOffset) {
+    public PerCpuArea(CpuIndexing indexing, int regions, long stride, long guardOffset) {
         this.indexing = java.util.Objects.requireNonNull(indexing, "indexing must not be null");
         if (regions < 1 || regions > MAX_REGIONS) {
             throw new IllegalArgumentException("regions must be in [1, " + MAX_REGIONS + "], was " + regions);
@@ -116,11 +107,11 @@ public final class PerCpuArea {
     }
 
     /** An area with one region per possible CPU and the guard at offset 0. */
-    public static PerCpuArea forPossibleCpus(Indexing indexing, long stride) {
+    public static PerCpuArea forPossibleCpus(CpuIndexing indexing, long stride) {
         return new PerCpuArea(indexing, Rseq.possibleCpus(), stride, 0);
     }
 
-    public Indexing indexing() {
+    public CpuIndexing indexing() {
         return indexing;
     }
 

@@ -1,10 +1,12 @@
 package dev.rseq4j.core.percpu;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import java.lang.foreign.MemorySegment;
 
 /**
  * Per-CPU operations on a {@link PerCpuArea}, each atomic with respect to every other operation on
- * the same area (an area accepts only operations of its {@link PerCpuArea.Indexing}): the building
+ * the same area (an area accepts only operations of its {@link CpuIndexing}): the building
  * blocks of the collections.
  *
  * <p>Which region an operation acts on: {@link #add}, {@link #push} and {@link #pop} act on "the
@@ -42,7 +44,7 @@ public interface PerCpuOps {
 
     /** Operations indexed by CPU number (the default). */
     static PerCpuOps cpuIndexed() {
-        return GuardedPerCpuOps.production(PerCpuArea.Indexing.CPU);
+        return GuardedPerCpuOps.production(CpuIndexing.CPU);
     }
 
     /**
@@ -52,7 +54,7 @@ public interface PerCpuOps {
      * @throws UnsupportedOperationException when rseq works but the kernel has no mm_cid
      */
     static PerCpuOps concurrencyIdIndexed() {
-        return GuardedPerCpuOps.production(PerCpuArea.Indexing.CONCURRENCY_ID);
+        return GuardedPerCpuOps.production(CpuIndexing.CONCURRENCY_ID);
     }
 
     /** {@code region[offset] += value} on the current region. */
@@ -115,7 +117,7 @@ public interface PerCpuOps {
     long sumThenReset(PerCpuArea area, long offset);
 
     /** The indexing of this instance; it accepts only areas created with the same indexing. */
-    PerCpuArea.Indexing indexing();
+    CpuIndexing indexing();
 
     /** The region index the calling thread would use now, in [0, regions) of any area with as many regions as possible CPUs. */
     int currentIndex(PerCpuArea area);

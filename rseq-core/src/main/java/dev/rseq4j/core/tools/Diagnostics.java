@@ -1,11 +1,12 @@
 package dev.rseq4j.core.tools;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.core.Rseq;
 import dev.rseq4j.core.RseqStatus;
 import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import dev.rseq4j.core.percpu.OpsVariant;
-import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
 import dev.rseq4j.core.percpu.PerCpuOps;
 
 import java.util.List;
@@ -39,7 +40,7 @@ public final class Diagnostics {
         double seconds = 2;
         int threads = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
         int delay = 20_000;
-        Indexing index = Indexing.CPU;
+        CpuIndexing index = CpuIndexing.CPU;
         try {
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
@@ -47,8 +48,8 @@ public final class Diagnostics {
                     case "--threads" -> threads = (int) integer(args, ++i, 1, MAX_THREADS);
                     case "--delay" -> delay = (int) integer(args, ++i, 0, MAX_DELAY);
                     case "--index" -> index = switch (value(args, ++i)) {
-                        case "cpu" -> Indexing.CPU;
-                        case "mmcid" -> Indexing.CONCURRENCY_ID;
+                        case "cpu" -> CpuIndexing.CPU;
+                        case "mmcid" -> CpuIndexing.CONCURRENCY_ID;
                         default -> throw new IllegalArgumentException("--index must be cpu or mmcid");
                     };
                     case "-h", "--help" -> {
@@ -66,18 +67,18 @@ public final class Diagnostics {
         System.exit(run(seconds, threads, delay, index) ? 0 : 1);
     }
 
-    private static boolean run(double seconds, int threads, int delay, Indexing index) {
+    private static boolean run(double seconds, int threads, int delay, CpuIndexing index) {
         RseqStatus status = Rseq.status();
         System.out.println(status);
         System.out.println("currentCpu=" + Rseq.currentCpu() + " currentNumaNode=" + Rseq.currentNumaNode()
                 + " concurrencyId=" + Rseq.concurrencyId());
         RseqRuntime runtime = RseqRuntime.get();
-        if (index == Indexing.CONCURRENCY_ID && runtime.rseqMode() && !status.mmCid()) {
+        if (index == CpuIndexing.CONCURRENCY_ID && runtime.rseqMode() && !status.mmCid()) {
             System.out.println("index=mmcid unavailable: kernel rseq feature size " + status.featureSize() + " < 28");
             return false;
         }
         PerCpuOps production = !runtime.rseqMode() ? PerCpuOps.cpuIndexed()
-                : index == Indexing.CPU ? PerCpuOps.cpuIndexed() : PerCpuOps.concurrencyIdIndexed();
+                : index == CpuIndexing.CPU ? PerCpuOps.cpuIndexed() : PerCpuOps.concurrencyIdIndexed();
         List<String> failures = SelfTest.checkOnce(production);
         System.out.println("check " + (failures.isEmpty() ? "ok" : "FAILED " + failures));
         PerCpuOps tortured = runtime.rseqMode()

@@ -1,5 +1,7 @@
 package dev.rseq4j.core.percpu;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
@@ -13,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** Every entry point rejects bad input with a clear exception before any native call (the checks run before the mode matters). */
 class BadInputTest {
     private final PerCpuOps ops = PerCpuOps.cpuIndexed();
-    private final PerCpuArea area = new PerCpuArea(PerCpuArea.Indexing.CPU, 2, 128, 0);
+    private final PerCpuArea area = new PerCpuArea(CpuIndexing.CPU, 2, 128, 0);
     private final NodePool pool = new NodePool(4, 16, 8);
     private final MemorySegment src = MemorySegment.ofArray(new byte[16]);
 
@@ -39,7 +41,7 @@ class BadInputTest {
     }
 
     private static PerCpuArea cpuArea(int regions, long stride, long guardOffset) {
-        return new PerCpuArea(PerCpuArea.Indexing.CPU, regions, stride, guardOffset);
+        return new PerCpuArea(CpuIndexing.CPU, regions, stride, guardOffset);
     }
 
     @Test
@@ -131,7 +133,7 @@ class BadInputTest {
 
     @Test
     void areaOfTheOtherIndexingIsRejected() {
-        PerCpuArea cid = new PerCpuArea(PerCpuArea.Indexing.CONCURRENCY_ID, 2, 128, 0);
+        PerCpuArea cid = new PerCpuArea(CpuIndexing.CONCURRENCY_ID, 2, 128, 0);
         rejects("indexed by CONCURRENCY_ID", () -> ops.add(cid, 8, 1));
         rejects("indexed by CONCURRENCY_ID", () -> ops.pop(cid, 8, pool));
     }

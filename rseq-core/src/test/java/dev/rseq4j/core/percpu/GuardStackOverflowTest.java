@@ -1,7 +1,8 @@
 package dev.rseq4j.core.percpu;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
-import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
 import org.junit.jupiter.api.Test;
 
 import java.util.concurrent.ThreadLocalRandom;
@@ -32,7 +33,7 @@ class GuardStackOverflowTest {
     void slowPathNeverLeavesAGuardHeld() throws Exception {
         RseqRuntime rt = RseqRuntime.get();
         assumeTrue(rt.rseqMode(), "needs the stubs");
-        overflowRounds(OpsVariant.of(Indexing.CPU).forcingSlowPathEvery(1).create(), ROUNDS);
+        overflowRounds(OpsVariant.of(CpuIndexing.CPU).forcingSlowPathEvery(1).create(), ROUNDS);
     }
 
     @Test

@@ -1,7 +1,8 @@
 package dev.rseq4j.core.percpu;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
-import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
 import dev.rseq4j.testing.Forked;
 import org.junit.jupiter.api.Test;
 
@@ -38,7 +39,7 @@ class GuardWaitTest {
         RseqRuntime rt = RseqRuntime.get();
         assumeTrue(rt.rseqMode(), "needs the stubs");
         // Every operation takes the slow path on a random region: all of them need a held guard.
-        assertWaitersPark(OpsVariant.of(Indexing.CPU).forcingSlowPathEvery(1).create());
+        assertWaitersPark(OpsVariant.of(CpuIndexing.CPU).forcingSlowPathEvery(1).create());
     }
 
     /** 64 virtual threads on 2 carriers, some CPU-bound, the others on slow paths and sumThenReset. */

@@ -1,5 +1,7 @@
 package dev.rseq4j.core.percpu;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.core.Rseq;
 import org.junit.jupiter.api.Test;
 
@@ -22,8 +24,8 @@ class NamedRegionTest {
     @Test
     void compareOperationsOnAnotherRegionCommitThereThroughTheSlowPath() {
         assumeTrue(Rseq.possibleCpus() >= 2, "needs two regions");
-        PerCpuOps ops = OpsVariant.of(PerCpuArea.Indexing.CPU).create();
-        PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 4096);
+        PerCpuOps ops = OpsVariant.of(CpuIndexing.CPU).create();
+        PerCpuArea area = PerCpuArea.forPossibleCpus(CpuIndexing.CPU, 4096);
         long[] record = {7, 8};
         for (int i = 0; i < 100; i++) {
             int here = ops.currentIndex(area);

@@ -1,7 +1,8 @@
 package dev.rseq4j.core.percpu;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
-import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -30,8 +31,8 @@ class PopCorruptHeadTest {
         RseqRuntime rt = RseqRuntime.get();
         List<Arguments> modes = new ArrayList<>();
         modes.add(Arguments.of("lock mode (portable)", (Supplier<PerCpuOps>) OpsVariant::lockMode));
-        for (Indexing index : Indexing.values()) {
-            if (rt.rseqMode() && (index == Indexing.CPU || rt.status().mmCid())) {
+        for (CpuIndexing index : CpuIndexing.values()) {
+            if (rt.rseqMode() && (index == CpuIndexing.CPU || rt.status().mmCid())) {
                 modes.add(Arguments.of("stub " + index,
                         (Supplier<PerCpuOps>) () -> GuardedPerCpuOps.production(index)));
                 modes.add(Arguments.of("slow path (portable) " + index,

@@ -1,7 +1,8 @@
 package dev.rseq4j.core.percpu;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
-import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
 
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -30,7 +31,7 @@ public final class VirtualThreadGuardProbe {
                 continue;
             }
             PerCpuOps ops = mode.equals("lock") ? OpsVariant.lockMode()
-                    : OpsVariant.of(Indexing.CPU).forcingSlowPathEvery(1).create();
+                    : OpsVariant.of(CpuIndexing.CPU).forcingSlowPathEvery(1).create();
             ok &= run(mode, ops);
         }
         System.out.println("ok=" + ok);

@@ -1,6 +1,7 @@
 package dev.rseq4j.core.tools;
 
-import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.percpu.OpsVariant;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
@@ -42,8 +43,8 @@ public final class MembarrierFallbackProbe {
             return;
         }
         boolean pass = true;
-        for (Indexing index : Indexing.values()) {
-            if (index == Indexing.CONCURRENCY_ID && !rt.status().mmCid()) {
+        for (CpuIndexing index : CpuIndexing.values()) {
+            if (index == CpuIndexing.CONCURRENCY_ID && !rt.status().mmCid()) {
                 continue;
             }
             PerCpuOps mixed = OpsVariant.of(index).withDelay(DELAY).forcingSlowPathEvery(50).create();
@@ -62,8 +63,8 @@ public final class MembarrierFallbackProbe {
 
     /** Adders (mixed fast and forced slow paths) against a thread that keeps draining with sumThenReset. */
     private static boolean sumThenResetRace(RseqRuntime rt) throws InterruptedException {
-        PerCpuOps ops = OpsVariant.of(Indexing.CPU).withDelay(DELAY).forcingSlowPathEvery(50).create();
-        PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
+        PerCpuOps ops = OpsVariant.of(CpuIndexing.CPU).withDelay(DELAY).forcingSlowPathEvery(50).create();
+        PerCpuArea area = PerCpuArea.forPossibleCpus(CpuIndexing.CPU, 64);
         int perThread = 20_000;
         AtomicBoolean done = new AtomicBoolean();
         AtomicLong drained = new AtomicLong();
@@ -103,8 +104,8 @@ public final class MembarrierFallbackProbe {
      * whose carriers are moved and restored the same way: totals exact.
      */
     private static boolean affinityRestoredAndVirtualThreadsWork(RseqRuntime rt) throws InterruptedException {
-        PerCpuOps slow = OpsVariant.of(Indexing.CPU).forcingSlowPathEvery(1).create();    // every operation: slow path, random region
-        PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
+        PerCpuOps slow = OpsVariant.of(CpuIndexing.CPU).forcingSlowPathEvery(1).create();    // every operation: slow path, random region
+        PerCpuArea area = PerCpuArea.forPossibleCpus(CpuIndexing.CPU, 64);
         boolean restored;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment mask = arena.allocate(1024, 8);
@@ -143,8 +144,8 @@ public final class MembarrierFallbackProbe {
     }
 
     private static void expectFailure(RseqRuntime rt) {
-        PerCpuOps ops = OpsVariant.of(Indexing.CPU).forcingSlowPathEvery(1).create();   // every operation takes the slow path
-        PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
+        PerCpuOps ops = OpsVariant.of(CpuIndexing.CPU).forcingSlowPathEvery(1).create();   // every operation takes the slow path
+        PerCpuArea area = PerCpuArea.forPossibleCpus(CpuIndexing.CPU, 64);
         String message = null;
         // The strace counter is per thread: this thread's first membarrier calls may still succeed.
         for (int i = 0; i < 10 && message == null; i++) {

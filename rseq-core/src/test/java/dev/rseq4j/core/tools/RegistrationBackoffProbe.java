@@ -1,5 +1,7 @@
 package dev.rseq4j.core.tools;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.core.internal.platform.Arch;
 import dev.rseq4j.core.internal.platform.Libc;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
@@ -29,7 +31,7 @@ public final class RegistrationBackoffProbe {
                 Libc.syscall(Arch.X86_64.rseqSyscall(), 0, 0, 0, 0);
                 initialised.await();
                 PerCpuOps ops = PerCpuOps.cpuIndexed();
-                PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
+                PerCpuArea area = PerCpuArea.forPossibleCpus(CpuIndexing.CPU, 64);
                 for (int i = 0; i < ADDS; i++) {
                     ops.add(area, 8, 1);
                 }

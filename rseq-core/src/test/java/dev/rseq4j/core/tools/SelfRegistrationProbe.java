@@ -1,7 +1,8 @@
 package dev.rseq4j.core.tools;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.core.internal.platform.RseqAbi;
-import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
 import dev.rseq4j.core.internal.codegen.StubStatus;
 import dev.rseq4j.core.percpu.OpsVariant;
 import dev.rseq4j.core.percpu.PerCpuOps;
@@ -24,10 +25,10 @@ public final class SelfRegistrationProbe {
             try {
                 initialised.await();
                 RseqRuntime rt = RseqRuntime.get();
-                PerCpuOps ops = OpsVariant.of(Indexing.CPU).create();
-                PerCpuArea area = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CPU, 64);
+                PerCpuOps ops = OpsVariant.of(CpuIndexing.CPU).create();
+                PerCpuArea area = PerCpuArea.forPossibleCpus(CpuIndexing.CPU, 64);
                 // mm_cid reads 0 (or stale) on an unregistered thread: the stub must check cpu_id too.
-                PerCpuArea cidArea = PerCpuArea.forPossibleCpus(PerCpuArea.Indexing.CONCURRENCY_ID, 64);
+                PerCpuArea cidArea = PerCpuArea.forPossibleCpus(CpuIndexing.CONCURRENCY_ID, 64);
                 long firstMmCid = (long) rt.stubs(RseqAbi.Field.MM_CID).loadAddStore()
                         .invokeExact(cidArea.descriptorAddress(), cidArea.address(8), 1L);
                 out.append("firstMmCid=").append(StubStatus.name(firstMmCid)).append(' ');

@@ -1,6 +1,7 @@
 package dev.rseq4j.core.tools;
 
-import dev.rseq4j.core.percpu.PerCpuArea.Indexing;
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.percpu.OpsVariant;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
@@ -23,10 +24,10 @@ class TortureTest {
     private static final int DELAY = 20_000;
     private static final long MILLIS = 700;
 
-    private static PerCpuOps delayed(Indexing index) {
+    private static PerCpuOps delayed(CpuIndexing index) {
         RseqRuntime rt = RseqRuntime.get();
         assumeTrue(rt.rseqMode(), "abort path exists in RSEQ mode only");
-        assumeTrue(index == Indexing.CPU || rt.status().mmCid(), "mm_cid unavailable");
+        assumeTrue(index == CpuIndexing.CPU || rt.status().mmCid(), "mm_cid unavailable");
         return OpsVariant.of(index).withDelay(DELAY).create();
     }
 
@@ -39,7 +40,7 @@ class TortureTest {
     @ParameterizedTest
     @EnumSource(value = Operation.class, names = "LIST_PUSH", mode = EnumSource.Mode.EXCLUDE)
     void cpuIndexedAbortsAndLosesNothing(Operation op) {
-        SelfTest.Result r = report("cpu_id", SelfTest.torture(delayed(Indexing.CPU), op, THREADS, MILLIS));
+        SelfTest.Result r = report("cpu_id", SelfTest.torture(delayed(CpuIndexing.CPU), op, THREADS, MILLIS));
         assertTrue(r.ops() > 0, r.toString());
         assertTrue(r.aborts() > 0, "the kernel must have aborted some sequences: " + r);
         assertEquals(0, r.lost(), r.toString());
@@ -48,7 +49,7 @@ class TortureTest {
     @ParameterizedTest
     @EnumSource(value = Operation.class, names = "LIST_PUSH", mode = EnumSource.Mode.EXCLUDE)
     void mmCidIndexedAbortsAndLosesNothing(Operation op) {
-        SelfTest.Result r = report("mm_cid", SelfTest.torture(delayed(Indexing.CONCURRENCY_ID), op, THREADS, MILLIS));
+        SelfTest.Result r = report("mm_cid", SelfTest.torture(delayed(CpuIndexing.CONCURRENCY_ID), op, THREADS, MILLIS));
         assertTrue(r.aborts() > 0, "the kernel must have aborted some sequences: " + r);
         assertEquals(0, r.lost(), r.toString());
     }
@@ -57,7 +58,7 @@ class TortureTest {
     void negativeControlWithoutRestartableSequenceLosesUpdates() {
         RseqRuntime rt = RseqRuntime.get();
         assumeTrue(rt.rseqMode(), "needs the stubs");
-        PerCpuOps unprotected = OpsVariant.of(Indexing.CPU).withDelay(DELAY).nonRestartable().create();
+        PerCpuOps unprotected = OpsVariant.of(CpuIndexing.CPU).withDelay(DELAY).nonRestartable().create();
         SelfTest.Result r = report("negative-control", SelfTest.torture(unprotected, Operation.LOAD_ADD_STORE, THREADS, 2 * MILLIS));
         assertEquals(0, r.aborts(), "nothing can abort a sequence that was never armed: " + r);
         assertTrue(r.lost() > 0, "without rseq, preemption between load and store must lose updates: " + r);
@@ -69,8 +70,8 @@ class TortureTest {
      * region's CPU.
      */
     @ParameterizedTest
-    @EnumSource(Indexing.class)
-    void forcedSlowPathsMixedWithFastPathsLoseNothing(Indexing index) {
+    @EnumSource(CpuIndexing.class)
+    void forcedSlowPathsMixedWithFastPathsLoseNothing(CpuIndexing index) {
         delayed(index);
         PerCpuOps mixed = OpsVariant.of(index).withDelay(DELAY).forcingSlowPathEvery(50).create();
         for (Operation op : new Operation[] {Operation.LOAD_ADD_STORE, Operation.LIST_POP}) {
@@ -84,8 +85,8 @@ class TortureTest {
     /** Negative control for the fence: the same mix without membarrier must lose updates. */
     @Test
     void slowPathWithoutMembarrierLosesUpdates() {
-        delayed(Indexing.CPU);
-        PerCpuOps unfenced = OpsVariant.of(Indexing.CPU).withDelay(DELAY).forcingSlowPathEvery(2).withoutFence().create();
+        delayed(CpuIndexing.CPU);
+        PerCpuOps unfenced = OpsVariant.of(CpuIndexing.CPU).withDelay(DELAY).forcingSlowPathEvery(2).withoutFence().create();
         SelfTest.Result r = report("mixed-unfenced", SelfTest.torture(unfenced, Operation.LOAD_ADD_STORE, THREADS, 3 * MILLIS));
         assertTrue(r.slowPaths() > 0, r.toString());
         assertTrue(r.lost() > 0, "a fast path that read guard == 0 before the CAS must be able to commit after it: " + r);

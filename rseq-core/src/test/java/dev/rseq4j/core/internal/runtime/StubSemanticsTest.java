@@ -1,5 +1,7 @@
 package dev.rseq4j.core.internal.runtime;
 
+import dev.rseq4j.core.CpuIndexing;
+
 import dev.rseq4j.core.internal.platform.RseqAbi;
 import dev.rseq4j.core.internal.codegen.StubStatus;
 import dev.rseq4j.core.percpu.NodePool;
@@ -322,8 +324,8 @@ class StubSemanticsTest {
         }
     }
 
-    static PerCpuArea.Indexing indexing(RseqAbi.Field index) {
-        return index == RseqAbi.Field.MM_CID ? PerCpuArea.Indexing.CONCURRENCY_ID : PerCpuArea.Indexing.CPU;
+    static CpuIndexing indexing(RseqAbi.Field index) {
+        return index == RseqAbi.Field.MM_CID ? CpuIndexing.CONCURRENCY_ID : CpuIndexing.CPU;
     }
 
     static long total(PerCpuArea area, long offset) {
