@@ -1,15 +1,9 @@
 package dev.rseq4j.collections;
 
-import dev.rseq4j.core.CpuIndexing;
-
-import dev.rseq4j.collections.internal.WordArena;
-import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
 import dev.rseq4j.core.percpu.PerCpuStats;
+import dev.rseq4j.core.percpu.WordArena;
 
-import java.lang.foreign.ValueLayout;
-import java.lang.invoke.VarHandle;
-import java.lang.ref.Reference;
 import java.util.Objects;
 
 /**
@@ -27,11 +21,12 @@ import java.util.Objects;
  *       counted by {@code sumThenReset} or left for the next call, never lost, and {@code reset} never
  *       loses a concurrent update either (with {@code LongAdder}, {@code reset} can). Both cost a
  *       system call (membarrier) and briefly stop the fast path of every counter that shares this
- *       counter's arena range (up to 510 others) on every CPU: call them rarely, or give counters that
- *       are reset often an arena of their own ({@link Builder#arena}).</li>
- *   <li>Cells are 8 bytes packed with other counters' cells in per-CPU pages of a {@link PerCpuArena}:
- *       a counter costs 8 bytes per possible CPU plus a small object, whatever the contention. The
- *       cell is reused once the counter is unreachable.</li>
+ *       counter's arena range (up to {@value PerCpuArena#WORDS_PER_RANGE} counters) on every CPU:
+ *       call them rarely, or give counters that are reset often an arena of their own
+ *       ({@link Builder#arena}).</li>
+ *   <li>Memory: a 24-byte object plus an 8-byte cell per possible CPU, packed with other counters'
+ *       cells in per-CPU pages of a {@link PerCpuArena}, whatever the contention. A cell returns to
+ *       its arena once the counter (and the up to 7 others sharing its chunk) is unreachable.</li>
  * </ul>
  *
  * <p>Memory ordering: {@link #add} has no ordering effect on other variables (like {@code LongAdder},
@@ -41,60 +36,33 @@ import java.util.Objects;
  * <p>Thread-safety: every method may be called by any thread, platform or virtual, concurrently.
  *
  * <h2>Implementation notes</h2>
- * The counter owns one slot of its arena: offset {@code offset} in every CPU region of one range.
- * {@code add} is {@code PerCpuOps.add} (stub {@code LOAD_ADD_STORE}, two attempts, then the guard).
- * The production operations are held in static finals, so the JIT folds the downcall into a direct
- * call. Every method keeps {@code this} reachable until it returns ({@code reachabilityFence}):
- * otherwise the arena could reclaim and zero the slot while an update to it is still in flight.
+ * The counter owns one word of its arena ({@code WordArena}): the same offset in every CPU region of
+ * one range. It keeps two fields: the word's chunk, which keeps the memory mapped while the counter
+ * is reachable, and the word's handle (its address in region 0 plus tag bits naming the
+ * operations). {@code add} is {@code WordArena.add}: the first restartable attempt straight from the
+ * handle (the range's descriptor follows from the address by a mask), then the rest of the protocol
+ * of {@code PerCpuOps.add} (a second attempt, then the guard). Every operation keeps the chunk
+ * reachable until it returns ({@code reachabilityFence}): otherwise the arena could reclaim and zero
+ * the word while an update to it is still in flight.
  */
 public final class PerCpuCounter extends Number {
     private static final long serialVersionUID = 1L;
-    private static final PerCpuOps CPU_OPS = PerCpuOps.cpuIndexed();
 
-    /**
-     * The production mm_cid operations, created on first use; null where rseq works but the kernel
-     * has no mm_cid. NOTE: a holder's initialiser must never throw: the class would be unusable for
-     * ever ({@code NoClassDefFoundError} on every later use) instead of failing with the reason.
-     */
-    private static final class ConcurrencyIdOps {
-        static final PerCpuOps OPS = orNull();
-
-        private static PerCpuOps orNull() {
-            try {
-                return PerCpuOps.concurrencyIdIndexed();
-            } catch (UnsupportedOperationException unavailable) {
-                return null;
-            }
-        }
-    }
-
-    private final transient PerCpuArea area;
-    private final int offset;
-    /**
-     * Null for the production CPU-indexed operations (the common case, tested first on the hot path),
-     * {@link #CONCURRENCY_ID} for the production mm_cid-indexed ones, or operations tests inject.
-     */
-    private final transient Object ops;
-    /** Marker for the production mm_cid operations, which are created lazily. */
-    private static final Object CONCURRENCY_ID = new Object();
+    private final transient WordArena.Chunk chunk;
+    private final transient long word;
 
     /** A counter with initial sum 0 in the shared CPU-indexed arena. */
     public PerCpuCounter() {
-        this(PerCpuArena.shared(), null);
+        this(PerCpuArena.shared());
     }
 
-    PerCpuCounter(PerCpuArena arena, PerCpuOps ops) {
-        Objects.requireNonNull(arena, "arena must not be null");
-        if (ops == null && arena.indexing() == CpuIndexing.CONCURRENCY_ID && ConcurrencyIdOps.OPS == null) {
-            PerCpuOps.concurrencyIdIndexed();   // throws UnsupportedOperationException with the reason, every time
-        }
-        if (ops != null && ops.indexing() != arena.indexing()) {
-            throw new IllegalArgumentException("ops index by " + ops.indexing() + ", arena by " + arena.indexing());
-        }
-        WordArena.Slot slot = arena.allocate(this);
-        this.area = slot.area();
-        this.offset = (int) slot.offset();
-        this.ops = ops != null ? ops : arena.indexing() == CpuIndexing.CPU ? null : CONCURRENCY_ID;
+    /**
+     * @throws IllegalStateException if {@code arena} is closed
+     */
+    PerCpuCounter(PerCpuArena arena) {
+        WordArena.Word w = Objects.requireNonNull(arena, "arena must not be null").words().allocate();
+        this.chunk = w.chunk();
+        this.word = w.handle();
     }
 
     /** Chooses the arena (and with it the indexing) of a new counter. */
@@ -119,6 +87,8 @@ public final class PerCpuCounter extends Number {
          * Index cells by concurrency id (mm_cid, Linux 6.3+) instead of CPU number: uses
          * {@link PerCpuArena#sharedConcurrencyId()}. Ids are dense from 0, so a process with few
          * running threads touches few cells on a many-CPU machine.
+         *
+         * @throws UnsupportedOperationException where rseq works but the kernel has no mm_cid
          */
         public Builder concurrencyIdIndexed() {
             this.arena = PerCpuArena.sharedConcurrencyId();
@@ -126,34 +96,16 @@ public final class PerCpuCounter extends Number {
         }
 
         /**
-         * @throws UnsupportedOperationException if the arena is indexed by concurrency id and rseq
-         *         works but the kernel has no mm_cid
+         * @throws IllegalStateException if the arena is closed
          */
         public PerCpuCounter build() {
-            return new PerCpuCounter(arena, null);
+            return new PerCpuCounter(arena);
         }
-    }
-
-    private PerCpuOps ops() {
-        Object o = ops;
-        return o == null ? CPU_OPS : o == CONCURRENCY_ID ? ConcurrencyIdOps.OPS : (PerCpuOps) o;
     }
 
     /** Adds {@code x}. */
     public void add(long x) {
-        try {
-            Object o = ops;
-            // NOTE: static final operations, so that the JIT folds their stub handle into a direct call.
-            if (o == null) {
-                CPU_OPS.add(area, offset, x);
-            } else if (o == CONCURRENCY_ID) {
-                ConcurrencyIdOps.OPS.add(area, offset, x);
-            } else {
-                ((PerCpuOps) o).add(area, offset, x);
-            }
-        } finally {
-            Reference.reachabilityFence(this);
-        }
+        WordArena.add(chunk, word, x);
     }
 
     /** Equivalent to {@code add(1)}. */
@@ -171,11 +123,7 @@ public final class PerCpuCounter extends Number {
      * may or may not be included; without them the result is exact.
      */
     public long sum() {
-        try {
-            return area.sumLongOpaque(offset);
-        } finally {
-            Reference.reachabilityFence(this);
-        }
+        return WordArena.sum(chunk, word);
     }
 
     /** Sets every cell to zero, each atomically with respect to updates of that cell. */
@@ -188,11 +136,7 @@ public final class PerCpuCounter extends Number {
      * atomically with respect to its updates: every update is counted by exactly one call.
      */
     public long sumThenReset() {
-        try {
-            return ops().sumThenReset(area, offset);
-        } finally {
-            Reference.reachabilityFence(this);
-        }
+        return WordArena.sumThenReset(chunk, word);
     }
 
     /** Equivalent to {@link #sum}. */
@@ -231,8 +175,9 @@ public final class PerCpuCounter extends Number {
      * would double the cost of an increment; they are the operations minus {@link Stats#slowPaths}.
      */
     public Stats stats() {
-        PerCpuStats s = ops().stats();
-        return new Stats(ops().restartable(), s.aborts(), s.slowPaths(), s.guarded(), s.invalidIndex());
+        PerCpuOps ops = chunk.arena().ops();
+        PerCpuStats s = ops.stats();
+        return new Stats(ops.restartable(), s.aborts(), s.slowPaths(), s.guarded(), s.invalidIndex());
     }
 
     /**

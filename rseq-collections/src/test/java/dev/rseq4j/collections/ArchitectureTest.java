@@ -21,7 +21,6 @@ class ArchitectureTest {
         assertEquals(List.of(), graph.cycles(), "package cycles");
         assertEquals(List.of(), graph.violations(List.of(
                 List.of("dev.rseq4j.core", "dev.rseq4j.core.percpu"),
-                List.of("dev.rseq4j.collections.internal"),
                 List.of("dev.rseq4j.collections"))), "dependencies against the layers of docs/architecture.md");
     }
 }

@@ -85,7 +85,7 @@ class PerCpuCounterTest {
     }
 
     private static PerCpuCounter counter(PerCpuOps ops) {
-        return new PerCpuCounter(new PerCpuArena(ops.indexing()), ops);
+        return new PerCpuCounter(new PerCpuArena(ops));
     }
 
     /**
@@ -207,12 +207,10 @@ class PerCpuCounterTest {
     @Test
     void badInput() {
         assertThrows(NullPointerException.class, () -> PerCpuCounter.builder().arena(null));
-        assertThrows(NullPointerException.class, () -> new PerCpuArena(null));
-        assertThrows(NullPointerException.class, () -> new PerCpuCounter(null, null));
-        PerCpuOps cpuOps = PerCpuOps.cpuIndexed();
-        PerCpuArena cidArena = new PerCpuArena(CpuIndexing.CONCURRENCY_ID);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new PerCpuCounter(cidArena, cpuOps));
-        assertTrue(e.getMessage().contains("CONCURRENCY_ID"), e.getMessage());
+        NullPointerException e = assertThrows(NullPointerException.class, () -> new PerCpuArena((CpuIndexing) null));
+        assertTrue(e.getMessage().contains("indexing"), e.getMessage());
+        assertThrows(NullPointerException.class, () -> new PerCpuCounter((PerCpuArena) null));
+        assertThrows(UnsupportedOperationException.class, () -> PerCpuArena.shared().close());
     }
 
     @Test

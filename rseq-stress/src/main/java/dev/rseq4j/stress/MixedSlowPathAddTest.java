@@ -1,6 +1,6 @@
 package dev.rseq4j.stress;
 
-import dev.rseq4j.collections.internal.WordArena;
+import dev.rseq4j.core.percpu.WordArena;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.Arbiter;
 import org.openjdk.jcstress.annotations.Description;
@@ -24,9 +24,8 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 @Outcome(expect = FORBIDDEN, desc = "The slow path and the fast path lost (or duplicated) an update.")
 @State
 public class MixedSlowPathAddTest {
-    /** Owns the word: it is reused once this state (and so the owner) is unreachable. */
-    private final Object owner = new Object();
-    private final WordArena.Slot word = StressOps.newWord(owner);
+    /** Its chunk is held by this state: the word is reused once the state is unreachable. */
+    private final WordArena.Word word = StressOps.newWord();
 
     @Actor
     public void fastPath() {

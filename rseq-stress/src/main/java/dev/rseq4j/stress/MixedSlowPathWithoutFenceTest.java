@@ -1,6 +1,6 @@
 package dev.rseq4j.stress;
 
-import dev.rseq4j.collections.internal.WordArena;
+import dev.rseq4j.core.percpu.WordArena;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.Arbiter;
 import org.openjdk.jcstress.annotations.Description;
@@ -26,8 +26,8 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 @Outcome(expect = FORBIDDEN, desc = "Impossible even without the fence.")
 @State
 public class MixedSlowPathWithoutFenceTest {
-    private final Object owner = new Object();
-    private final WordArena.Slot word = StressOps.newWord(owner);
+    /** Its chunk is held by this state: the word is reused once the state is unreachable. */
+    private final WordArena.Word word = StressOps.newWord();
 
     @Actor
     public void fastPath() {

@@ -2,11 +2,11 @@ package dev.rseq4j.stress;
 
 import dev.rseq4j.core.CpuIndexing;
 
-import dev.rseq4j.collections.internal.WordArena;
 import dev.rseq4j.core.Rseq;
 import dev.rseq4j.core.RseqStatus;
 import dev.rseq4j.core.percpu.OpsVariant;
 import dev.rseq4j.core.percpu.PerCpuOps;
+import dev.rseq4j.core.percpu.WordArena;
 
 /** The operations the tests mix, created once per VM (hooked operations install stubs). */
 final class StressOps {
@@ -41,8 +41,8 @@ final class StressOps {
     private StressOps() {
     }
 
-    /** A zeroed word in every CPU's region, reused once {@code owner} (held by the test's state) is unreachable. */
-    static WordArena.Slot newWord(Object owner) {
-        return ARENA.allocate(owner);
+    /** A zeroed word in every CPU's region, reused once the returned word (held by the test's state) is unreachable. */
+    static WordArena.Word newWord() {
+        return ARENA.allocate();
     }
 }

@@ -10,8 +10,8 @@
  * tests would then only test the lock.
  *
  * <p>The module has no module-info: it runs on the class path, where the instrumented operations
- * ({@code dev.rseq4j.core.percpu.OpsVariant}) and the collections' internal word allocator
- * ({@code dev.rseq4j.collections.internal.WordArena}) are accessible. It declares no package of
+ * ({@code dev.rseq4j.core.percpu.OpsVariant}) and the core's word allocator
+ * ({@code dev.rseq4j.core.percpu.WordArena}) are accessible. It declares no package of
  * another module (no split package).
  */
 package dev.rseq4j.stress;

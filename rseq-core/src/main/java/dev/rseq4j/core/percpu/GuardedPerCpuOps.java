@@ -138,6 +138,14 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         return Production.CONCURRENCY_ID;
     }
 
+    /**
+     * The shared production instance for {@code indexing}, or null where there is none (rseq works
+     * but the kernel has no mm_cid); never throws, for static initialisers.
+     */
+    static GuardedPerCpuOps productionOrNull(CpuIndexing indexing) {
+        return indexing == CpuIndexing.CPU ? Production.CPU : Production.CONCURRENCY_ID;
+    }
+
     /** A fresh instance over stubs built with {@code options} and the given test hooks. */
     static GuardedPerCpuOps withOptions(StubOptions options, int slowPathEvery, boolean skipFence) {
         RseqRuntime rt = RseqRuntime.get();
@@ -172,16 +180,37 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         // path needs no capturing lambda; keep the two in step.
         try {
             if (fastPath()) {
-                long d = area.descriptorAddress();
-                for (int attempt = 0; attempt < 2; attempt++) {
-                    long r = (long) stubs.loadAddStore().invokeExact(d, area.address(offset), value);
-                    if (r == COMMITTED) {
-                        return;
-                    }
-                    if (!retry(r)) {
-                        break;
-                    }
+                long r = (long) stubs.loadAddStore().invokeExact(area.descriptorAddress(), area.address(offset), value);
+                if (r != COMMITTED) {
+                    addAfterFirstAttempt(area, offset, value, r);
                 }
+                return;
+            }
+            slowPath(area, ANY_REGION, region -> PortableOperations.loadAddStore(region, offset, value));
+        } catch (Throwable t) {
+            throw Libc.rethrowUnchecked(t);
+        } finally {
+            Reference.reachabilityFence(area);
+        }
+    }
+
+    /**
+     * The rest of {@link #add} after a first fast-path attempt, made by the caller with this
+     * instance's {@code LOAD_ADD_STORE} stub, returned {@code status} (not COMMITTED): a second
+     * attempt if the status allows one, then the slow path. For {@link WordArena}, whose owners make
+     * the first attempt from one word address without reading the area. Arguments as for
+     * {@link #add}; the caller keeps the area reachable.
+     */
+    void addAfterFirstAttempt(PerCpuArea area, long offset, long value, long status) {
+        checkArea(area);
+        area.checkWord(offset, "offset");
+        try {
+            if (retry(status)) {
+                long r = (long) stubs.loadAddStore().invokeExact(area.descriptorAddress(), area.address(offset), value);
+                if (r == COMMITTED) {
+                    return;
+                }
+                retry(r);   // records the status; two attempts made: the slow path follows
             }
             slowPath(area, ANY_REGION, region -> PortableOperations.loadAddStore(region, offset, value));
         } catch (Throwable t) {

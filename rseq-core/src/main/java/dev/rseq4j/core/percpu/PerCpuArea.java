@@ -41,6 +41,10 @@ public final class PerCpuArea {
     /** Total bytes are at most this (1 TiB): larger requests are mistakes. */
     public static final long MAX_BYTES = 1L << 40;
     private static final long CACHE_LINE = 64;
+    /** Bytes of a header line ({@link #withHeaderLine}): guard word, descriptor (region 0), padding. */
+    public static final long HEADER_BYTES = CACHE_LINE;
+    /** Offset of the descriptor in region 0 of an area with a header line. */
+    public static final long HEADER_DESCRIPTOR_OFFSET = 32;
     private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
     private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
 
@@ -68,6 +72,8 @@ public final class PerCpuArea {
     private final int regions;
     private final long stride;
     private final long guardOffset;
+    /** Bytes from {@code guardOffset} that no operation may name: the guard word, or a header line. */
+    private final long reservedBytes;
 
     /**
      * Allocates {@code regions} zeroed regions of {@code stride} bytes, each with its guard word at
@@ -80,6 +86,10 @@ public final class PerCpuArea {
      *         or {@code guardOffset} is not a multiple of 8 inside the region
      */
     public PerCpuArea(CpuIndexing indexing, int regions, long stride, long guardOffset) {
+        this(indexing, regions, stride, guardOffset, false);
+    }
+
+    private PerCpuArea(CpuIndexing indexing, int regions, long stride, long guardOffset, boolean headerLine) {
         this.indexing = java.util.Objects.requireNonNull(indexing, "indexing must not be null");
         if (regions < 1 || regions > MAX_REGIONS) {
             throw new IllegalArgumentException("regions must be in [1, " + MAX_REGIONS + "], was " + regions);
@@ -97,13 +107,37 @@ public final class PerCpuArea {
         }
         // Pages of their own (mmap): no allocator overhead, and unmapped once this area is unreachable.
         this.memory = Libc.allocatePages(regions * stride);
-        this.descriptor = Arena.ofAuto().allocate(AreaDescriptor.LAYOUT);
+        // NOTE: a header line's descriptor lives in region 0's first line, beside the guard: its
+        // address then follows from any word address of region 0 (see headerLine), and it costs no
+        // allocation of its own. Elsewhere the descriptor is a separate, 32-byte aligned block.
+        this.descriptor = headerLine ? memory.asSlice(HEADER_DESCRIPTOR_OFFSET, AreaDescriptor.LAYOUT)
+                : Arena.ofAuto().allocate(AreaDescriptor.LAYOUT);
+        this.reservedBytes = headerLine ? HEADER_BYTES : GUARD_BYTES;
         this.descriptorAddress = descriptor.address();
         this.regions = regions;
         this.stride = stride;
         this.guardOffset = guardOffset;
         this.base = memory.address();
         AreaDescriptor.write(descriptor, base + guardOffset, stride, regions);
+    }
+
+    /**
+     * An area whose regions each start with a header line: the guard word at offset 0 and, in region
+     * 0, the descriptor at {@value #HEADER_DESCRIPTOR_OFFSET}; the first {@value #HEADER_BYTES} bytes of
+     * every region are reserved (no operation may name them). The memory is aligned to
+     * {@code stride}, so the descriptor of the area that contains a word address {@code w} of region 0
+     * is at {@code (w & -stride) + HEADER_DESCRIPTOR_OFFSET}: an owner of one word needs to keep
+     * nothing else to call a stub ({@link WordArena}).
+     *
+     * @throws IllegalArgumentException if {@code stride} is not a power of two in [{@value #HEADER_BYTES} * 2, 4096]
+     *         (memory is page-aligned, so any such stride divides its alignment), or as the constructor
+     */
+    public static PerCpuArea withHeaderLine(CpuIndexing indexing, int regions, long stride) {
+        if (Long.bitCount(stride) != 1 || stride < 2 * HEADER_BYTES || stride > 4096) {
+            throw new IllegalArgumentException("stride must be a power of two in [" + 2 * HEADER_BYTES
+                    + ", 4096], was " + stride);
+        }
+        return new PerCpuArea(indexing, regions, stride, 0, true);
     }
 
     /** An area with one region per possible CPU and the guard at offset 0. */
@@ -199,11 +233,11 @@ public final class PerCpuArea {
         }
     }
 
-    /** Checks that a 64-bit word at {@code offset} lies in a region and is not the guard. */
+    /** Checks that a 64-bit word at {@code offset} lies in a region and not in its reserved bytes (the guard). */
     public void checkWord(long offset, String name) {
         checkWordBounds(offset, name);
-        if (offset == guardOffset) {
-            throw new IllegalArgumentException(name + " must not be the guard word's offset " + guardOffset);
+        if (offset - guardOffset >= 0 && offset - guardOffset < reservedBytes) {
+            throw new IllegalArgumentException(name + " must not lie in " + reserved() + ", was " + offset);
         }
     }
 
@@ -224,10 +258,16 @@ public final class PerCpuArea {
             throw new IllegalArgumentException(name + " must be in [0, " + (stride - length) + "] for length "
                     + length + ", was " + offset);
         }
-        if (offset < guardOffset + GUARD_BYTES && guardOffset < offset + length) {
+        if (offset < guardOffset + reservedBytes && guardOffset < offset + length) {
             throw new IllegalArgumentException(name + " range [" + offset + ", " + (offset + length)
-                    + ") must not overlap the guard word at " + guardOffset);
+                    + ") must not overlap " + reserved());
         }
+    }
+
+    /** The reserved bytes, for messages. */
+    private String reserved() {
+        return (reservedBytes == GUARD_BYTES ? "the guard word [" : "the header line (guard word, descriptor) [")
+                + guardOffset + ", " + (guardOffset + reservedBytes) + ")";
     }
 
     @Override
