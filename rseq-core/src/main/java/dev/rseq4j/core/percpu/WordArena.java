@@ -153,14 +153,20 @@ public final class WordArena {
      * it reachable (it keeps the range's memory mapped) and pass it to every operation.
      */
     public static final class Chunk {
+        // NOTE: 24 bytes with compressed references; one per 8 owners, so every field counts.
         private final Range range;
-        private final long firstWord;   // address of word 0 in region 0
+        private final int index;        // the chunk's line in every region of the range
         @SuppressWarnings("unused")     // accessed through CLAIMED
         private volatile int claimed;   // words handed out; > WORDS_PER_CHUNK once full
 
-        Chunk(Range range, long firstWord) {
+        Chunk(Range range, int index) {
             this.range = range;
-            this.firstWord = firstWord;
+            this.index = index;
+        }
+
+        /** The handle of word {@code i} of this chunk. */
+        long handle(int i) {
+            return range.area.address(Range.chunkOffset(index) + 8L * i) | range.arena.tag;
         }
 
         /** The area the chunk's words are in. */
@@ -211,7 +217,7 @@ public final class WordArena {
             this.ref = new RangeRef(this, arena.dead);
         }
 
-        long chunkOffset(int chunk) {
+        static long chunkOffset(int chunk) {
             return PerCpuArea.HEADER_BYTES + chunk * CHUNK_BYTES;
         }
     }
@@ -295,7 +301,7 @@ public final class WordArena {
         if (c != null) {
             int i = (int) CLAIMED.getAndAdd(c, 1);
             if (i < WORDS_PER_CHUNK) {
-                return new Word(c, c.firstWord + 8L * i | tag);
+                return new Word(c, c.handle(i));
             }
         }
         return allocateSlow();
@@ -310,7 +316,7 @@ public final class WordArena {
             if (c != null) {   // another thread may have opened a chunk meanwhile
                 int i = (int) CLAIMED.getAndAdd(c, 1);
                 if (i < WORDS_PER_CHUNK) {
-                    return new Word(c, c.firstWord + 8L * i | tag);
+                    return new Word(c, c.handle(i));
                 }
             }
             current = openChunk();
@@ -357,7 +363,7 @@ public final class WordArena {
         }
         ref.chunksInUse++;
         chunksInUse++;
-        Chunk c = new Chunk(r, r.area.address(r.chunkOffset(index)));
+        Chunk c = new Chunk(r, index);
         r.chunks[index] = new ChunkRef(c, ref, index, dead);
         return c;
     }
@@ -398,7 +404,7 @@ public final class WordArena {
                 chunksInUse--;
                 if (range != null) {
                     range.chunks[cr.index] = null;
-                    long offset = range.chunkOffset(cr.index);
+                    long offset = Range.chunkOffset(cr.index);
                     MemorySegment memory = range.area.memory();
                     for (int c = 0; c < REGIONS; c++) {
                         for (int w = 0; w < WORDS_PER_CHUNK; w++) {
