@@ -424,6 +424,11 @@ public final class WordArena {
                 }
             }
         }
+        // Dead ranges leave their entries in withFreeChunks until they reach its head: drop them in
+        // one pass when they could outnumber the live ranges (amortised O(1) per range).
+        if (withFreeChunks.size() > 2 * ranges.size() + 16) {
+            withFreeChunks.removeIf(ref -> ref.refersTo(null));
+        }
         // NOTE: the zeroing stores are published by this monitor's release and, to other threads,
         // by the safe publication of the chunk's next owners.
         VarHandle.releaseFence();
