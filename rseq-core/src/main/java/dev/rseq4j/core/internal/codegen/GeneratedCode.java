@@ -3,6 +3,10 @@ package dev.rseq4j.core.internal.codegen;
 import dev.rseq4j.core.internal.platform.Arch;
 import dev.rseq4j.core.internal.platform.RseqAbi;
 
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 
@@ -27,6 +31,30 @@ public record GeneratedCode(Arch architecture, byte[] code, Map<Operation, Integ
     /** One critical section's descriptor and its three code offsets. */
     public record Section(Operation operation, int descriptorOffset, int startOffset,
                           int postCommitOffset, int abortOffset) {
+    }
+
+    /**
+     * What identifies this code's content across class loaders of one process: the architecture and
+     * a SHA-256 over the unrelocated bytes and the relocation inputs (each section's offsets), e.g.
+     * {@code x86_64-3f2a...}. Two {@code GeneratedCode}s with equal keys relocate to the same bytes
+     * at any address; the installer verifies the bytes anyway before reusing code, so a collision
+     * could only cost a fresh installation.
+     */
+    public String contentKey() {
+        MessageDigest sha;
+        try {
+            sha = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JDK has SHA-256", e);
+        }
+        sha.update(code);
+        ByteBuffer inputs = ByteBuffer.allocate(Integer.BYTES * 4 * sections.size());
+        for (Section s : sections) {
+            inputs.putInt(s.descriptorOffset()).putInt(s.startOffset()).putInt(s.postCommitOffset())
+                    .putInt(s.abortOffset());
+        }
+        sha.update(inputs.array());
+        return architecture.displayName() + "-" + HexFormat.of().formatHex(sha.digest());
     }
 
     /** The descriptor bytes relocated for code loaded at {@code loadAddress}. */

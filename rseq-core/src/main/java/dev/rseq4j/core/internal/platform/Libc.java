@@ -9,9 +9,13 @@ import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandleProxies;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.Reference;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -342,22 +346,38 @@ public final class Libc {
      * Zeroed read+write pages for data, of exactly {@code size} bytes rounded up to pages, unmapped
      * when the returned segment's automatic arena becomes unreachable. Where mmap is unavailable
      * (another OS, or native access denied), a page-aligned allocation from the Java runtime instead.
+     *
+     * <p>The unmapping action is made of JDK classes only ({@link #unmapAction}): the JDK's cleaner
+     * holds it strongly until the arena is collected, so an action of this library's class (a lambda)
+     * would make this class loader reachable from a GC root, hence its statics, hence the segments
+     * whose arenas are waiting for collection: neither the arena nor the loader could ever be
+     * collected (a leak on every redeploy, issue 9).
      */
     public static MemorySegment allocatePages(long size) {
         if (MMAP.isPresent() && MUNMAP.isPresent() && bindingError == null) {
             long page = Math.max(4096, getauxval(6 /* AT_PAGESZ */));
             long mapped = (size + page - 1) / page * page;
             MemorySegment pages = mmapReadWrite(mapped);
-            MethodHandle munmap = MUNMAP.get();
-            return pages.reinterpret(size, Arena.ofAuto(), s -> {
-                try {
-                    int ignored = (int) munmap.invokeExact(MemorySegment.ofAddress(s.address()), mapped);
-                } catch (Throwable t) {
-                    // nothing to report to: the owner is gone
-                }
-            });
+            return pages.reinterpret(size, Arena.ofAuto(), unmapAction(pages.address(), mapped));
         }
         return Arena.ofAuto().allocate(size, 4096);
+    }
+
+    /**
+     * {@code munmap(address, length)} as a cleanup action whose class and every object it reaches
+     * belong to the JDK: the munmap downcall handle with both arguments bound, its result dropped
+     * (nobody to report a failure to: the owner is gone), wrapped by {@link MethodHandleProxies}
+     * (which defines the proxy class for a {@code java.base} interface in the JDK's own loader).
+     * Package-private for the test that checks the action's class loader.
+     */
+    static Consumer<MemorySegment> unmapAction(long address, long length) {
+        MethodHandle munmap = MUNMAP.orElseThrow(() -> new UnsupportedOperationException("no munmap in the C library"));
+        MethodHandle bound = MethodHandles.insertArguments(munmap, 0, MemorySegment.ofAddress(address), length);
+        MethodHandle action = MethodHandles.dropArguments(
+                bound.asType(MethodType.methodType(void.class)), 0, Object.class);
+        @SuppressWarnings("unchecked")
+        Consumer<MemorySegment> consumer = MethodHandleProxies.asInterfaceInstance(Consumer.class, action);
+        return consumer;
     }
 
     public static boolean hasMemoryMapping() {

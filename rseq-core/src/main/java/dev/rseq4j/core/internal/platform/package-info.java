@@ -9,7 +9,8 @@
  *       source of their offsets; feature checks use field ends.</li>
  *   <li>{@code Arch}: the architectures and their system call numbers, the one such table.</li>
  *   <li>{@code ExecutableMemory}: maps bytes as code (never writable and executable at once, never
- *       unmapped).</li>
+ *       unmapped), once per process for identical code: a registry in {@code rseq4j.internal.code.*}
+ *       system properties, verified before reuse, lets class loaders share it.</li>
  * </ul>
  */
 package dev.rseq4j.core.internal.platform;

@@ -31,7 +31,8 @@ public record StubHandles(StubOptions options,
                           MethodHandle mmCid, MethodHandle flags, MethodHandle nothing) {
 
     static StubHandles install(GeneratedCode code, StubOptions options) {
-        long base = ExecutableMemory.install(code.code().length, code::relocated,
+        // Shared per process by content: a class loader that loads this library again reuses the code.
+        long base = ExecutableMemory.install(code.contentKey(), code.code().length, code::relocated,
                 code.architecture() == Arch.AARCH64);
         return new StubHandles(options,
                 op(code, base, Operation.LOAD_ADD_STORE),

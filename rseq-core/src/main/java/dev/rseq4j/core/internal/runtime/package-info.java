@@ -7,6 +7,7 @@
  *
  * <p>Conventions: nothing here knows per-CPU areas or the public API (it reports a
  * {@code RuntimeStatus}); the runtime is the one place that chooses a generator for the running
- * architecture. Internal test properties are named {@code rseq4j.internal.*}.
+ * architecture. Internal properties are named {@code rseq4j.internal.*}: the tests' switches here,
+ * and {@code rseq4j.internal.code.*}, the registry of installed code ({@code ExecutableMemory}).
  */
 package dev.rseq4j.core.internal.runtime;
