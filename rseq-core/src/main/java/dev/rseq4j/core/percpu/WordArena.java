@@ -62,9 +62,12 @@ import static dev.rseq4j.core.internal.codegen.StubStatus.COMMITTED;
  * and drops owners fast can map many ranges of garbage between two collections (a young generation
  * of gigabytes holds tens of millions of dead owners). So, like the JDK for direct buffers, an arena
  * that has {@link #gcThreshold} ranges mapped asks for a collection ({@code System.gc()}) before it
- * maps another, drains what that freed, and sets the next threshold to twice the ranges still live
- * (at least {@link #MIN_GC_THRESHOLD_BYTES} of native memory). With {@code -XX:+DisableExplicitGC}
- * the request does nothing: ranges then grow until the next natural collection.
+ * maps another, outside its lock (other threads map beyond the threshold meanwhile rather than
+ * wait), takes the references that collection cleared as they arrive, and sets the next threshold to
+ * twice the ranges still live (at least {@link #MIN_GC_THRESHOLD_BYTES} of native memory). References
+ * that arrive later lower it again, so that it follows the live ranges and never ratchets up on a
+ * partial count. With {@code -XX:+DisableExplicitGC} the request does nothing: ranges then grow until
+ * the next natural collection.
  *
  * <p>Why not reclaim word by word: that needs one reference object per owner (32 bytes of heap
  * each, four times a word on a 2-CPU machine); a chunk amortises one over 8 owners, at the price of
@@ -145,6 +148,8 @@ public final class WordArena {
     /** Ranges that had free chunks when last seen (some may have died since, or filled up). */
     private final ArrayDeque<RangeRef> withFreeChunks = new ArrayDeque<>();
     private int gcThreshold;
+    /** True while a thread runs {@link #collectGarbageRanges} (outside the lock). */
+    private boolean collecting;
     private long chunksInUse;
     private boolean closed;
 
@@ -307,36 +312,34 @@ public final class WordArena {
         return allocateSlow();
     }
 
-    private synchronized Word allocateSlow() {
+    private Word allocateSlow() {
         for (;;) {
-            if (closed) {
-                throw new IllegalStateException("arena closed: " + this);
-            }
-            Chunk c = current;
-            if (c != null) {   // another thread may have opened a chunk meanwhile
-                int i = (int) CLAIMED.getAndAdd(c, 1);
-                if (i < WORDS_PER_CHUNK) {
-                    return new Word(c, c.handle(i));
+            synchronized (this) {
+                if (closed) {
+                    throw new IllegalStateException("arena closed: " + this);
                 }
+                Chunk c = current;
+                if (c != null) {   // another thread may have opened a chunk meanwhile
+                    int i = (int) CLAIMED.getAndAdd(c, 1);
+                    if (i < WORDS_PER_CHUNK) {
+                        return new Word(c, c.handle(i));
+                    }
+                }
+                drain();
+                Chunk fresh = reuseFreeChunk();
+                if (fresh != null || ranges.size() < gcThreshold || collecting) {
+                    // NOTE: while another thread collects, map beyond the threshold rather than wait.
+                    current = fresh != null ? fresh : chunkOfNewRange();
+                    continue;
+                }
+                collecting = true;
             }
-            current = openChunk();
+            collectGarbageRanges();
         }
     }
 
-    /** A fresh chunk: a free one of a live range, else one of a new range. */
-    private Chunk openChunk() {
-        drain();
-        Chunk c = reuseFreeChunk();
-        if (c != null) {
-            return c;
-        }
-        if (ranges.size() >= gcThreshold) {
-            collectGarbageRanges();
-            c = reuseFreeChunk();
-            if (c != null) {
-                return c;
-            }
-        }
+    /** Maps a new range and takes its first chunk. */
+    private Chunk chunkOfNewRange() {
         Range r = new Range(this, indexing());
         ranges.add(r.ref);
         r.ref.freeChunks = CHUNKS_PER_RANGE == 64 ? -1L : (1L << CHUNKS_PER_RANGE) - 1;
@@ -369,60 +372,42 @@ public final class WordArena {
     }
 
     /**
-     * Asks for a collection (see "Reclamation" above), waits briefly for its references to arrive,
-     * drains them and sets the next threshold.
+     * Asks for a collection (see "Reclamation" above), outside this arena's lock (a collection can
+     * take half a second; other threads meanwhile map beyond the threshold instead of waiting),
+     * then takes the references it cleared as they arrive and sets the next threshold.
      */
     private void collectGarbageRanges() {
-        int before = ranges.size();
-        System.gc();
-        // NOTE: cleared references reach the queue through the JDK's reference handler thread, after
-        // the collection: poll for a short while (the lock is held; this runs once per threshold).
-        long deadline = System.nanoTime() + 20_000_000L;
-        do {
-            drain();
-            if (ranges.size() < before || !withFreeChunks.isEmpty()) {
-                break;
+        try {
+            System.gc();
+            // NOTE: cleared references reach the queue through the JDK's reference handler thread,
+            // after the collection: take them until none has come for a few milliseconds (bounded).
+            long deadline = System.nanoTime() + 200_000_000L;
+            for (Reference<?> r; System.nanoTime() < deadline && (r = dead.remove(5)) != null; ) {
+                synchronized (this) {
+                    release(r);
+                    drain();
+                }
             }
-            Thread.onSpinWait();
-            try {
-                Thread.sleep(1);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            synchronized (this) {
+                drain();
+                collecting = false;
+                gcThreshold = Math.max(minGcThreshold(), 2 * ranges.size());
             }
-        } while (System.nanoTime() < deadline);
-        gcThreshold = Math.max(minGcThreshold(), 2 * ranges.size());
+        }
     }
 
-    /** Processes dead chunks (zeroed and freed in their live ranges) and dead ranges (forgotten). */
+    /** Processes what the collector found: dead chunks and dead ranges. */
     private void drain() {
         for (Reference<?> r; (r = dead.poll()) != null; ) {
-            if (r instanceof ChunkRef cr) {
-                RangeRef ref = cr.range;
-                Range range = ref.get();
-                ref.chunksInUse--;
-                chunksInUse--;
-                if (range != null) {
-                    range.chunks[cr.index] = null;
-                    long offset = Range.chunkOffset(cr.index);
-                    MemorySegment memory = range.area.memory();
-                    for (int c = 0; c < REGIONS; c++) {
-                        for (int w = 0; w < WORDS_PER_CHUNK; w++) {
-                            LONG.setOpaque(memory, c * STRIDE + offset + 8L * w, 0L);
-                        }
-                    }
-                    if (ref.freeChunks == 0) {
-                        withFreeChunks.addLast(ref);
-                    }
-                    ref.freeChunks |= 1L << cr.index;
-                }
-            } else {
-                RangeRef ref = (RangeRef) r;
-                if (ranges.remove(ref)) {
-                    chunksInUse -= ref.chunksInUse;
-                    ref.chunksInUse = 0;
-                }
-            }
+            release(r);
+        }
+        // NOTE: references that arrive late (after a collection this arena asked for) lower the
+        // threshold too, so that it follows the ranges that are really live.
+        if (2 * ranges.size() < gcThreshold) {
+            gcThreshold = Math.max(minGcThreshold(), 2 * ranges.size());
         }
         // Dead ranges leave their entries in withFreeChunks until they reach its head: drop them in
         // one pass when they could outnumber the live ranges (amortised O(1) per range).
@@ -432,6 +417,39 @@ public final class WordArena {
         // NOTE: the zeroing stores are published by this monitor's release and, to other threads,
         // by the safe publication of the chunk's next owners.
         VarHandle.releaseFence();
+    }
+
+    /**
+     * Processes one cleared reference: a dead chunk of a live range is zeroed in every region and
+     * freed in its range; a dead range is forgotten (the JDK unmaps its pages).
+     */
+    private void release(Reference<?> r) {
+        if (r instanceof ChunkRef cr) {
+            RangeRef ref = cr.range;
+            Range range = ref.get();
+            ref.chunksInUse--;
+            chunksInUse--;
+            if (range != null) {
+                range.chunks[cr.index] = null;
+                long offset = Range.chunkOffset(cr.index);
+                MemorySegment memory = range.area.memory();
+                for (int c = 0; c < REGIONS; c++) {
+                    for (int w = 0; w < WORDS_PER_CHUNK; w++) {
+                        LONG.setOpaque(memory, c * STRIDE + offset + 8L * w, 0L);
+                    }
+                }
+                if (ref.freeChunks == 0) {
+                    withFreeChunks.addLast(ref);
+                }
+                ref.freeChunks |= 1L << cr.index;
+            }
+        } else {
+            RangeRef ref = (RangeRef) r;
+            if (ranges.remove(ref)) {
+                chunksInUse -= ref.chunksInUse;
+                ref.chunksInUse = 0;
+            }
+        }
     }
 
     /**

@@ -14,7 +14,9 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.Reference;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -355,26 +357,29 @@ public final class Libc {
      */
     public static MemorySegment allocatePages(long size) {
         if (MMAP.isPresent() && MUNMAP.isPresent() && bindingError == null) {
-            long page = Math.max(4096, getauxval(6 /* AT_PAGESZ */));
-            long mapped = (size + page - 1) / page * page;
+            long mapped = (size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
             MemorySegment pages = mmapReadWrite(mapped);
-            return pages.reinterpret(size, Arena.ofAuto(), unmapAction(pages.address(), mapped));
+            return pages.reinterpret(size, Arena.ofAuto(), UNMAP_ACTIONS.computeIfAbsent(mapped, Libc::unmapAction));
         }
         return Arena.ofAuto().allocate(size, 4096);
     }
 
+    private static final long PAGE_SIZE = Math.max(4096, getauxval(6 /* AT_PAGESZ */));
+    /** One unmap action per mapping length (JDK objects only, see {@link #unmapAction}): building one costs microseconds. */
+    private static final Map<Long, Consumer<MemorySegment>> UNMAP_ACTIONS = new ConcurrentHashMap<>();
+
     /**
-     * {@code munmap(address, length)} as a cleanup action whose class and every object it reaches
-     * belong to the JDK: the munmap downcall handle with both arguments bound, its result dropped
-     * (nobody to report a failure to: the owner is gone), wrapped by {@link MethodHandleProxies}
-     * (which defines the proxy class for a {@code java.base} interface in the JDK's own loader).
-     * Package-private for the test that checks the action's class loader.
+     * {@code munmap(segment, length)} as a cleanup action whose class and every object it reaches
+     * belong to the JDK: the munmap downcall handle with the length bound, its result dropped (nobody
+     * to report a failure to: the owner is gone), wrapped by {@link MethodHandleProxies} (which
+     * defines the proxy class for a {@code java.base} interface in the JDK's own loader). The arena
+     * passes the segment's address as a zero-length segment. Package-private for the test that
+     * checks the action's class loader.
      */
-    static Consumer<MemorySegment> unmapAction(long address, long length) {
+    static Consumer<MemorySegment> unmapAction(long length) {
         MethodHandle munmap = MUNMAP.orElseThrow(() -> new UnsupportedOperationException("no munmap in the C library"));
-        MethodHandle bound = MethodHandles.insertArguments(munmap, 0, MemorySegment.ofAddress(address), length);
-        MethodHandle action = MethodHandles.dropArguments(
-                bound.asType(MethodType.methodType(void.class)), 0, Object.class);
+        MethodHandle action = MethodHandles.insertArguments(munmap, 1, length)
+                .asType(MethodType.methodType(void.class, MemorySegment.class));
         @SuppressWarnings("unchecked")
         Consumer<MemorySegment> consumer = MethodHandleProxies.asInterfaceInstance(Consumer.class, action);
         return consumer;

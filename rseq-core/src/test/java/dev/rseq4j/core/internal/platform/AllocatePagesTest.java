@@ -22,7 +22,7 @@ class AllocatePagesTest {
     void unmapActionIsMadeOfJdkClassesOnly() {
         assumeTrue(Libc.hasMemoryMapping() && Libc.bindingError().isEmpty(), "mmap available");
         MemorySegment page = Libc.mmapReadWrite(4096);
-        Consumer<MemorySegment> action = Libc.unmapAction(page.address(), 4096);
+        Consumer<MemorySegment> action = Libc.unmapAction(4096);
         assertNotSame(Libc.class.getClassLoader(), action.getClass().getClassLoader());
         assertNull(action.getClass().getClassLoader(), "defined by the boot loader, as java.util.function.Consumer: "
                 + action.getClass() + " in " + action.getClass().getModule());
@@ -33,7 +33,7 @@ class AllocatePagesTest {
         assumeTrue(Libc.hasMemoryMapping() && Libc.bindingError().isEmpty(), "mmap available");
         MemorySegment pages = Libc.mmapReadWrite(3 * 4096);
         assertTrue(mapped(pages.address()));
-        Libc.unmapAction(pages.address(), 3 * 4096).accept(null);
+        Libc.unmapAction(3 * 4096).accept(MemorySegment.ofAddress(pages.address()));
         assertFalse(mapped(pages.address()), "unmapped (unless another thread mapped the same address since)");
     }
 

@@ -95,7 +95,7 @@ class ExecutableMemoryRegistryTest {
     @Test
     void unmappedAddressIsNotReused() {
         MemorySegment page = Libc.mmapReadWrite(4096);
-        Libc.unmapAction(page.address(), 4096).accept(null);
+        Libc.unmapAction(4096).accept(page);
         forge(value(page.address()), 1);
         assertInstalled(install(1), 1);   // fresh, possibly where the kernel reuses the freed address
         forge(value(0x7ff0_0000_0000L), 1);
