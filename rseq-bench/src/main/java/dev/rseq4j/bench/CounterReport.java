@@ -24,6 +24,7 @@ import java.util.Map;
  * <pre>
  *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport           full: docs/benchmarks.md
  *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --quick   the table of ./rseq4j diagnose
+ *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --memory  the memory tables alone
  * </pre>
  * Full: threads 1, 2, 4, 8 (sum benchmarks: 1); 3 x 1 s warm-up, 5 x 1 s measurement, 1 fork per benchmark. Quick:
  * threads 1, 2, 4; PerCpuCounter, LongAdder, AtomicLong; 1 x 0.5 s warm-up, 2 x 0.5 s measurement.
@@ -37,6 +38,10 @@ public final class CounterReport {
     }
 
     public static void main(String[] args) throws Exception {
+        if (List.of(args).contains("--memory")) {   // the memory section alone (no JMH)
+            memory().forEach(System.out::println);
+            return;
+        }
         boolean quick = List.of(args).contains("--quick");
         int[] threads = quick ? new int[] {1, 2, 4} : new int[] {1, 2, 4, 8};
         String[] benchmarks = quick ? QUICK : FULL;
@@ -135,10 +140,14 @@ public final class CounterReport {
                 : String.format("%.2f", r.getPrimaryResult().getScore());
     }
 
-    /** Runs {@link MemoryFootprint} in its own JVM and returns its Markdown table. */
-    private static List<String> memory() throws IOException, InterruptedException {
+    /**
+     * Runs {@link MemoryFootprint} in its own JVM (SerialGC for exact used-after-GC; a fixed,
+     * pre-touched heap so that RSS deltas are native memory) and returns its Markdown tables.
+     */
+    static List<String> memory() throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElse("java");
-        Process p = new ProcessBuilder(java, "-XX:+UseSerialGC", "-Xmx2g", "--enable-native-access=ALL-UNNAMED",
+        Process p = new ProcessBuilder(java, "-XX:+UseSerialGC", "-Xms512m", "-Xmx512m", "-XX:+AlwaysPreTouch",
+                "--enable-native-access=ALL-UNNAMED",
                 "--add-opens", "java.base/java.util.concurrent.atomic=ALL-UNNAMED",
                 "-cp", System.getProperty("java.class.path"), MemoryFootprint.class.getName())
                 .redirectErrorStream(true).start();
@@ -146,18 +155,123 @@ public final class CounterReport {
         if (p.waitFor() != 0) {
             throw new IllegalStateException("MemoryFootprint failed:\n" + out);
         }
-        List<String> table = new ArrayList<>(List.of(
-                "| memory per counter, " + MemoryFootprint.COUNTERS + " counters | heap bytes | native bytes | total | note |",
-                "|---|---|---|---|---|"));
-        for (String line : out.lines().filter(l -> l.startsWith("MEMORY ")).toList()) {
-            String[] f = line.substring(7).split(" ", 5);
-            if (f[0].startsWith("ratio=")) {
-                table.add("| ratio PerCpuCounter / LongAdder | | | " + f[0].substring(6) + " | |");
-            } else {
-                table.add("| " + f[0] + " | " + f[1].substring(5) + " | " + f[2].substring(7) + " | "
-                        + f[3].substring(6) + " | " + (f.length > 4 ? f[4] : "") + " |");
+        List<String> raw = out.lines().filter(l -> l.startsWith("MEMORY ")).toList();
+        System.err.println(String.join("\n", raw));
+        return memoryTables(raw);
+    }
+
+    /** One {@code MEMORY kind k=v ...} line as its kind (key "type") and fields. */
+    private static Map<String, String> fields(String line) {
+        Map<String, String> m = new LinkedHashMap<>();
+        String[] f = line.substring(7).split(" ");
+        m.put("type", f[0]);
+        for (int i = 1; i < f.length; i++) {
+            int eq = f[i].indexOf('=');
+            if (eq > 0) {
+                m.put(f[i].substring(0, eq), f[i].substring(eq + 1));
             }
         }
-        return table;
+        return m;
+    }
+
+    private static double d(Map<String, String> m, String k) {
+        return Double.parseDouble(m.get(k));
+    }
+
+    private static String mb(Map<String, String> m, String k, String base) {
+        return String.format("%+.2f", (d(m, k) - d(m, base)) / (1 << 20));
+    }
+
+    static List<String> memoryTables(List<String> lines) {
+        List<Map<String, String>> all = lines.stream().map(CounterReport::fields).toList();
+        List<String> t = new ArrayList<>();
+        all.stream().filter(m -> m.get("type").equals("env")).forEach(m -> t.add("Memory: " + m.get("possibleCpus")
+                + " possible CPUs, " + m.get("mode") + " mode, JDK " + m.get("jdk") + "."));
+        t.add("");
+        t.add("| counters | | heap B | native B (mapped) | VmRSS delta B (RssAnon) | heap + native B | ours / peer (heap + native) |");
+        t.add("|---|---|---|---|---|---|---|");
+        List<Map<String, String>> fp = all.stream().filter(m -> m.get("type").equals("footprint")).toList();
+        Map<String, String> inflated = all.stream().filter(m -> m.get("type").equals("inflated")).findFirst().orElse(null);
+        for (Map<String, String> ours : fp) {
+            if (!ours.get("kind").equals("PerCpuCounter")) {
+                continue;
+            }
+            String n = ours.get("n");
+            t.add(String.format("| %,d | PerCpuCounter (%s ranges) | %.2f | %.2f | %.2f (%.2f) | %.2f | |", Integer.parseInt(n),
+                    ours.get("ranges"), d(ours, "heap"), d(ours, "native"), d(ours, "rss"), d(ours, "rssAnon"),
+                    d(ours, "total")));
+            for (Map<String, String> peer : fp) {
+                if (peer.get("kind").equals("LongAdder") && peer.get("n").equals(n)) {
+                    t.add(String.format("| %,d | LongAdder, uncontended | %.2f | 0 | %.2f (%.2f) | %.2f | **%.3f** |",
+                            Integer.parseInt(n), d(peer, "heap"), d(peer, "rss"), d(peer, "rssAnon"), d(peer, "total"),
+                            d(ours, "total") / d(peer, "total")));
+                }
+            }
+            if (inflated != null && inflated.get("n").equals(n)) {
+                t.add(String.format("| %,d | LongAdder, fully inflated (%s of %s with %s cells) | %.2f | 0 | | %.2f | **%.3f** |",
+                        Integer.parseInt(n), inflated.get("full"), n, inflated.get("cells"), d(inflated, "heap"),
+                        d(inflated, "total"), d(ours, "total") / d(inflated, "total")));
+            }
+        }
+        t.add("");
+        t.add("| counters | creation + one increment, ns per counter: PerCpuCounter best (median) | LongAdder best (median) | ours / LongAdder (best) |");
+        t.add("|---|---|---|---|");
+        List<Map<String, String>> cr = all.stream().filter(m -> m.get("type").equals("creation")).toList();
+        for (Map<String, String> ours : cr) {
+            if (ours.get("kind").equals("PerCpuCounter")) {
+                for (Map<String, String> peer : cr) {
+                    if (peer.get("kind").equals("LongAdder") && peer.get("n").equals(ours.get("n"))) {
+                        t.add(String.format("| %,d | %.1f (%.1f) | %.1f (%.1f) | **%.2f** |", Integer.parseInt(ours.get("n")),
+                                d(ours, "best"), d(ours, "median"), d(peer, "best"), d(peer, "median"),
+                                d(ours, "best") / d(peer, "best")));
+                    }
+                }
+            }
+        }
+        t.add("");
+        t.add("| counters | | baseline heap / RSS MB | held: heap / RSS MB | dropped, one System.gc(): heap / RSS MB (highest heap seen later) | dropped, GC + 20 ms sleeps until within tolerance: heap / RSS MB (tolerance heap / RSS, time, GCs) | ranges mapped then | after `arena.ranges()` drains: heap / RSS MB |");
+        t.add("|---|---|---|---|---|---|---|---|");
+        for (Map<String, String> m : fp) {
+            t.add(String.format("| %,d | %s | %.2f / %.2f | %s / %s | %s / %s (%s) | %s / %s (%.2f / %.2f MB, %s ms, %s GCs) | %s | %s / %s |",
+                    Integer.parseInt(m.get("n")), m.get("kind"), d(m, "heapBefore") / (1 << 20), d(m, "rssBefore") / (1 << 20),
+                    mb(m, "heapHeld", "heapBefore"), mb(m, "rssHeld", "rssBefore"),
+                    mb(m, "heapFirstGc", "heapBefore"), mb(m, "rssFirstGc", "rssBefore"), mb(m, "heapMaxDropped", "heapBefore"),
+                    mb(m, "heapDropped", "heapBefore"), mb(m, "rssDropped", "rssBefore"), d(m, "tolerance") / (1 << 20), d(m, "rssTolerance") / (1 << 20),
+                    m.get("returnMs"), m.get("gcs"),
+                    m.get("kind").equals("PerCpuCounter") ? m.get("rangesDropped") : "",
+                    mb(m, "heapDrained", "heapBefore"), mb(m, "rssDrained", "rssBefore")));
+        }
+        t.add("");
+        t.add("| -Xmx64m, 1,000,000 counters held | PerCpuCounter | LongAdder |");
+        t.add("|---|---|---|");
+        List<Map<String, String>> holds = all.stream().filter(m -> m.get("type").equals("hold")).toList();
+        for (String gc : holds.stream().map(m -> m.get("gc")).distinct().toList()) {
+            StringBuilder row = new StringBuilder("| " + gc + " |");
+            for (String k : new String[] {"PerCpuCounter", "LongAdder"}) {
+                holds.stream().filter(m -> m.get("gc").equals(gc) && m.get("kind").equals(k)).findFirst()
+                        .ifPresent(m -> row.append(' ').append(m.get("result"))
+                                .append(m.containsKey("heapUsedAfterGc")
+                                        ? String.format(" (heap used after GC %.1f MB)", d(m, "heapUsedAfterGc") / (1 << 20))
+                                        : "").append(" |"));
+            }
+            t.add(row.toString());
+        }
+        all.stream().filter(m -> m.get("type").equals("formula")).findFirst().ifPresent(f -> {
+            t.add("");
+            t.add(String.format("Per counter with N possible CPUs: ours = %s B heap (24 B counter + %s B of chunk, weak"
+                    + " reference and range objects amortised) + %s B x N native; uncontended LongAdder %s B;"
+                    + " inflated LongAdder = %s B + cell array + %s B per cell (cells: power of two >= N)."
+                    + " Largest N at which ours <= uncontended LongAdder: %s.",
+                    f.get("oursHeap"), String.format("%.2f", d(f, "chunkAndRange")), f.get("nativePerCpu"),
+                    f.get("uncontended"), f.get("uncontended"), f.get("inflatedCell"),
+                    f.get("crossover").equals("-1") ? "none (the heap part alone exceeds it)" : f.get("crossover")));
+            t.add("");
+            t.add("| N possible CPUs | ours B | uncontended LongAdder B | inflated LongAdder B | ours / uncontended | ours / inflated |");
+            t.add("|---|---|---|---|---|---|");
+            all.stream().filter(m -> m.get("type").equals("formulaRow")).forEach(m -> t.add("| " + m.get("cpus") + " | "
+                    + m.get("ours") + " | " + m.get("uncontended") + " | " + m.get("inflated") + " | "
+                    + m.get("oursPerUncontended") + " | " + m.get("oursPerInflated") + " |"));
+        });
+        return t;
     }
 }
