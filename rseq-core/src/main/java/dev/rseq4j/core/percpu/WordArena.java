@@ -63,7 +63,7 @@ import static dev.rseq4j.core.internal.codegen.StubStatus.COMMITTED;
  * of gigabytes holds tens of millions of dead owners). So, like the JDK for direct buffers, an arena
  * that has {@link #gcThreshold} ranges mapped asks for a collection ({@code System.gc()}) before it
  * maps another, outside its lock (other threads map beyond the threshold meanwhile rather than
- * wait), takes the references that collection cleared as they arrive, and sets the next threshold to
+ * wait, up to twice the threshold), takes the references that collection cleared as they arrive, and sets the next threshold to
  * twice the ranges still live (at least {@link #MIN_GC_THRESHOLD_BYTES} of native memory). References
  * that arrive later lower it again, so that it follows the live ranges and never ratchets up on a
  * partial count. With {@code -XX:+DisableExplicitGC} the request does nothing: ranges then grow until
@@ -150,6 +150,8 @@ public final class WordArena {
     private int gcThreshold;
     /** True while a thread runs {@link #collectGarbageRanges} (outside the lock). */
     private boolean collecting;
+    /** Ranges other threads mapped meanwhile (at most the threshold: then they wait). */
+    private int rangesMappedWhileCollecting;
     private long chunksInUse;
     private boolean closed;
 
@@ -313,28 +315,51 @@ public final class WordArena {
     }
 
     private Word allocateSlow() {
-        for (;;) {
-            synchronized (this) {
-                if (closed) {
-                    throw new IllegalStateException("arena closed: " + this);
-                }
-                Chunk c = current;
-                if (c != null) {   // another thread may have opened a chunk meanwhile
-                    int i = (int) CLAIMED.getAndAdd(c, 1);
-                    if (i < WORDS_PER_CHUNK) {
-                        return new Word(c, c.handle(i));
+        boolean interrupted = false;
+        try {
+            for (;;) {
+                synchronized (this) {
+                    if (closed) {
+                        throw new IllegalStateException("arena closed: " + this);
+                    }
+                    Chunk c = current;
+                    if (c != null) {   // another thread may have opened a chunk meanwhile
+                        int i = (int) CLAIMED.getAndAdd(c, 1);
+                        if (i < WORDS_PER_CHUNK) {
+                            return new Word(c, c.handle(i));
+                        }
+                    }
+                    drain();
+                    Chunk fresh = reuseFreeChunk();
+                    if (fresh == null && ranges.size() >= gcThreshold) {
+                        if (!collecting) {
+                            collecting = true;
+                            rangesMappedWhileCollecting = 0;
+                        } else if (ranges.size() >= 2 * gcThreshold) {
+                            // NOTE: another thread collects; past twice the threshold, wait for it
+                            // (bounds what a long concurrent collection lets the others map).
+                            try {
+                                wait(10);
+                            } catch (InterruptedException e) {
+                                interrupted = true;
+                            }
+                            continue;
+                        } else {
+                            rangesMappedWhileCollecting++;
+                            current = chunkOfNewRange();
+                            continue;
+                        }
+                    } else {
+                        current = fresh != null ? fresh : chunkOfNewRange();
+                        continue;
                     }
                 }
-                drain();
-                Chunk fresh = reuseFreeChunk();
-                if (fresh != null || ranges.size() < gcThreshold || collecting) {
-                    // NOTE: while another thread collects, map beyond the threshold rather than wait.
-                    current = fresh != null ? fresh : chunkOfNewRange();
-                    continue;
-                }
-                collecting = true;
+                collectGarbageRanges();
             }
-            collectGarbageRanges();
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -393,8 +418,11 @@ public final class WordArena {
         } finally {
             synchronized (this) {
                 drain();
+                // NOTE: ranges mapped during the collection were not judged by it; counting them as
+                // live would ratchet the threshold up collection after collection.
+                gcThreshold = Math.max(minGcThreshold(), 2 * Math.max(0, ranges.size() - rangesMappedWhileCollecting));
                 collecting = false;
-                gcThreshold = Math.max(minGcThreshold(), 2 * ranges.size());
+                notifyAll();
             }
         }
     }
