@@ -179,14 +179,12 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         // NOTE: the same protocol as run(), written out for the hottest operation so that its fast
         // path needs no capturing lambda; keep the two in step.
         try {
-            if (fastPath()) {
-                long r = (long) stubs.loadAddStore().invokeExact(area.descriptorAddress(), area.address(offset), value);
-                if (r != COMMITTED) {
-                    addAfterFirstAttempt(area, offset, value, r);
-                }
-                return;
+            long r = fastPath()
+                    ? (long) stubs.loadAddStore().invokeExact(area.descriptorAddress(), area.address(offset), value)
+                    : NOT_ATTEMPTED;
+            if (r != COMMITTED) {
+                finishAdd(area, offset, value, r);
             }
-            slowPath(area, ANY_REGION, region -> PortableOperations.loadAddStore(region, offset, value));
         } catch (Throwable t) {
             throw Libc.rethrowUnchecked(t);
         } finally {
@@ -204,8 +202,16 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
     void addAfterFirstAttempt(PerCpuArea area, long offset, long value, long status) {
         checkArea(area);
         area.checkWord(offset, "offset");
+        finishAdd(area, offset, value, status);
+    }
+
+    /** Not a stub status: {@link #add} skipped its fast path (lock mode, or a test hook). */
+    private static final long NOT_ATTEMPTED = Long.MIN_VALUE;
+
+    /** {@link #add} after its first attempt returned {@code status}, or after it skipped it; arguments checked. */
+    private void finishAdd(PerCpuArea area, long offset, long value, long status) {
         try {
-            if (retry(status)) {
+            if (status != NOT_ATTEMPTED && retry(status)) {
                 long r = (long) stubs.loadAddStore().invokeExact(area.descriptorAddress(), area.address(offset), value);
                 if (r == COMMITTED) {
                     return;

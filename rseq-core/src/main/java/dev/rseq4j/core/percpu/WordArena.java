@@ -171,9 +171,16 @@ public final class WordArena {
             this.index = index;
         }
 
-        /** The handle of word {@code i} of this chunk. */
-        long handle(int i) {
-            return range.area.address(Range.chunkOffset(index) + 8L * i) | range.arena.tag;
+        /** Claims the next word of this chunk, or returns null when all are handed out. */
+        Word claim() {
+            int i = (int) CLAIMED.getAndAdd(this, 1);
+            return i < WORDS_PER_CHUNK
+                    ? new Word(this, range.area.address(Range.chunkOffset(index) + 8L * i) | range.arena.tag) : null;
+        }
+
+        /** The offset in every region of the word whose handle is {@code handle}. */
+        long offsetOf(long handle) {
+            return (handle & ~TAG_MASK) - range.area.address(0);
         }
 
         /** The area the chunk's words are in. */
@@ -207,7 +214,7 @@ public final class WordArena {
 
         /** The word's offset in every region of {@link #area()}. */
         public long offset() {
-            return address() - chunk.area().address(0);
+            return chunk.offsetOf(handle);
         }
     }
 
@@ -305,13 +312,8 @@ public final class WordArena {
      */
     public Word allocate() {
         Chunk c = current;
-        if (c != null) {
-            int i = (int) CLAIMED.getAndAdd(c, 1);
-            if (i < WORDS_PER_CHUNK) {
-                return new Word(c, c.handle(i));
-            }
-        }
-        return allocateSlow();
+        Word w = c != null ? c.claim() : null;
+        return w != null ? w : allocateSlow();
     }
 
     private Word allocateSlow() {
@@ -322,12 +324,10 @@ public final class WordArena {
                     if (closed) {
                         throw new IllegalStateException("arena closed: " + this);
                     }
-                    Chunk c = current;
-                    if (c != null) {   // another thread may have opened a chunk meanwhile
-                        int i = (int) CLAIMED.getAndAdd(c, 1);
-                        if (i < WORDS_PER_CHUNK) {
-                            return new Word(c, c.handle(i));
-                        }
+                    Chunk c = current;   // another thread may have opened a chunk meanwhile
+                    Word w = c != null ? c.claim() : null;
+                    if (w != null) {
+                        return w;
                     }
                     drain();
                     Chunk fresh = reuseFreeChunk();
@@ -367,7 +367,7 @@ public final class WordArena {
     private Chunk chunkOfNewRange() {
         Range r = new Range(this, indexing());
         ranges.add(r.ref);
-        r.ref.freeChunks = CHUNKS_PER_RANGE == 64 ? -1L : (1L << CHUNKS_PER_RANGE) - 1;
+        r.ref.freeChunks = (1L << CHUNKS_PER_RANGE) - 1;   // CHUNKS_PER_RANGE is 63: every bit but the top one
         withFreeChunks.addFirst(r.ref);
         return takeChunk(r, 0);
     }
@@ -533,13 +533,11 @@ public final class WordArena {
             } else if (tag == TAG_CONCURRENCY_ID && FastPath.CONCURRENCY_ID_ADD != null) {
                 status = (long) FastPath.CONCURRENCY_ID_ADD.invokeExact(descriptorOf(word), word, value);
             } else {
-                PerCpuArea area = chunk.range.area;
-                chunk.range.arena.ops.add(area, word - area.address(0), value);
+                chunk.range.arena.ops.add(chunk.range.area, chunk.offsetOf(handle), value);
                 return;
             }
             if (status != COMMITTED) {
-                PerCpuArea area = chunk.range.area;
-                chunk.range.arena.ops.addAfterFirstAttempt(area, word - area.address(0), value, status);
+                chunk.range.arena.ops.addAfterFirstAttempt(chunk.range.area, chunk.offsetOf(handle), value, status);
             }
         } catch (Throwable t) {
             throw Libc.rethrowUnchecked(t);
@@ -562,8 +560,7 @@ public final class WordArena {
         try {
             MemorySegment all = FastPath.EVERYTHING;
             if (all == null) {
-                PerCpuArea area = chunk.range.area;
-                return area.sumLongOpaque(word - area.address(0));
+                return chunk.range.area.sumLongOpaque(chunk.offsetOf(handle));
             }
             long sum = 0;
             for (int c = 0; c < REGIONS; c++) {
@@ -577,8 +574,7 @@ public final class WordArena {
 
     /** Takes the word's value in every region and zeroes it, as {@link PerCpuOps#sumThenReset}. */
     public static long sumThenReset(Chunk chunk, long handle) {
-        PerCpuArea area = chunk.range.area;
-        return chunk.range.arena.ops.sumThenReset(area, (handle & ~TAG_MASK) - area.address(0));
+        return chunk.range.arena.ops.sumThenReset(chunk.range.area, chunk.offsetOf(handle));
     }
 
     @Override

@@ -66,7 +66,6 @@ import java.util.function.LongFunction;
 public final class ExecutableMemory {
     /** The prefix of the registry's system properties; see the class comment. */
     public static final String PROPERTY_PREFIX = "rseq4j.internal.code.";
-    private static final long AT_PAGESZ = 6;
 
     private ExecutableMemory() {
     }
@@ -98,7 +97,8 @@ public final class ExecutableMemory {
      * makes them executable; returns the address. Registers nothing.
      */
     static long installFresh(int length, LongFunction<byte[]> bytesAt, boolean clearInstructionCache) {
-        long size = (length + pageSize() - 1) / pageSize() * pageSize();
+        long page = Libc.pageSize();
+        long size = (length + page - 1) / page * page;
         MemorySegment segment = Libc.mmapReadWrite(size);
         byte[] bytes = bytesAt.apply(segment.address());
         if (bytes.length != length) {
@@ -132,7 +132,7 @@ public final class ExecutableMemory {
             return OptionalLong.empty();
         }
         // User-space addresses are positive; the end must not overflow.
-        if (address <= 0 || address % pageSize() != 0 || address > Long.MAX_VALUE - length) {
+        if (address <= 0 || address % Libc.pageSize() != 0 || address > Long.MAX_VALUE - length) {
             return OptionalLong.empty();
         }
         try {
@@ -189,9 +189,5 @@ public final class ExecutableMemory {
             }
         }
         return buffer.array();
-    }
-
-    private static long pageSize() {
-        return Math.max(4096, Libc.getauxval(AT_PAGESZ));
     }
 }

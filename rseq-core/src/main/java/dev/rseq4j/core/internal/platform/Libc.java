@@ -365,6 +365,11 @@ public final class Libc {
     }
 
     private static final long PAGE_SIZE = Math.max(4096, getauxval(6 /* AT_PAGESZ */));
+
+    /** The page size ({@code getauxval(AT_PAGESZ)}, at least 4096), read once. */
+    public static long pageSize() {
+        return PAGE_SIZE;
+    }
     /** One unmap action per mapping length (JDK objects only, see {@link #unmapAction}): building one costs microseconds. */
     private static final Map<Long, Consumer<MemorySegment>> UNMAP_ACTIONS = new ConcurrentHashMap<>();
 
