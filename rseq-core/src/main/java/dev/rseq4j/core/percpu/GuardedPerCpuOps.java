@@ -280,6 +280,47 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
     }
 
     @Override
+    public int popBatch(PerCpuArea area, int index, long headOffset, NodePool pool, int[] into, int max) {
+        checkArea(area);
+        area.checkRegion(index);
+        area.checkWord(headOffset, "headOffset");
+        Objects.requireNonNull(pool, "pool must not be null");
+        Objects.requireNonNull(into, "into must not be null");
+        if (max < 1 || max > into.length) {
+            throw new IllegalArgumentException("max must be in [1, into.length = " + into.length + "], was " + max);
+        }
+        long nextOffset = pool.nextOffset();
+        long lastOffset = pool.lastAddress() - pool.firstAddress();
+        long nodeMask = pool.nodeSize() - 1;
+        try {
+            // NOTE: the slow path alone, on the named region: the guard and the fence make the
+            // portable pops atomic with respect to that region's fast paths, whichever CPU we run on.
+            long n = slowPath(area, index, region -> {
+                int popped = 0;
+                while (popped < max) {
+                    long r = PortableOperations.listPop(region, headOffset, nextOffset, pool.memory(), lastOffset,
+                            nodeMask);
+                    if (r == FAILED || (r == CORRUPT && popped > 0)) {
+                        break;
+                    }
+                    if (r == CORRUPT) {
+                        return -1;      // not a status: counts are >= 0
+                    }
+                    into[popped++] = pool.indexOf(r);
+                }
+                return popped;
+            });
+            if (n < 0) {
+                throw new IllegalStateException("list corrupted: the head at offset " + headOffset + " of region "
+                        + index + " is not a node of " + pool);
+            }
+            return (int) n;
+        } finally {
+            Reference.reachabilityFence(pool);
+        }
+    }
+
+    @Override
     public boolean storeThenCommit(PerCpuArea area, int index, long counterOffset, long expected, long slotOffset,
                                    long value, long newCounter) {
         checkArea(area);

@@ -87,6 +87,21 @@ public interface PerCpuOps {
     int pop(PerCpuArea area, long headOffset, NodePool pool);
 
     /**
+     * Pops up to {@code max} nodes from region {@code index}'s list into {@code into[0..n)}, in list
+     * order, atomically with respect to every operation on that region: for taking a batch from
+     * another region's list when the current one is empty (stealing). Always the slow path: takes
+     * that region's guard, issues a membarrier to its CPU (to all CPUs in concurrency-id indexing),
+     * pops with ordinary accesses, releases the guard. Costs a system call: for the rare case.
+     *
+     * @return the number of nodes popped ({@code 0} when that list is empty); stops early, before
+     *         the first head that is not a node of {@code pool} (which is left on the list)
+     * @throws IndexOutOfBoundsException if {@code index} is not in [0, area.regions())
+     * @throws IllegalArgumentException if {@code max} is not in [1, into.length]
+     * @throws IllegalStateException if the list's head is not a node of {@code pool} (nothing popped)
+     */
+    int popBatch(PerCpuArea area, int index, long headOffset, NodePool pool, int[] into, int max);
+
+    /**
      * If region {@code index}'s counter equals {@code expected}: store {@code value} at
      * {@code slotOffset}, then commit {@code newCounter} (a release: who sees the counter sees the slot).
      *

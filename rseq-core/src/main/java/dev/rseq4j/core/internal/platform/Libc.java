@@ -68,6 +68,8 @@ public final class Libc {
     public static final int PROT_EXEC = 4;
     public static final int MAP_PRIVATE = 0x02;
     public static final int MAP_ANONYMOUS = 0x20;
+    /** Do not account the mapping against the commit limit until it is made writable (x86_64 and aarch64). */
+    public static final int MAP_NORESERVE = 0x4000;
 
     // getauxval keys.
     public static final long AT_RSEQ_FEATURE_SIZE = 27;
@@ -295,11 +297,30 @@ public final class Libc {
 
     /** Maps {@code size} bytes of private anonymous read+write memory that is never unmapped. */
     public static MemorySegment mmapReadWrite(long size) {
+        return mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    }
+
+    /**
+     * Reserves {@code size} bytes (rounded up to pages) of address space with no access
+     * ({@code PROT_NONE}, not committed: make parts usable with {@link #mprotect}), unmapped when
+     * {@code arena} is closed. The unmap action is of JDK classes only (see {@link #allocatePages}).
+     *
+     * @throws UnsupportedOperationException where mmap is unavailable ({@link #hasMemoryMapping()})
+     */
+    public static MemorySegment reserve(long size, Arena arena) {
+        if (!hasMemoryMapping() || MUNMAP.isEmpty() || bindingError != null) {
+            throw new UnsupportedOperationException("no mmap, mprotect and munmap in the C library");
+        }
+        long mapped = (size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
+        MemorySegment range = mmap(mapped, 0 /* PROT_NONE */, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
+        return range.reinterpret(mapped, arena, UNMAP_ACTIONS.computeIfAbsent(mapped, Libc::unmapAction));
+    }
+
+    private static MemorySegment mmap(long size, int prot, int flags) {
         MethodHandle mh = MMAP.orElseThrow(() -> new UnsupportedOperationException("no mmap in the C library"));
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            MemorySegment p = (MemorySegment) mh.invokeExact(state, MemorySegment.NULL, size,
-                    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0L);
+            MemorySegment p = (MemorySegment) mh.invokeExact(state, MemorySegment.NULL, size, prot, flags, -1, 0L);
             if (p.address() == -1L || p.address() == 0L) {
                 throw new IllegalStateException("mmap(" + size + ") failed with " + errnoName((int) ERRNO.get(state, 0L)));
             }

@@ -1,0 +1,305 @@
+package dev.rseq4j.collections;
+
+import dev.rseq4j.core.CpuIndexing;
+import dev.rseq4j.core.percpu.NodePool;
+import dev.rseq4j.core.percpu.PerCpuArea;
+import dev.rseq4j.core.percpu.PerCpuOps;
+import dev.rseq4j.core.percpu.PerCpuStats;
+
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Objects;
+
+/**
+ * Per-CPU free-lists of {@code int} handles in {@code [0, capacity)}: the primitive under
+ * {@link PerCpuObjectPool} and {@link PerCpuMemoryPool}, for pools and slab allocators of your own.
+ * A handle names whatever you keep in slot {@code handle} of your own array or memory; the list only
+ * records which handles are free.
+ *
+ * <p>Each CPU has its own list. {@link #push} puts a handle on the list of the CPU the thread runs on;
+ * {@link #pop} takes one from there, and only when that list is empty takes a batch
+ * ({@link Builder#batchSize}) from another CPU's list, so that the next pops on this CPU are local
+ * again. Both are one restartable sequence (plain loads and one plain commit store, no atomic
+ * instruction) in the common case; where rseq is unavailable, a per-CPU lock. Memory is one 8-byte
+ * node per handle and one cache line per CPU, however many threads (platform or virtual) use the list.
+ *
+ * <p>A new list is empty: no handle is free until it is pushed. Handles are not ordered: a pop
+ * returns any free handle (the last pushed on this CPU, usually).
+ *
+ * <p>Misuse detection. Pushing a handle that is already free would put it on a list twice and later
+ * hand it to two owners. Every push checks a per-handle state:
+ * <ul>
+ *   <li>default: with plain reads and writes. Catches a handle pushed again without a pop in between
+ *       when the two pushes are ordered (same thread, or threads that synchronize), which is how such
+ *       bugs usually look; misses two <em>racing</em> pushes of the same handle;</li>
+ *   <li>{@link Builder#checked()}: with an atomic compare-and-set per push and pop, which catches every
+ *       double push, racing or not, at the cost of one atomic instruction per operation.</li>
+ * </ul>
+ * Neither mode can tell whether the pusher owns the handle (ownership is not recorded): pushing a
+ * handle that another thread popped and still uses is not detected.
+ *
+ * <p>Memory ordering: everything a thread did before {@code push(h)} happens-before everything a
+ * thread does after the {@code pop()} that returns {@code h}.
+ *
+ * <p>Thread-safety: every method may be called by any thread, concurrently.
+ *
+ * <h2>Implementation notes</h2>
+ * One {@link PerCpuArea} with a cache line per region: the guard word at 0 and the list head at 8.
+ * The nodes are a {@link NodePool} of 8-byte nodes (node {@code h} is handle {@code h}, its only
+ * word the next pointer). Push and pop are the core's list operations, so a pop returns the node it
+ * read inside its restartable section, and the pop stub checks that a head is a node of the pool
+ * before following it. A steal reads other regions' heads (opaque) and pops a batch from the first
+ * non-empty one under that region's guard ({@code PerCpuOps.popBatch}: guard, membarrier to that
+ * CPU, plain pops); it keeps one handle and pushes the rest on the current region. The ordering
+ * promise above comes from the list operations (the push commit is a store-release on arm64; x86_64
+ * is TSO) and, for Java code, from a release fence before each push and an acquire fence after each
+ * pop (free on x86_64).
+ */
+public final class PerCpuFreeList {
+    /** Handles are at most this many. */
+    public static final int MAX_CAPACITY = NodePool.MAX_CAPACITY;
+
+    static final long HEAD = 8;
+    private static final long STRIDE = 64;
+    private static final VarHandle STATE = MethodHandles.arrayElementVarHandle(byte[].class);
+    private static final VarHandle NEXT = ValueLayout.JAVA_LONG.varHandle();
+    private static final byte TAKEN = 0;
+    private static final byte FREE = 1;
+
+    private final PerCpuOps ops;
+    private final PerCpuArea lists;
+    private final NodePool nodes;
+    private final byte[] states;
+    private final boolean checked;
+    private final int batchSize;
+
+    /**
+     * An empty, CPU-indexed list of handles in {@code [0, capacity)}, default mode, batch size 16.
+     *
+     * @throws IllegalArgumentException if {@code capacity} is not in [1, {@value #MAX_CAPACITY}]
+     */
+    public PerCpuFreeList(int capacity) {
+        this(builder(capacity));
+    }
+
+    private PerCpuFreeList(Builder b) {
+        this(b.indexing == CpuIndexing.CPU ? PerCpuOps.cpuIndexed() : PerCpuOps.concurrencyIdIndexed(), b.capacity,
+                b.checked, b.batchSize);
+    }
+
+    /** For tests: a list over the given operations (instrumented, lock mode). */
+    PerCpuFreeList(PerCpuOps ops, int capacity, boolean checked, int batchSize) {
+        checkCapacity(capacity);
+        checkBatchSize(batchSize);
+        this.ops = Objects.requireNonNull(ops, "ops must not be null");
+        this.lists = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
+        this.nodes = new NodePool(capacity, 8, 0);
+        this.states = new byte[capacity];
+        this.checked = checked;
+        this.batchSize = batchSize;
+    }
+
+    private static void checkCapacity(int capacity) {
+        if (capacity < 1 || capacity > MAX_CAPACITY) {
+            throw new IllegalArgumentException("capacity must be in [1, " + MAX_CAPACITY + "], was " + capacity);
+        }
+    }
+
+    private static void checkBatchSize(int batchSize) {
+        if (batchSize < 1 || batchSize > Builder.MAX_BATCH_SIZE) {
+            throw new IllegalArgumentException("batchSize must be in [1, " + Builder.MAX_BATCH_SIZE + "], was " + batchSize);
+        }
+    }
+
+    /**
+     * A builder of a list of handles in {@code [0, capacity)}.
+     *
+     * @throws IllegalArgumentException if {@code capacity} is not in [1, {@value #MAX_CAPACITY}]
+     */
+    public static Builder builder(int capacity) {
+        checkCapacity(capacity);
+        return new Builder(capacity);
+    }
+
+    /** Builder of free-lists; not thread-safe, reusable. */
+    public static final class Builder {
+        /** A steal moves at most this many handles. */
+        public static final int MAX_BATCH_SIZE = 1024;
+
+        private final int capacity;
+        private boolean checked;
+        private int batchSize = 16;
+        private CpuIndexing indexing = CpuIndexing.CPU;
+
+        private Builder(int capacity) {
+            this.capacity = capacity;
+        }
+
+        /** Catch every double push, racing ones too, with one atomic instruction per push and pop (see the class notes). */
+        public Builder checked() {
+            this.checked = true;
+            return this;
+        }
+
+        /**
+         * How many handles a pop that finds its CPU's list empty takes from another CPU's list at once
+         * (default 16): larger batches make steals rarer, smaller ones leave less on one CPU.
+         *
+         * @throws IllegalArgumentException if not in [1, {@value #MAX_BATCH_SIZE}]
+         */
+        public Builder batchSize(int batchSize) {
+            checkBatchSize(batchSize);
+            this.batchSize = batchSize;
+            return this;
+        }
+
+        /**
+         * Index lists by CPU number (default) or by concurrency id (mm_cid, Linux 6.3+: dense ids from
+         * 0, so a process with few running threads uses few lists).
+         */
+        public Builder indexing(CpuIndexing indexing) {
+            this.indexing = Objects.requireNonNull(indexing, "indexing must not be null");
+            return this;
+        }
+
+        /**
+         * @throws UnsupportedOperationException for concurrency-id indexing where rseq works but the
+         *         kernel has no mm_cid
+         */
+        public PerCpuFreeList build() {
+            return new PerCpuFreeList(this);
+        }
+    }
+
+    /** Handles are in {@code [0, capacity())}. */
+    public int capacity() {
+        return nodes.capacity();
+    }
+
+    /** Whether every double push is caught ({@link Builder#checked()}). */
+    public boolean checked() {
+        return checked;
+    }
+
+    /**
+     * Makes {@code handle} free, on the list of the CPU the thread runs on.
+     *
+     * @throws IllegalArgumentException if {@code handle} is not in [0, capacity())
+     * @throws IllegalStateException if {@code handle} is free already (pushed twice; see the class
+     *         notes for which double pushes each mode sees); the list is unchanged
+     */
+    public void push(int handle) {
+        checkHandle(handle);
+        if (checked) {
+            if (!STATE.compareAndSet(states, handle, TAKEN, FREE)) {
+                throw pushedTwice(handle);
+            }
+        } else {
+            if ((byte) STATE.getOpaque(states, handle) == FREE) {
+                throw pushedTwice(handle);
+            }
+            STATE.setOpaque(states, handle, FREE);
+        }
+        // NOTE: release fence: the caller's writes (the object or block behind the handle) come
+        // before the push's commit, and so before any pop that returns the handle (see pop).
+        VarHandle.releaseFence();
+        ops.push(lists, HEAD, nodes, handle);
+    }
+
+    /**
+     * Takes a free handle: from the current CPU's list, or else a batch from another CPU's list.
+     *
+     * @return a handle, or {@code -1} only when every CPU's list was empty when looked at
+     * @throws IllegalStateException if a list was corrupted (cannot happen through this API)
+     */
+    public int pop() {
+        int handle = ops.pop(lists, HEAD, nodes);
+        if (handle < 0) {
+            handle = steal();
+            if (handle < 0) {
+                return -1;
+            }
+        }
+        // NOTE: acquire fence: pairs with push's release fence, so that what the pusher wrote before
+        // pushing is visible to what our caller does with the handle.
+        VarHandle.acquireFence();
+        if (checked) {
+            if (!STATE.compareAndSet(states, handle, FREE, TAKEN)) {
+                throw new IllegalStateException("free-list corrupted: popped handle " + handle + " was not free");
+            }
+        } else {
+            STATE.setOpaque(states, handle, TAKEN);
+        }
+        return handle;
+    }
+
+    /**
+     * Whether {@code handle} is free now (a hint: it may change at once).
+     *
+     * @throws IllegalArgumentException if {@code handle} is not in [0, capacity())
+     */
+    public boolean isFree(int handle) {
+        checkHandle(handle);
+        return (byte) STATE.getOpaque(states, handle) == FREE;
+    }
+
+    /**
+     * Free handles on each CPU's list, walking them: for the pools' accounting and tests, not an
+     * atomic snapshot while other threads push and pop.
+     */
+    int[] freePerRegion() {
+        int[] free = new int[lists.regions()];
+        for (int r = 0; r < free.length; r++) {
+            long head = lists.getLongOpaque(r, HEAD);
+            for (int n = 0; head != 0 && n <= capacity(); n++) {
+                free[r]++;
+                head = (long) NEXT.getOpaque(nodes.memory(), nodes.indexOf(head) * 8L);
+            }
+        }
+        return free;
+    }
+
+    /** Counts of the rare events (aborts, slow paths, steals' guarded pops) of this list's operations. */
+    PerCpuStats stats() {
+        return ops.stats();
+    }
+
+    /** Pops a batch from the first other region (in index order after ours) whose list is not empty. */
+    private int steal() {
+        int regions = lists.regions();
+        int here = ops.currentIndex(lists);
+        int[] batch = new int[batchSize];
+        for (int i = 1; i <= regions; i++) {       // i == regions: our own region, once more
+            int r = (here + i) % regions;
+            // NOTE: an opaque peek first, so that empty regions cost a load, not a guard and a membarrier.
+            if (lists.getLongOpaque(r, HEAD) == 0) {
+                continue;
+            }
+            int n = ops.popBatch(lists, r, HEAD, nodes, batch, batchSize);
+            if (n > 0) {
+                for (int k = 1; k < n; k++) {
+                    ops.push(lists, HEAD, nodes, batch[k]);     // still free: their states stay FREE
+                }
+                return batch[0];
+            }
+        }
+        return -1;
+    }
+
+    private void checkHandle(int handle) {
+        if (handle < 0 || handle >= states.length) {
+            throw new IllegalArgumentException("handle must be in [0, " + states.length + "), was " + handle);
+        }
+    }
+
+    private static IllegalStateException pushedTwice(int handle) {
+        return new IllegalStateException("handle " + handle + " pushed twice: it is free already");
+    }
+
+    @Override
+    public String toString() {
+        return "PerCpuFreeList[capacity=" + capacity() + ", regions=" + lists.regions() + (checked ? ", checked" : "")
+                + "]";
+    }
+}

@@ -1,0 +1,362 @@
+package dev.rseq4j.collections;
+
+import dev.rseq4j.core.CpuIndexing;
+import dev.rseq4j.core.Rseq;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * A pool of reusable objects with one free-list per CPU: what a {@code ThreadLocal} cache gives
+ * platform threads (a local, uncontended pool), bounded by the number of CPUs instead of threads.
+ *
+ * <pre>
+ *   PerCpuObjectPool&lt;StringBuilder&gt; pool = PerCpuObjectPool.builder(() -&gt; new StringBuilder(256))
+ *           .onRelease(sb -&gt; sb.setLength(0))
+ *           .build();
+ *   try (PerCpuObjectPool.Lease&lt;StringBuilder&gt; lease = pool.acquire()) {
+ *       StringBuilder sb = lease.get();
+ *       ...
+ *   }
+ * </pre>
+ *
+ * <p>{@link #acquire()} never blocks and never fails for want of objects: it returns a pooled object
+ * (from the current CPU's list, or a batch taken from another CPU's), or a new one from the factory.
+ * The pool keeps at most {@link Builder#maxSize} objects, created on demand; an object made beyond
+ * that is not pooled, and its lease's {@code close()} leaves it to the garbage collector.
+ * {@link Lease#close()} returns a pooled object to the list of the CPU the closing thread runs on.
+ * In steady state acquire and close allocate nothing: a pooled object's lease is created once, with
+ * the object, and reused.
+ *
+ * <p>What differs from a {@code ThreadLocal} pool: objects are kept per CPU, so 100,000 virtual
+ * threads share the same few lists (a {@code ThreadLocal} pool keeps objects per thread, and each new
+ * thread starts with an empty cache and fills it); an object released on another CPU than it was
+ * acquired on migrates with no cost; a thread that ends strands nothing. What differs from a shared
+ * concurrent queue ({@code ConcurrentLinkedQueue}, JCTools {@code MpmcArrayQueue}): no compare-and-set
+ * on one shared head or index; each CPU's list is updated with plain loads and one plain store in a
+ * restartable sequence (a per-CPU lock where rseq is unavailable).
+ *
+ * <p>Guarantees: an object is never leased to two holders at once, provided each lease is closed at
+ * most once. Misuse detection: {@link Lease#get()} after {@code close()} and a second
+ * {@code close()} throw {@link IllegalStateException} while the object rests in the pool. Once the
+ * pool leases the object again, the (reused) lease is the new holder's, and a stale second
+ * {@code close()} through it cannot be told from the new holder's close; {@link Builder#checked()}
+ * gives every acquire a lease of its own (one small allocation per acquire) and catches that too.
+ *
+ * <p>Memory ordering: everything a thread did with an object before closing its lease (including
+ * the {@code onRelease} action) happens-before everything the next holder does after the
+ * {@code acquire()} that returns it.
+ *
+ * <p>Thread-safety: every method may be called by any thread, platform or virtual, concurrently. A
+ * lease may be closed by another thread than the one that acquired it (hand it over with the usual
+ * happens-before, as any object). Lease objects are not thread-safe: one holder at a time.
+ *
+ * @param <T> the pooled objects' type
+ */
+public final class PerCpuObjectPool<T> {
+    /** The pool keeps at most this many objects. */
+    public static final int MAX_SIZE = PerCpuFreeList.MAX_CAPACITY;
+
+    private final Supplier<? extends T> factory;
+    private final Consumer<? super T> onRelease;
+    private final PerCpuFreeList idle;
+    /** Slot {@code i}'s lease, made with its object; written once (before its handle is first pushed). */
+    private final Lease<T>[] slots;
+    /** Slots filled so far; at most {@code slots.length}. */
+    private final AtomicInteger created = new AtomicInteger();
+    private final boolean checked;
+    private final int capacityPerCpu;
+
+    @SuppressWarnings("unchecked")
+    private PerCpuObjectPool(Builder<T> b, PerCpuFreeList idle) {
+        this.factory = b.factory;
+        this.onRelease = b.onRelease;
+        this.checked = b.checked;
+        this.capacityPerCpu = b.capacityPerCpu;
+        this.idle = idle;
+        this.slots = (Lease<T>[]) new Lease<?>[idle.capacity()];
+    }
+
+    /**
+     * A builder of a pool whose objects {@code factory} makes (it must not return null).
+     *
+     * @throws NullPointerException if {@code factory} is null
+     */
+    public static <T> Builder<T> builder(Supplier<? extends T> factory) {
+        return new Builder<>(Objects.requireNonNull(factory, "factory must not be null"));
+    }
+
+    /** Builder of object pools; not thread-safe, reusable. */
+    public static final class Builder<T> {
+        private final Supplier<? extends T> factory;
+        private Consumer<? super T> onRelease;
+        private int maxSize = -1;
+        private int capacityPerCpu = 8;
+        private boolean checked;
+        private CpuIndexing indexing = CpuIndexing.CPU;
+
+        private Builder(Supplier<? extends T> factory) {
+            this.factory = factory;
+        }
+
+        /**
+         * The most objects the pool keeps (default {@code capacityPerCpu * Rseq.possibleCpus()}).
+         *
+         * @throws IllegalArgumentException if not in [1, {@value PerCpuObjectPool#MAX_SIZE}]
+         */
+        public Builder<T> maxSize(int maxSize) {
+            if (maxSize < 1 || maxSize > MAX_SIZE) {
+                throw new IllegalArgumentException("maxSize must be in [1, " + MAX_SIZE + "], was " + maxSize);
+            }
+            this.maxSize = maxSize;
+            return this;
+        }
+
+        /**
+         * The objects one CPU is meant to hold (default 8): the unit of the default {@link #maxSize},
+         * and twice the batch a CPU whose list is empty takes from another CPU's list at once. A CPU's
+         * list is not capped at this: a list is linked, so an object released on a CPU stays there
+         * until some CPU needs it, and memory stays bounded by {@code maxSize}.
+         *
+         * @throws IllegalArgumentException if not in [1, {@value PerCpuFreeList.Builder#MAX_BATCH_SIZE}]
+         */
+        public Builder<T> capacityPerCpu(int capacityPerCpu) {
+            if (capacityPerCpu < 1 || capacityPerCpu > PerCpuFreeList.Builder.MAX_BATCH_SIZE) {
+                throw new IllegalArgumentException("capacityPerCpu must be in [1, "
+                        + PerCpuFreeList.Builder.MAX_BATCH_SIZE + "], was " + capacityPerCpu);
+            }
+            this.capacityPerCpu = capacityPerCpu;
+            return this;
+        }
+
+        /**
+         * An action that resets an object when its lease is closed, before the object is pooled
+         * again. If it throws, the object is dropped (its slot is refilled from the factory on a later
+         * acquire) and the exception propagates from {@code close()}, the lease closed.
+         */
+        public Builder<T> onRelease(Consumer<? super T> onRelease) {
+            this.onRelease = Objects.requireNonNull(onRelease, "onRelease must not be null");
+            return this;
+        }
+
+        /**
+         * Give every acquire a lease object of its own, so that every misuse of a lease is caught
+         * (see the class notes); one small allocation per acquire, and the free-list's checked mode.
+         */
+        public Builder<T> checked() {
+            this.checked = true;
+            return this;
+        }
+
+        /** Index the lists by CPU number (default) or by concurrency id (mm_cid, Linux 6.3+). */
+        public Builder<T> indexing(CpuIndexing indexing) {
+            this.indexing = Objects.requireNonNull(indexing, "indexing must not be null");
+            return this;
+        }
+
+        /**
+         * @throws IllegalArgumentException if the default size ({@code capacityPerCpu * possible
+         *         CPUs}) exceeds {@value PerCpuObjectPool#MAX_SIZE}
+         * @throws UnsupportedOperationException for concurrency-id indexing where rseq works but the
+         *         kernel has no mm_cid
+         */
+        public PerCpuObjectPool<T> build() {
+            PerCpuFreeList.Builder lists = PerCpuFreeList.builder(size()).indexing(indexing)
+                    .batchSize(Math.max(1, capacityPerCpu / 2));
+            return new PerCpuObjectPool<>(this, (checked ? lists.checked() : lists).build());
+        }
+
+        /** For tests: the pool over a free-list made elsewhere (instrumented operations). */
+        PerCpuObjectPool<T> build(PerCpuFreeList idle) {
+            return new PerCpuObjectPool<>(this, idle);
+        }
+
+        int size() {
+            long size = maxSize > 0 ? maxSize : (long) capacityPerCpu * Rseq.possibleCpus();
+            if (size > MAX_SIZE) {
+                throw new IllegalArgumentException("maxSize must be at most " + MAX_SIZE + ": set it, the default "
+                        + capacityPerCpu + " * " + Rseq.possibleCpus() + " CPUs is " + size);
+            }
+            return (int) size;
+        }
+    }
+
+    /** The most objects this pool keeps. */
+    public int maxSize() {
+        return slots.length;
+    }
+
+    /** Objects created for the pool so far (at most {@link #maxSize()}); objects beyond it are not counted. */
+    public int created() {
+        return created.get();
+    }
+
+    /**
+     * Pooled objects resting in the pool now, neither leased nor in flight: a walk of every CPU's list,
+     * not an atomic snapshot while other threads acquire and release.
+     */
+    public int idle() {
+        int sum = 0;
+        for (int n : idle.freePerRegion()) {
+            sum += n;
+        }
+        return sum;
+    }
+
+    /**
+     * Leases an object: a pooled one if any CPU's list has one, else a new one from the factory
+     * (pooled if the pool has fewer than {@code maxSize} objects). Never blocks.
+     *
+     * @throws NullPointerException if the factory returns null
+     * @throws RuntimeException whatever the factory throws (nothing is taken from the pool then)
+     */
+    public Lease<T> acquire() {
+        int slot = idle.pop();
+        if (slot >= 0) {
+            Lease<T> lease = slots[slot];
+            if (lease.object == null) {
+                refill(lease);
+            }
+            return checked ? new Lease<>(this, slot, lease.object).open() : lease.open();
+        }
+        return create();
+    }
+
+    /** The free-list under this pool: for tests and diagnostics. */
+    PerCpuFreeList freeList() {
+        return idle;
+    }
+
+    private Lease<T> create() {
+        T object = newObject();
+        for (int s = created.get(); s < slots.length; s = created.get()) {
+            if (created.compareAndSet(s, s + 1)) {
+                Lease<T> lease = new Lease<>(this, s, object);
+                slots[s] = lease;
+                return checked ? new Lease<>(this, s, object).open() : lease.open();
+            }
+        }
+        return new Lease<>(null, -1, object).open();
+    }
+
+    /** Gives slot {@code lease.slot}, whose object {@code onRelease} rejected, a new object; on failure, frees the slot again. */
+    private void refill(Lease<T> lease) {
+        try {
+            lease.object = newObject();
+        } catch (Throwable t) {
+            idle.push(lease.slot);
+            throw t;
+        }
+    }
+
+    private T newObject() {
+        return Objects.requireNonNull(factory.get(), "factory returned null");
+    }
+
+    private void release(int slot, T object) {
+        if (onRelease != null) {
+            try {
+                onRelease.accept(object);
+            } catch (Throwable t) {
+                slots[slot].object = null;      // dropped: refilled by a later acquire
+                idle.push(slot);
+                throw t;
+            }
+        }
+        idle.push(slot);
+    }
+
+    @Override
+    public String toString() {
+        return "PerCpuObjectPool[maxSize=" + maxSize() + ", created=" + created() + ", capacityPerCpu=" + capacityPerCpu
+                + (checked ? ", checked" : "") + "]";
+    }
+
+    /**
+     * A leased object: {@link #get()} it, then {@link #close()} to return it to the pool (use it in
+     * try-with-resources). Not thread-safe: one holder at a time.
+     *
+     * @param <T> the object's type
+     */
+    public static final class Lease<T> implements AutoCloseable {
+        private static final VarHandle OPEN;
+
+        static {
+            try {
+                OPEN = MethodHandles.lookup().findVarHandle(Lease.class, "open", boolean.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        /** Null for an object beyond the pool's size (dropped on close). */
+        private final PerCpuObjectPool<T> pool;
+        private final int slot;
+        private T object;
+        private boolean open;
+
+        private Lease(PerCpuObjectPool<T> pool, int slot, T object) {
+            this.pool = pool;
+            this.slot = slot;
+            this.object = object;
+        }
+
+        private Lease<T> open() {
+            open = true;
+            return this;
+        }
+
+        /**
+         * The leased object.
+         *
+         * @throws IllegalStateException if this lease is closed
+         */
+        public T get() {
+            if (!open) {
+                throw new IllegalStateException("lease is closed: get() after close()");
+            }
+            return object;
+        }
+
+        /** Whether this lease's object is pooled (false for an object made beyond the pool's size). */
+        public boolean pooled() {
+            return pool != null;
+        }
+
+        /**
+         * Returns the object to the pool (runs {@code onRelease} first), or leaves it to the garbage
+         * collector if it is not pooled. The object must not be used afterwards.
+         *
+         * @throws IllegalStateException if this lease is closed already
+         */
+        @Override
+        public void close() {
+            if (pool != null && pool.checked) {
+                if (!OPEN.compareAndSet(this, true, false)) {
+                    throw closedTwice();
+                }
+            } else {
+                if (!open) {
+                    throw closedTwice();
+                }
+                open = false;
+            }
+            if (pool != null) {
+                pool.release(slot, object);
+            }
+        }
+
+        private static IllegalStateException closedTwice() {
+            return new IllegalStateException("lease closed twice");
+        }
+
+        @Override
+        public String toString() {
+            return "Lease[" + (open ? "open" : "closed") + (pool == null ? ", not pooled" : ", slot " + slot) + "]";
+        }
+    }
+}
