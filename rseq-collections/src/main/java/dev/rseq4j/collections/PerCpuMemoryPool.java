@@ -272,7 +272,14 @@ public final class PerCpuMemoryPool implements AutoCloseable {
     public void free(MemorySegment block) {
         checkOpen();
         long index = blocks.indexOf(block);
-        free.push((int) index);
+        if (free.isFree((int) index)) {     // the free-list checks again (atomically in checked mode)
+            throw freedTwice(index);
+        }
+        try {
+            free.push((int) index);
+        } catch (IllegalStateException e) {
+            throw freedTwice(index);
+        }
     }
 
     /**
@@ -330,6 +337,11 @@ public final class PerCpuMemoryPool implements AutoCloseable {
             free.push((int) (first + k));
         }
         return (int) first;
+    }
+
+    private IllegalStateException freedTwice(long index) {
+        return new IllegalStateException("block " + index + " (offset " + index * blocks.stride()
+                + ") freed twice: it is free already");
     }
 
     private void checkOpen() {
