@@ -304,6 +304,11 @@ public final class PerCpuMemoryPool implements AutoCloseable {
         }
     }
 
+    /** The index of {@code block} in this pool (see {@link BlockMemory#indexOf}): for tests and the self-test. */
+    long indexOf(MemorySegment block) {
+        return blocks.indexOf(block);
+    }
+
     /** Takes a handle from the carved-but-never-used blocks, carving a batch; the rest go on the current list. */
     private int carve() {
         long first;

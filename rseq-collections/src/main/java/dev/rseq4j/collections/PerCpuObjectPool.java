@@ -322,6 +322,11 @@ public final class PerCpuObjectPool<T> {
             return object;
         }
 
+        /** The pool slot of this lease's object, or -1 if it is not pooled: for tests and the self-test. */
+        int slot() {
+            return slot;
+        }
+
         /** Whether this lease's object is pooled (false for an object made beyond the pool's size). */
         public boolean pooled() {
             return pool != null;
