@@ -51,7 +51,11 @@ class ModulePathTest {
 
             import dev.rseq4j.collections.PerCpuArena;
             import dev.rseq4j.collections.PerCpuCounter;
+            import dev.rseq4j.collections.PerCpuMemoryPool;
+            import dev.rseq4j.collections.PerCpuObjectPool;
             import dev.rseq4j.core.CpuIndexing;
+            import java.lang.foreign.MemorySegment;
+            import java.lang.foreign.ValueLayout;
             import dev.rseq4j.core.Rseq;
 
             public class Main {
@@ -92,6 +96,28 @@ class ModulePathTest {
                     }
                     counters[0].add(1);   // existing counters keep working after close
                     boolean stillWorks = counters[0].sum() == (long) threads * adds + 1;
+                    PerCpuObjectPool<StringBuilder> pool = PerCpuObjectPool.builder(StringBuilder::new)
+                            .onRelease(sb -> sb.setLength(0)).build();
+                    try (PerCpuObjectPool.Lease<StringBuilder> lease = pool.acquire()) {
+                        lease.get().append("x");
+                    }
+                    boolean pooled;
+                    try (PerCpuObjectPool.Lease<StringBuilder> lease = pool.acquire()) {
+                        pooled = lease.get().isEmpty() && pool.created() == 1;
+                    }
+                    String blockAfterClose;
+                    try (PerCpuMemoryPool blocks = PerCpuMemoryPool.builder(256).maxBlocks(64).build()) {
+                        MemorySegment block = blocks.allocate();
+                        block.set(ValueLayout.JAVA_LONG, 0, 42);
+                        blocks.free(block);
+                        blocks.close();
+                        try {
+                            block.get(ValueLayout.JAVA_LONG, 0);
+                            blockAfterClose = "readable";
+                        } catch (IllegalStateException expected) {
+                            blockAfterClose = "IllegalStateException";
+                        }
+                    }
                     System.out.println("DEMO module=" + Main.class.getModule().getName()
                             + " library=" + PerCpuCounter.class.getModule().getName()
                             + " mode=" + Rseq.status().mode()
@@ -100,7 +126,9 @@ class ModulePathTest {
                             + " sums=" + (sums ? "ok" : "WRONG")
                             + " closed=" + arena.isClosed()
                             + " buildAfterClose=" + afterClose
-                            + " afterCloseAdd=" + (stillWorks ? "ok" : "WRONG"));
+                            + " afterCloseAdd=" + (stillWorks ? "ok" : "WRONG")
+                            + " objectPool=" + (pooled ? "ok" : "WRONG")
+                            + " blockAfterClose=" + blockAfterClose);
                 }
             }
             """;
@@ -134,6 +162,8 @@ class ModulePathTest {
         assertEquals("true", f.get("closed"), line);
         assertEquals("IllegalStateException", f.get("buildAfterClose"), line);
         assertEquals("ok", f.get("afterCloseAdd"), line);
+        assertEquals("ok", f.get("objectPool"), line);
+        assertEquals("IllegalStateException", f.get("blockAfterClose"), line);
         // The documented flag is enough: the same mode as this JVM (which has native access), and no
         // warning about restricted methods (which would name the module that lacks access).
         assertEquals(Rseq.status().mode().toString(), f.get("mode"), output);
