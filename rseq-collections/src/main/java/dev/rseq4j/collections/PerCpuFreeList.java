@@ -67,6 +67,12 @@ public final class PerCpuFreeList {
     private static final byte TAKEN = 0;
     private static final byte FREE = 1;
 
+    /**
+     * The production CPU-indexed operations as a constant: calls through it let the JIT fold the stub
+     * handle into a direct call (see {@code GuardedPerCpuOps}); {@link #ops} is compared with it.
+     */
+    private static final PerCpuOps CPU = PerCpuOps.cpuIndexed();
+
     private final PerCpuOps ops;
     private final PerCpuArea lists;
     private final NodePool nodes;
@@ -204,7 +210,11 @@ public final class PerCpuFreeList {
         // NOTE: release fence: the caller's writes (the object or block behind the handle) come
         // before the push's commit, and so before any pop that returns the handle (see pop).
         VarHandle.releaseFence();
-        ops.push(lists, HEAD, nodes, handle);
+        if (ops == CPU) {
+            CPU.push(lists, HEAD, nodes, handle);
+        } else {
+            ops.push(lists, HEAD, nodes, handle);
+        }
     }
 
     /**
@@ -214,7 +224,7 @@ public final class PerCpuFreeList {
      * @throws IllegalStateException if a list was corrupted (cannot happen through this API)
      */
     public int pop() {
-        int handle = ops.pop(lists, HEAD, nodes);
+        int handle = ops == CPU ? CPU.pop(lists, HEAD, nodes) : ops.pop(lists, HEAD, nodes);
         if (handle < 0) {
             handle = steal();
             if (handle < 0) {

@@ -242,12 +242,23 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         area.checkWord(headOffset, "headOffset");
         Objects.requireNonNull(pool, "pool must not be null");
         long address = pool.address(node);
-        long nodeOffset = address - pool.firstAddress();
         long nextOffset = pool.nextOffset();
         try {
-            run(area, ANY_REGION, d -> (long) stubs.listPush().invokeExact(d, area.address(headOffset), address, nextOffset),
-                    region -> PortableOperations.listPush(region, headOffset, pool.memory(), nodeOffset, nextOffset));
+            // NOTE: the first attempt inline, as in add: no capturing lambda on the fast path.
+            long r = fastPath()
+                    ? (long) stubs.listPush().invokeExact(area.descriptorAddress(), area.address(headOffset), address,
+                            nextOffset)
+                    : NOT_ATTEMPTED;
+            if (r != COMMITTED) {
+                long nodeOffset = address - pool.firstAddress();
+                run(area, ANY_REGION, r, d -> (long) stubs.listPush().invokeExact(d, area.address(headOffset), address,
+                                nextOffset),
+                        region -> PortableOperations.listPush(region, headOffset, pool.memory(), nodeOffset, nextOffset));
+            }
+        } catch (Throwable t) {
+            throw Libc.rethrowUnchecked(t);
         } finally {
+            Reference.reachabilityFence(area);
             Reference.reachabilityFence(pool);
         }
     }
@@ -262,10 +273,18 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         long last = pool.lastAddress();
         long nodeMask = pool.nodeSize() - 1;        // NodePool guarantees a power of two
         try {
-            long r = run(area, ANY_REGION, d -> (long) stubs.listPop().invokeExact(d, area.address(headOffset), nextOffset, first,
-                            last, nodeMask),
-                    region -> PortableOperations.listPop(region, headOffset, nextOffset, pool.memory(), last - first,
-                            nodeMask));
+            // NOTE: the first attempt inline, as in add: no capturing lambda on the fast path. A
+            // result (a node address, >= 4096) or FAILED (empty) ends the operation.
+            long r = fastPath()
+                    ? (long) stubs.listPop().invokeExact(area.descriptorAddress(), area.address(headOffset), nextOffset,
+                            first, last, nodeMask)
+                    : NOT_ATTEMPTED;
+            if (r == ABORTED || r == GUARDED || r == INDEX_INVALID || r == NOT_ATTEMPTED) {
+                r = run(area, ANY_REGION, r, d -> (long) stubs.listPop().invokeExact(d, area.address(headOffset),
+                                nextOffset, first, last, nodeMask),
+                        region -> PortableOperations.listPop(region, headOffset, nextOffset, pool.memory(), last - first,
+                                nodeMask));
+            }
             if (r == FAILED) {
                 return -1;
             }
@@ -274,7 +293,10 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
                         + " is not a node of " + pool);
             }
             return pool.indexOf(r);
+        } catch (Throwable t) {
+            throw Libc.rethrowUnchecked(t);
         } finally {
+            Reference.reachabilityFence(area);
             Reference.reachabilityFence(pool);
         }
     }
@@ -429,17 +451,34 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
      *               returns MOVED elsewhere), or {@link #ANY_REGION}
      */
     private long run(PerCpuArea area, int region, StubCall fast, RegionOp slow) {
+        return run(area, region, fastPath() ? FIRST_ATTEMPT_PENDING : NOT_ATTEMPTED, fast, slow);
+    }
+
+    /** Not a stub status: {@link #run}'s first attempt is still to be made. */
+    private static final long FIRST_ATTEMPT_PENDING = Long.MIN_VALUE + 1;
+
+    /**
+     * The protocol after a first attempt that the caller made inline and that returned {@code first}
+     * (not a result), or before any attempt ({@link #FIRST_ATTEMPT_PENDING}), or with the fast path
+     * skipped ({@link #NOT_ATTEMPTED}): at most two attempts in all, then the slow path.
+     */
+    private long run(PerCpuArea area, int region, long first, StubCall fast, RegionOp slow) {
         try {
-            if (fastPath()) {
+            if (first != NOT_ATTEMPTED) {
                 long d = area.descriptorAddress();
-                for (int attempt = 0; attempt < 2; attempt++) {
-                    long r = fast.call(d);
+                int attempt = 0;
+                long r = first;
+                if (r == FIRST_ATTEMPT_PENDING) {
+                    r = fast.call(d);
+                }
+                while (true) {
                     if (r != ABORTED && r != GUARDED && r != INDEX_INVALID && r != MOVED) {
                         return r;
                     }
-                    if (!retry(r)) {
+                    if (!retry(r) || ++attempt == 2) {
                         break;
                     }
+                    r = fast.call(d);
                 }
             }
             return slowPath(area, region, slow);

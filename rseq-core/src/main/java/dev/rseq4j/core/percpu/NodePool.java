@@ -33,6 +33,8 @@ public final class NodePool {
     private final int capacity;
     private final long nodeSize;
     private final long nextOffset;
+    /** {@code log2(nodeSize)}: node offsets are {@code index << nodeShift} (no division on the hot path). */
+    private final int nodeShift;
 
     /**
      * @throws IllegalArgumentException if {@code capacity} is not in [1, {@value #MAX_CAPACITY}],
@@ -56,6 +58,7 @@ public final class NodePool {
         this.capacity = capacity;
         this.nodeSize = nodeSize;
         this.nextOffset = nextOffset;
+        this.nodeShift = Long.numberOfTrailingZeros(nodeSize);
     }
 
     public int capacity() {
@@ -103,18 +106,18 @@ public final class NodePool {
      */
     public int indexOf(long address) {
         long offset = address - memory.address();
-        if (offset < 0 || offset >= memory.byteSize() || offset % nodeSize != 0) {
+        if (offset < 0 || offset >= memory.byteSize() || (offset & (nodeSize - 1)) != 0) {
             throw new IllegalStateException("list corrupted: 0x" + Long.toHexString(address)
                     + " is not a node of " + this);
         }
-        return (int) (offset / nodeSize);
+        return (int) (offset >>> nodeShift);
     }
 
     private long offsetOf(int index) {
         if (index < 0 || index >= capacity) {
             throw new IndexOutOfBoundsException("node index must be in [0, " + capacity + "), was " + index);
         }
-        return index * nodeSize;
+        return (long) index << nodeShift;
     }
 
     @Override
