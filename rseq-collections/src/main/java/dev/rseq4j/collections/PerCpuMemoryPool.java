@@ -23,7 +23,9 @@ import java.util.Objects;
  *
  * <p>Memory: the pool reserves address space for {@code maxBlocks} blocks once and commits it in
  * steps (at least 1 MiB, or as much again as it has) as blocks are first handed out; it never
- * returns committed memory before {@link #close()}. Blocks are {@code blockSize} bytes at a stride of
+ * returns committed memory before {@link #close()}. Where the core cannot call mmap (another OS, or
+ * native access denied: see {@code Rseq.status()}), the whole range is allocated, zeroed, at build
+ * time instead: size {@code maxBlocks} for that case. Blocks are {@code blockSize} bytes at a stride of
  * the block size rounded up to the alignment. A block is zeroed the first time it is handed out and
  * <em>not</em> zeroed on reuse: it holds what its previous holder wrote. The free-lists cost 8 bytes
  * per block on the Java heap's side (native, beside the blocks, never inside them: a write to a
