@@ -118,6 +118,15 @@ public final class PerCpuFreeList {
         }
     }
 
+    /** The pools' {@code capacityPerCpu}: half of it is their free-list's batch size. */
+    static int checkCapacityPerCpu(int capacityPerCpu) {
+        if (capacityPerCpu < 1 || capacityPerCpu > Builder.MAX_BATCH_SIZE) {
+            throw new IllegalArgumentException("capacityPerCpu must be in [1, " + Builder.MAX_BATCH_SIZE + "], was "
+                    + capacityPerCpu);
+        }
+        return capacityPerCpu;
+    }
+
     /**
      * A builder of a list of handles in {@code [0, capacity)}.
      *

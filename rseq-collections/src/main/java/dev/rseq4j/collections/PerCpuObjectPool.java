@@ -125,11 +125,7 @@ public final class PerCpuObjectPool<T> {
          * @throws IllegalArgumentException if not in [1, {@value PerCpuFreeList.Builder#MAX_BATCH_SIZE}]
          */
         public Builder<T> capacityPerCpu(int capacityPerCpu) {
-            if (capacityPerCpu < 1 || capacityPerCpu > PerCpuFreeList.Builder.MAX_BATCH_SIZE) {
-                throw new IllegalArgumentException("capacityPerCpu must be in [1, "
-                        + PerCpuFreeList.Builder.MAX_BATCH_SIZE + "], was " + capacityPerCpu);
-            }
-            this.capacityPerCpu = capacityPerCpu;
+            this.capacityPerCpu = PerCpuFreeList.checkCapacityPerCpu(capacityPerCpu);
             return this;
         }
 

@@ -172,6 +172,13 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         }
     }
 
+    /** The checks common to the list operations. */
+    private void checkList(PerCpuArea area, long headOffset, NodePool pool) {
+        checkArea(area);
+        area.checkWord(headOffset, "headOffset");
+        Objects.requireNonNull(pool, "pool must not be null");
+    }
+
     @Override
     public void add(PerCpuArea area, long offset, long value) {
         checkArea(area);
@@ -238,9 +245,7 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
 
     @Override
     public void push(PerCpuArea area, long headOffset, NodePool pool, int node) {
-        checkArea(area);
-        area.checkWord(headOffset, "headOffset");
-        Objects.requireNonNull(pool, "pool must not be null");
+        checkList(area, headOffset, pool);
         long address = pool.address(node);
         long nextOffset = pool.nextOffset();
         try {
@@ -265,9 +270,7 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
 
     @Override
     public int pop(PerCpuArea area, long headOffset, NodePool pool) {
-        checkArea(area);
-        area.checkWord(headOffset, "headOffset");
-        Objects.requireNonNull(pool, "pool must not be null");
+        checkList(area, headOffset, pool);
         long nextOffset = pool.nextOffset();
         long first = pool.firstAddress();
         long last = pool.lastAddress();
@@ -303,10 +306,8 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
 
     @Override
     public int popBatch(PerCpuArea area, int index, long headOffset, NodePool pool, int[] into, int max) {
-        checkArea(area);
+        checkList(area, headOffset, pool);
         area.checkRegion(index);
-        area.checkWord(headOffset, "headOffset");
-        Objects.requireNonNull(pool, "pool must not be null");
         Objects.requireNonNull(into, "into must not be null");
         if (max < 1 || max > into.length) {
             throw new IllegalArgumentException("max must be in [1, into.length = " + into.length + "], was " + max);
