@@ -56,6 +56,8 @@ public final class PerCpuMemoryPool implements AutoCloseable {
     private final BlockMemory blocks;
     private final PerCpuFreeList free;
     private final int batch;
+    /** The configured alignment: the range is only page-aligned, so the stride's lowest bit may promise more than holds. */
+    private final long alignment;
     private final Cleaner.Cleanable cleanable;
     /** Blocks handed out at least once, {@code [0, carved)}; guarded by {@code this}, read racily by {@link #carved()}. */
     private volatile long carved;
@@ -71,6 +73,7 @@ public final class PerCpuMemoryPool implements AutoCloseable {
         }
         this.free = free;
         this.batch = b.capacityPerCpu;
+        this.alignment = b.alignment();
         this.cleanable = CLEANER.register(this, new CloseArena(arena));
     }
 
@@ -212,7 +215,7 @@ public final class PerCpuMemoryPool implements AutoCloseable {
 
     /** The alignment of every block's address: a power of two, at most the page size. */
     public long alignment() {
-        return Long.lowestOneBit(blocks.stride());
+        return alignment;
     }
 
     public long maxBlocks() {
