@@ -58,6 +58,8 @@ public final class PerCpuMemoryPool implements AutoCloseable {
     private final BlockMemory blocks;
     private final PerCpuFreeList free;
     private final int batch;
+    /** The configured alignment: the range is only page-aligned, so the stride's lowest bit may promise more than holds. */
+    private final long alignment;
     private final Cleaner.Cleanable cleanable;
     /** Blocks handed out at least once, {@code [0, carved)}; guarded by {@code this}, read racily by {@link #carved()}. */
     private volatile long carved;
@@ -73,6 +75,7 @@ public final class PerCpuMemoryPool implements AutoCloseable {
         }
         this.free = free;
         this.batch = b.capacityPerCpu;
+        this.alignment = b.alignment();
         this.cleanable = CLEANER.register(this, new CloseArena(arena));
     }
 
@@ -210,7 +213,7 @@ public final class PerCpuMemoryPool implements AutoCloseable {
 
     /** The alignment of every block's address: a power of two, at most the page size. */
     public long alignment() {
-        return Long.lowestOneBit(blocks.stride());
+        return alignment;
     }
 
     public long maxBlocks() {
@@ -264,12 +267,19 @@ public final class PerCpuMemoryPool implements AutoCloseable {
      * afterwards (writes to it are not detected; they cannot corrupt the pool, only the next holder's data).
      *
      * @throws IllegalArgumentException if {@code block} is not a block of this pool (another pool's,
-     *         a heap segment, a slice, misaligned, not of blockSize bytes)
+     *         a heap segment, a slice, misaligned, not of blockSize bytes, never allocated)
      * @throws IllegalStateException if {@code block} is free already (see the class notes), or the pool is closed
      */
     public void free(MemorySegment block) {
         checkOpen();
         long index = blocks.indexOf(block);
+        if (index >= carved) {
+            // NOTE: committed memory runs ahead of carved blocks; a segment of this arena there (a
+            // restricted reinterpret of a block) was never handed out, and pushing it would make the
+            // next carve hand that block out a second time.
+            throw new IllegalArgumentException("block " + index + " (offset " + index * blocks.stride()
+                    + ") was never allocated: not a block of this pool yet");
+        }
         if (free.isFree((int) index)) {     // the free-list checks again (atomically in checked mode)
             throw freedTwice(index);
         }

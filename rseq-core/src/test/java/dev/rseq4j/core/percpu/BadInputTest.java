@@ -38,6 +38,7 @@ class BadInputTest {
         rejectsNull("area", () -> ops.storeThenCommit(null, 0, 8, 0, 16, 1, 1));
         rejectsNull("area", () -> ops.copyThenCommit(null, 0, 8, 0, 16, src, 8, 1));
         rejectsNull("area", () -> ops.currentIndex(null));
+        rejectsNull("area", () -> ops.popBatch(null, 0, 8, pool, new int[1], 1));
     }
 
     private static PerCpuArea cpuArea(int regions, long stride, long guardOffset) {
@@ -82,6 +83,7 @@ class BadInputTest {
             rejectsIndex(() -> ops.compareAndStore(area, bad, 8, 0, 1));
             rejectsIndex(() -> ops.storeThenCommit(area, bad, 8, 0, 16, 1, 1));
             rejectsIndex(() -> ops.copyThenCommit(area, bad, 8, 0, 16, src, 8, 1));
+            rejectsIndex(() -> ops.popBatch(area, bad, 8, pool, new int[4], 4));
         }
     }
 
@@ -107,6 +109,30 @@ class BadInputTest {
         rejects("nodeSize", () -> new NodePool(1, -16, 0));
         rejects("nextOffset", () -> new NodePool(1, 16, 16));
         rejects("nextOffset", () -> new NodePool(1, 16, 4));
+    }
+
+    @Test
+    void popBatchArguments() {
+        int[] into = new int[4];
+        rejectsNull("pool", () -> ops.popBatch(area, 0, 8, null, into, 1));
+        rejectsNull("into", () -> ops.popBatch(area, 0, 8, pool, null, 1));
+        rejects("max must be in [1, into.length = 4], was 0", () -> ops.popBatch(area, 0, 8, pool, into, 0));
+        rejects("max must be in [1, into.length = 4], was -1", () -> ops.popBatch(area, 0, 8, pool, into, -1));
+        rejects("max must be in [1, into.length = 4], was 5", () -> ops.popBatch(area, 0, 8, pool, into, 5));
+        rejects("max must be in [1, into.length = 0], was 1", () -> ops.popBatch(area, 0, 8, pool, new int[0], 1));
+        rejects("headOffset", () -> ops.popBatch(area, 0, 200, pool, into, 1));
+        rejects("headOffset", () -> ops.popBatch(area, 0, 12, pool, into, 1));
+        rejects("guard", () -> ops.popBatch(area, 0, 0, pool, into, 1));
+        rejects("indexed by CONCURRENCY_ID",
+                () -> ops.popBatch(new PerCpuArea(CpuIndexing.CONCURRENCY_ID, 2, 128, 0), 0, 8, pool, into, 1));
+        for (int r = 0; r < area.regions(); r++) {
+            assertEquals(0, ops.popBatch(area, r, 8, pool, into, 4), "nothing was pushed: region " + r);
+        }
+        // a forged head: refused, nothing popped, the head left as it was
+        area.region(1).set(java.lang.foreign.ValueLayout.JAVA_LONG, 40, 0x1000);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> ops.popBatch(area, 1, 40, pool, into, 4));
+        assertTrue(e.getMessage().contains("list corrupted") && e.getMessage().contains("region 1"), e.getMessage());
+        assertEquals(0x1000, area.region(1).get(java.lang.foreign.ValueLayout.JAVA_LONG, 40));
     }
 
     /** A forged head (raw word write, or a node of another pool) is refused, never dereferenced. */

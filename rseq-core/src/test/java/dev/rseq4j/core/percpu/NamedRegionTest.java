@@ -46,4 +46,52 @@ class NamedRegionTest {
                     "the fast path must have seen MOVED and the slow path run: " + ops.stats());
         }
     }
+
+    /**
+     * popBatch takes from the region it names, whichever CPU the caller runs on: nodes come off that
+     * region's list in list order (last pushed first), at most {@code max} per call, and every other
+     * region's list is left alone.
+     */
+    @Test
+    void popBatchTakesFromTheNamedRegionOnly() {
+        PerCpuOps ops = OpsVariant.of(CpuIndexing.CPU).create();
+        PerCpuArea area = PerCpuArea.forPossibleCpus(CpuIndexing.CPU, 64);
+        int n = 40;
+        NodePool pool = new NodePool(n, 16, 8);
+        for (int node = 0; node < n; node++) {
+            ops.push(area, WORD, pool, node);       // on the current region (the thread may move)
+        }
+        java.util.BitSet seen = new java.util.BitSet(n);
+        int[] into = new int[3];
+        for (int r = 0; r < area.regions(); r++) {
+            long[] heads = new long[area.regions()];
+            for (int q = 0; q < heads.length; q++) {
+                heads[q] = area.getLongOpaque(q, WORD);
+            }
+            int previous = Integer.MAX_VALUE;
+            for (int k; ; ) {
+                long slowBefore = ops.stats().slowPaths();
+                k = ops.popBatch(area, r, WORD, pool, into, into.length);
+                assertEquals(slowBefore + 1, ops.stats().slowPaths(), "always one slow path");
+                assertTrue(k >= 0 && k <= into.length, "at most max: " + k);
+                for (int i = 0; i < k; i++) {
+                    assertTrue(into[i] < previous, "list order, last pushed first: " + into[i] + " after " + previous);
+                    previous = into[i];
+                    assertFalse(seen.get(into[i]), "node " + into[i] + " popped twice");
+                    seen.set(into[i]);
+                }
+                if (k < into.length) {
+                    assertEquals(0, area.getLongOpaque(r, WORD), "a short batch emptied region " + r);
+                    break;
+                }
+            }
+            for (int q = 0; q < heads.length; q++) {
+                if (q != r) {
+                    assertEquals(heads[q], area.getLongOpaque(q, WORD), "region " + q + " untouched by popBatch(" + r + ")");
+                }
+            }
+        }
+        assertEquals(n, seen.cardinality(), "every node from the region it was pushed on, once");
+        assertEquals(-1, ops.pop(area, WORD, pool), "all lists empty");
+    }
 }

@@ -1,0 +1,56 @@
+package dev.rseq4j.collections;
+
+import dev.rseq4j.testing.Forked;
+import org.junit.jupiter.api.Test;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The pools in fresh JVMs ({@link PoolProbe}): forced lock mode, where every operation takes its
+ * region's guard, and self-registration (glibc's rseq registration off), where every new thread
+ * registers on its first operation. Each prints the probe's {@code POOLS ...} line.
+ */
+class PoolForkedModesTest {
+
+    private static Map<String, String> probe(Map<String, String> env, List<String> jvmArgs) throws Exception {
+        Forked.Result r = Forked.run(PoolProbe.class, env, jvmArgs);
+        String line = r.output().lines().filter(l -> l.startsWith("POOLS ")).findFirst()
+                .orElseThrow(() -> new AssertionError("no POOLS line, exit " + r.exitCode() + ":\n" + r.output()));
+        System.out.println(line);
+        assertEquals(0, r.exitCode(), r.output());
+        Map<String, String> f = new HashMap<>();
+        for (String kv : line.substring("POOLS ".length()).split(" ")) {
+            int eq = kv.indexOf('=');
+            if (eq > 0) {
+                f.put(kv.substring(0, eq), kv.substring(eq + 1));
+            }
+        }
+        for (String part : List.of("earlyThreads", "freeList", "objectPool", "memoryPool", "virtualThreads")) {
+            assertEquals("PASS", f.get(part), part + ": " + line);
+        }
+        return f;
+    }
+
+    @Test
+    void lockModeKeepsExactAccounting() throws Exception {
+        Map<String, String> f = probe(Map.of(), List.of("-Drseq4j.mode=lock"));
+        assertEquals("LOCK", f.get("mode"));
+        assertEquals("0", f.get("aborts"), "nothing to abort in lock mode: " + f);
+        assertTrue(Long.parseLong(f.get("slowPaths")) > 0, "every operation takes the guard: " + f);
+    }
+
+    @Test
+    void selfRegistrationKeepsExactAccounting() throws Exception {
+        assumeTrue(System.getProperty("os.name").equals("Linux") && System.getProperty("os.arch").equals("amd64"));
+        Map<String, String> f = probe(Map.of("GLIBC_TUNABLES", "glibc.pthread.rseq=0"), List.of());
+        assertEquals("RSEQ", f.get("mode"), f.toString());
+        assertEquals("RSEQ4J", f.get("registrant"), f.toString());
+        assertTrue(Long.parseLong(f.get("invalidIndex")) >= 4, "the 4 threads started before initialisation registered on their first operation: " + f);
+    }
+}
