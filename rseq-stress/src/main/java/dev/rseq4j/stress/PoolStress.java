@@ -26,6 +26,11 @@ import java.util.function.Supplier;
  * handles were all popped. A structure that failed its check is dropped, never reused, so a
  * FORBIDDEN outcome cannot leak into other states. At most as many structures exist as states are
  * live at once (a few thousand), and they are made in the first iterations only.
+ *
+ * <p>What these tests do not cover: jcstress gives every actor a CPU of its own and does not run a
+ * test with more actors than CPUs, so two fast paths on the same CPU's list, racing through
+ * preemption, never meet here; {@code ./rseq4j diagnose} (busy loops inside the critical sections)
+ * and the core's tests cover that. Here fast paths race slow paths, steals and pushes from other CPUs.
  */
 final class PoolStress {
     private PoolStress() {
