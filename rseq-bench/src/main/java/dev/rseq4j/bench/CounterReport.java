@@ -1,6 +1,8 @@
 package dev.rseq4j.bench;
 
 import dev.rseq4j.core.Rseq;
+import org.openjdk.jmh.profile.GCProfiler;
+import org.openjdk.jmh.results.Result;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
@@ -25,9 +27,14 @@ import java.util.Map;
  *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport           full: docs/benchmarks.md
  *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --quick   the table of ./rseq4j diagnose
  *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --memory  the memory tables alone
+ *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --pools   the pool tables alone ({@link PoolBenchmarks})
+ *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --pools --quick
  * </pre>
  * Full: threads 1, 2, 4, 8 (sum benchmarks: 1); 3 x 1 s warm-up, 5 x 1 s measurement, 1 fork per benchmark. Quick:
  * threads 1, 2, 4; PerCpuCounter, LongAdder, AtomicLong; 1 x 0.5 s warm-up, 2 x 0.5 s measurement.
+ * Pools: every {@link PoolBenchmarks} benchmark at threads 1, 2, 4, 8 (quick: the same, with the quick
+ * iterations), with JMH's GC profiler for the bytes allocated per operation; about 8 minutes
+ * (quick: 3).
  */
 public final class CounterReport {
     private static final String[] FULL = {"perCpuCounter", "longAdder", "atomicLong", "jctoolsStriped", "emptyDowncall",
@@ -43,6 +50,10 @@ public final class CounterReport {
             return;
         }
         boolean quick = List.of(args).contains("--quick");
+        if (List.of(args).contains("--pools")) {   // the pool tables alone
+            pools(quick);
+            return;
+        }
         int[] threads = quick ? new int[] {1, 2, 4} : new int[] {1, 2, 4, 8};
         String[] benchmarks = quick ? QUICK : FULL;
         System.out.println("mode=" + Rseq.status().mode() + " cpus=" + Runtime.getRuntime().availableProcessors()
@@ -73,8 +84,15 @@ public final class CounterReport {
     }
 
     private static RunResult run(String regex, int threads, boolean quick) throws RunnerException {
+        return run(regex, threads, quick, false);
+    }
+
+    private static RunResult run(String regex, int threads, boolean quick, boolean gc) throws RunnerException {
         ChainedOptionsBuilder o = new OptionsBuilder().include(regex).threads(threads).forks(1)
                 .verbosity(VerboseMode.SILENT).shouldFailOnError(true);
+        if (gc) {
+            o.addProfiler(GCProfiler.class);
+        }
         if (Runtime.version().feature() >= 24) {
             // JMH calls sun.misc.Unsafe, which JDK 24+ warns about in every fork.
             o.jvmArgsAppend("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
@@ -127,6 +145,68 @@ public final class CounterReport {
             }
             System.out.println(line);
         });
+    }
+
+    private static final String[] OBJECT_POOLS = {"objPerCpuPool", "objThreadLocal", "objMpmcQueue",
+        "objConcurrentLinkedQueue", "objNew"};
+    private static final String[] MEMORY_POOLS = {"memPerCpuPool", "memMpmcQueue", "memConcurrentLinkedQueue",
+        "memArenaConfined", "memArenaShared", "memMalloc"};
+
+    /** Runs {@link PoolBenchmarks} at 1, 2, 4 and 8 threads and prints two tables: ns/op, B/op and ours / peer. */
+    private static void pools(boolean quick) throws RunnerException {
+        System.out.println("mode=" + Rseq.status().mode() + " cpus=" + Runtime.getRuntime().availableProcessors()
+                + " possibleCpus=" + Rseq.possibleCpus() + " jdk=" + Runtime.version()
+                + (quick ? " (quick JMH run: noisy)" : ""));
+        for (String[] group : new String[][] {OBJECT_POOLS, MEMORY_POOLS}) {
+            Map<Integer, Map<String, RunResult>> results = new LinkedHashMap<>();
+            for (int t : new int[] {1, 2, 4, 8}) {
+                Map<String, RunResult> row = new LinkedHashMap<>();
+                for (String b : group) {
+                    row.put(b, run(PoolBenchmarks.class.getName() + "." + b + "$", t, quick, true));
+                }
+                results.put(t, row);
+            }
+            System.out.println();
+            System.out.println(group == OBJECT_POOLS
+                    ? "acquire + close of a 64-byte object, one shared pool, average time per operation per thread (lower is better)"
+                    : "allocate + free of a 256-byte block, one shared pool, average time per operation per thread (lower is better)");
+            System.out.println();
+            System.out.print(poolTable(results, group));
+        }
+    }
+
+    /** ns/op (and B/op from the GC profiler) per benchmark and thread count, then ours / each peer. */
+    static String poolTable(Map<Integer, Map<String, RunResult>> results, String[] group) {
+        StringBuilder t = new StringBuilder("| threads |");
+        StringBuilder rule = new StringBuilder("|---|");
+        for (String b : group) {
+            t.append(' ').append(b).append(" ns/op (B/op) |");
+            rule.append("---|");
+        }
+        for (int i = 1; i < group.length; i++) {
+            t.append(" ours / ").append(group[i].replaceFirst("^(obj|mem)", "")).append(" |");
+            rule.append("---|");
+        }
+        t.append('\n').append(rule).append('\n');
+        results.forEach((threads, row) -> {
+            t.append("| ").append(threads).append(" |");
+            for (String b : group) {
+                t.append(' ').append(score(row.get(b))).append(allocated(row.get(b))).append(" |");
+            }
+            double ours = value(row.get(group[0]));
+            for (int i = 1; i < group.length; i++) {
+                // 3 significant digits: ratios span 1e-5 (shared arenas) to 1e2
+                t.append(String.format(" %.3g |", ours / value(row.get(group[i]))));
+            }
+            t.append('\n');
+        });
+        return t.toString();
+    }
+
+    /** " (N B)" from the GC profiler's gc.alloc.rate.norm, or "" without it. */
+    private static String allocated(RunResult r) {
+        Result<?> norm = r.getSecondaryResults().get("gc.alloc.rate.norm");
+        return norm == null ? "" : String.format(" (%.1f B)", norm.getScore());
     }
 
     private static double value(RunResult r) {

@@ -5,7 +5,11 @@
  * cover {@link dev.rseq4j.collections.PerCpuCounter} on the production fast path, the slow path
  * (forced, on a random CPU's cell, with membarrier) racing the fast path on the same word, the
  * exactly-once guarantee of {@code sumThenReset}, and the monotonicity of {@code sum} under
- * increments. {@link dev.rseq4j.stress.RseqModeTest} reports whether the forked VMs ran in rseq
+ * increments; the free-lists under the pools (push and pop races on one list, the production fast
+ * path against forced slow paths on the same list heads, a steal's {@code popBatch} against a fast
+ * pop: every handle held exactly once) and {@link dev.rseq4j.collections.PerCpuObjectPool} (never
+ * leased to two holders at once, never lost); {@code PoolStress} explains why their lists and pools
+ * are recycled between states rather than made per state. {@link dev.rseq4j.stress.RseqModeTest} reports whether the forked VMs ran in rseq
  * mode at all: without {@code --enable-native-access} they fall back to lock mode, and the other
  * tests would then only test the lock.
  *
