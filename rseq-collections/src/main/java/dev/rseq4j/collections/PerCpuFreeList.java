@@ -7,7 +7,6 @@ import dev.rseq4j.core.percpu.PerCpuOps;
 import dev.rseq4j.core.percpu.PerCpuStats;
 
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
 
@@ -46,8 +45,14 @@ import java.util.Objects;
  *
  * <h2>Implementation notes</h2>
  * One {@link PerCpuArea} with a cache line per region: the guard word at 0 and the list head at 8.
- * The nodes are a {@link NodePool} of 8-byte nodes (node {@code h} is handle {@code h}, its only
- * word the next pointer). Push and pop are the core's list operations, so a pop returns the node it
+ * The nodes are a {@link NodePool}; node {@code h} is handle {@code h}:
+ * <pre>
+ *   node h   +0 next (the list's link, written by push)   +8 state (int: 0 taken, 1 free)   +12 ... padding
+ *            |&lt;-------- 64 bytes for lists of up to {@value #PADDED_UP_TO} handles, else 16 --------&gt;|
+ * </pre>
+ * A push writes its node's next pointer and state, so two handles used on two CPUs must not share a
+ * cache line: small lists (every pool's default) pad nodes to a line; large ones pack four nodes per
+ * line, which the pools keep mostly CPU-local by handing out new handles in batches. Push and pop are the core's list operations, so a pop returns the node it
  * read inside its restartable section, and the pop stub checks that a head is a node of the pool
  * before following it. A steal reads other regions' heads (opaque) and pops a batch from the first
  * non-empty one under that region's guard ({@code PerCpuOps.popBatch}: guard, membarrier to that
@@ -62,10 +67,19 @@ public final class PerCpuFreeList {
 
     static final long HEAD = 8;
     private static final long STRIDE = 64;
-    private static final VarHandle STATE = MethodHandles.arrayElementVarHandle(byte[].class);
+    /** A node's next pointer, the word the list operations link through. */
+    private static final long NEXT_OFFSET = 0;
+    /** A node's state word: {@link #TAKEN} or {@link #FREE}; only this class reads and writes it. */
+    private static final long STATE_OFFSET = 8;
     private static final VarHandle NEXT = ValueLayout.JAVA_LONG.varHandle();
-    private static final byte TAKEN = 0;
-    private static final byte FREE = 1;
+    private static final VarHandle STATE = ValueLayout.JAVA_INT.varHandle();
+    private static final int TAKEN = 0;
+    private static final int FREE = 1;
+    /**
+     * Lists of at most this many handles give each node a cache line of its own (64-byte nodes);
+     * larger ones pack four 16-byte nodes per line, to keep memory at 16 bytes per handle.
+     */
+    static final int PADDED_UP_TO = 16_384;
 
     /**
      * The production CPU-indexed operations as a constant: calls through it let the JIT fold the stub
@@ -76,7 +90,7 @@ public final class PerCpuFreeList {
     private final PerCpuOps ops;
     private final PerCpuArea lists;
     private final NodePool nodes;
-    private final byte[] states;
+    /** Node {@code h} is handle {@code h}: its next pointer and its state (see the layout in the class notes). */
     private final boolean checked;
     private final int batchSize;
 
@@ -100,8 +114,7 @@ public final class PerCpuFreeList {
         checkBatchSize(batchSize);
         this.ops = Objects.requireNonNull(ops, "ops must not be null");
         this.lists = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
-        this.nodes = new NodePool(capacity, 8, 0);
-        this.states = new byte[capacity];
+        this.nodes = new NodePool(capacity, capacity <= PADDED_UP_TO ? 64 : 16, NEXT_OFFSET);
         this.checked = checked;
         this.batchSize = batchSize;
     }
@@ -207,14 +220,14 @@ public final class PerCpuFreeList {
     public void push(int handle) {
         checkHandle(handle);
         if (checked) {
-            if (!STATE.compareAndSet(states, handle, TAKEN, FREE)) {
+            if (!STATE.compareAndSet(nodes.memory(), stateOffset(handle), TAKEN, FREE)) {
                 throw pushedTwice(handle);
             }
         } else {
-            if ((byte) STATE.getOpaque(states, handle) == FREE) {
+            if ((int) STATE.getOpaque(nodes.memory(), stateOffset(handle)) == FREE) {
                 throw pushedTwice(handle);
             }
-            STATE.setOpaque(states, handle, FREE);
+            STATE.setOpaque(nodes.memory(), stateOffset(handle), FREE);
         }
         // NOTE: release fence: the caller's writes (the object or block behind the handle) come
         // before the push's commit, and so before any pop that returns the handle (see pop).
@@ -244,11 +257,11 @@ public final class PerCpuFreeList {
         // pushing is visible to what our caller does with the handle.
         VarHandle.acquireFence();
         if (checked) {
-            if (!STATE.compareAndSet(states, handle, FREE, TAKEN)) {
+            if (!STATE.compareAndSet(nodes.memory(), stateOffset(handle), FREE, TAKEN)) {
                 throw new IllegalStateException("free-list corrupted: popped handle " + handle + " was not free");
             }
         } else {
-            STATE.setOpaque(states, handle, TAKEN);
+            STATE.setOpaque(nodes.memory(), stateOffset(handle), TAKEN);
         }
         return handle;
     }
@@ -260,7 +273,7 @@ public final class PerCpuFreeList {
      */
     public boolean isFree(int handle) {
         checkHandle(handle);
-        return (byte) STATE.getOpaque(states, handle) == FREE;
+        return (int) STATE.getOpaque(nodes.memory(), stateOffset(handle)) == FREE;
     }
 
     /**
@@ -273,7 +286,7 @@ public final class PerCpuFreeList {
             long head = lists.getLongOpaque(r, HEAD);
             for (int n = 0; head != 0 && n <= capacity(); n++) {
                 free[r]++;
-                head = (long) NEXT.getOpaque(nodes.memory(), nodes.indexOf(head) * 8L);
+                head = (long) NEXT.getOpaque(nodes.memory(), nodes.offsetOf(nodes.indexOf(head)) + NEXT_OFFSET);
             }
         }
         return free;
@@ -307,9 +320,14 @@ public final class PerCpuFreeList {
     }
 
     private void checkHandle(int handle) {
-        if (handle < 0 || handle >= states.length) {
-            throw new IllegalArgumentException("handle must be in [0, " + states.length + "), was " + handle);
+        if (handle < 0 || handle >= nodes.capacity()) {
+            throw new IllegalArgumentException("handle must be in [0, " + nodes.capacity() + "), was " + handle);
         }
+    }
+
+    /** Offset of handle {@code handle}'s state word in the node memory; the handle is checked. */
+    private long stateOffset(int handle) {
+        return nodes.offsetOf(handle) + STATE_OFFSET;
     }
 
     private static IllegalStateException pushedTwice(int handle) {

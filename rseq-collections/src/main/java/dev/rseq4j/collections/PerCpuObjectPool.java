@@ -217,7 +217,10 @@ public final class PerCpuObjectPool<T> {
             if (lease.object == null) {
                 refill(lease);
             }
-            return checked ? new Lease<>(this, slot, lease.object).open() : lease.open();
+            // NOTE: the default lease is the slot's own and is not written here: its open/closed state
+            // is the slot's state in the free-list (taken/free), whose line the CPU that pops owns.
+            // Writing a field of the lease would share its object's cache line across CPUs.
+            return checked ? new Lease<>(this, slot, lease.object, true) : lease;
         }
         return create();
     }
@@ -231,12 +234,12 @@ public final class PerCpuObjectPool<T> {
         T object = newObject();
         for (int s = created.get(); s < slots.length; s = created.get()) {
             if (created.compareAndSet(s, s + 1)) {
-                Lease<T> lease = new Lease<>(this, s, object);
+                Lease<T> lease = new Lease<>(this, s, object, false);
                 slots[s] = lease;
-                return checked ? new Lease<>(this, s, object).open() : lease.open();
+                return checked ? new Lease<>(this, s, object, true) : lease;
             }
         }
-        return new Lease<>(null, -1, object).open();
+        return new Lease<>(null, -1, object, true);
     }
 
     /** Gives slot {@code lease.slot}, whose object {@code onRelease} rejected, a new object; on failure, frees the slot again. */
@@ -259,11 +262,19 @@ public final class PerCpuObjectPool<T> {
                 onRelease.accept(object);
             } catch (Throwable t) {
                 slots[slot].object = null;      // dropped: refilled by a later acquire
-                idle.push(slot);
+                returnSlot(slot);
                 throw t;
             }
         }
-        idle.push(slot);
+        returnSlot(slot);
+    }
+
+    private void returnSlot(int slot) {
+        try {
+            idle.push(slot);
+        } catch (IllegalStateException pushedTwice) {
+            throw Lease.closedTwice();      // two closes raced past the lease's own check
+        }
     }
 
     @Override
@@ -292,18 +303,22 @@ public final class PerCpuObjectPool<T> {
         /** Null for an object beyond the pool's size (dropped on close). */
         private final PerCpuObjectPool<T> pool;
         private final int slot;
+        /**
+         * Whether this lease keeps its own open flag (checked mode, or not pooled) instead of the
+         * slot's state in the pool's free-list (the default lease, reused for every holder).
+         */
+        private final boolean ownFlag;
+        /** The object; replaced only when onRelease rejected it (then refilled before the next holder). */
         private T object;
+        /** Only when {@link #ownFlag}; set with a CAS in checked mode. */
         private boolean open;
 
-        private Lease(PerCpuObjectPool<T> pool, int slot, T object) {
+        private Lease(PerCpuObjectPool<T> pool, int slot, T object, boolean ownFlag) {
             this.pool = pool;
             this.slot = slot;
             this.object = object;
-        }
-
-        private Lease<T> open() {
-            open = true;
-            return this;
+            this.ownFlag = ownFlag;
+            this.open = ownFlag;
         }
 
         /**
@@ -312,7 +327,7 @@ public final class PerCpuObjectPool<T> {
          * @throws IllegalStateException if this lease is closed
          */
         public T get() {
-            if (!open) {
+            if (ownFlag ? !open : pool.idle.isFree(slot)) {
                 throw new IllegalStateException("lease is closed: get() after close()");
             }
             return object;
@@ -336,7 +351,13 @@ public final class PerCpuObjectPool<T> {
          */
         @Override
         public void close() {
-            if (pool != null && pool.checked) {
+            if (!ownFlag) {
+                // NOTE: a plain check before onRelease, so that a second close does not reset an
+                // object that rests in the pool; the push checks again (see PerCpuFreeList).
+                if (pool.idle.isFree(slot)) {
+                    throw closedTwice();
+                }
+            } else if (pool != null && pool.checked) {
                 if (!OPEN.compareAndSet(this, true, false)) {
                     throw closedTwice();
                 }
@@ -357,7 +378,8 @@ public final class PerCpuObjectPool<T> {
 
         @Override
         public String toString() {
-            return "Lease[" + (open ? "open" : "closed") + (pool == null ? ", not pooled" : ", slot " + slot) + "]";
+            boolean isOpen = ownFlag ? open : !pool.idle.isFree(slot);
+            return "Lease[" + (isOpen ? "open" : "closed") + (pool == null ? ", not pooled" : ", slot " + slot) + "]";
         }
     }
 }

@@ -113,7 +113,8 @@ public final class NodePool {
         return (int) (offset >>> nodeShift);
     }
 
-    private long offsetOf(int index) {
+    /** Offset of node {@code index} in {@link #memory()}; checked. */
+    public long offsetOf(int index) {
         if (index < 0 || index >= capacity) {
             throw new IndexOutOfBoundsException("node index must be in [0, " + capacity + "), was " + index);
         }
