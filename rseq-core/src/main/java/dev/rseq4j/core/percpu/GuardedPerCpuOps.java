@@ -247,18 +247,16 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
     public void push(PerCpuArea area, long headOffset, NodePool pool, int node) {
         checkList(area, headOffset, pool);
         long address = pool.address(node);
-        long nextOffset = pool.nextOffset();
         try {
-            // NOTE: the first attempt inline, as in add: no capturing lambda on the fast path.
+            // NOTE: the first attempt inline and the rest in finishPush, as in add: no capturing
+            // lambda on the fast path, and a method small enough for the JIT to inline into a caller
+            // that holds a constant instance (then the stub handle folds into a direct call).
             long r = fastPath()
                     ? (long) stubs.listPush().invokeExact(area.descriptorAddress(), area.address(headOffset), address,
-                            nextOffset)
+                            pool.nextOffset())
                     : NOT_ATTEMPTED;
             if (r != COMMITTED) {
-                long nodeOffset = address - pool.firstAddress();
-                run(area, ANY_REGION, r, d -> (long) stubs.listPush().invokeExact(d, area.address(headOffset), address,
-                                nextOffset),
-                        region -> PortableOperations.listPush(region, headOffset, pool.memory(), nodeOffset, nextOffset));
+                finishPush(area, headOffset, pool, address, r);
             }
         } catch (Throwable t) {
             throw Libc.rethrowUnchecked(t);
@@ -268,40 +266,56 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         }
     }
 
+    /** {@link #push} after its first attempt returned {@code first} (not COMMITTED), or skipped it. */
+    private void finishPush(PerCpuArea area, long headOffset, NodePool pool, long address, long first) {
+        long nextOffset = pool.nextOffset();
+        long nodeOffset = address - pool.firstAddress();
+        run(area, ANY_REGION, first, d -> (long) stubs.listPush().invokeExact(d, area.address(headOffset), address,
+                        nextOffset),
+                region -> PortableOperations.listPush(region, headOffset, pool.memory(), nodeOffset, nextOffset));
+    }
+
     @Override
     public int pop(PerCpuArea area, long headOffset, NodePool pool) {
         checkList(area, headOffset, pool);
-        long nextOffset = pool.nextOffset();
-        long first = pool.firstAddress();
-        long last = pool.lastAddress();
-        long nodeMask = pool.nodeSize() - 1;        // NodePool guarantees a power of two
         try {
-            // NOTE: the first attempt inline, as in add: no capturing lambda on the fast path. A
-            // result (a node address, >= 4096) or FAILED (empty) ends the operation.
+            // NOTE: as push: the first attempt inline. A node address (>= 4096: never a status)
+            // ends the operation; FAILED (empty), CORRUPT and the retry statuses go to finishPop.
             long r = fastPath()
-                    ? (long) stubs.listPop().invokeExact(area.descriptorAddress(), area.address(headOffset), nextOffset,
-                            first, last, nodeMask)
+                    ? (long) stubs.listPop().invokeExact(area.descriptorAddress(), area.address(headOffset),
+                            pool.nextOffset(), pool.firstAddress(), pool.lastAddress(), pool.nodeSize() - 1)
                     : NOT_ATTEMPTED;
-            if (r == ABORTED || r == GUARDED || r == INDEX_INVALID || r == NOT_ATTEMPTED) {
-                r = run(area, ANY_REGION, r, d -> (long) stubs.listPop().invokeExact(d, area.address(headOffset),
-                                nextOffset, first, last, nodeMask),
-                        region -> PortableOperations.listPop(region, headOffset, nextOffset, pool.memory(), last - first,
-                                nodeMask));
-            }
-            if (r == FAILED) {
-                return -1;
-            }
-            if (r == CORRUPT) {
-                throw new IllegalStateException("list corrupted: the head at offset " + headOffset
-                        + " is not a node of " + pool);
-            }
-            return pool.indexOf(r);
+            return r >= NODE_ADDRESS_MIN ? pool.indexOf(r) : finishPop(area, headOffset, pool, r);
         } catch (Throwable t) {
             throw Libc.rethrowUnchecked(t);
         } finally {
             Reference.reachabilityFence(area);
             Reference.reachabilityFence(pool);
         }
+    }
+
+    /** The lowest address a list node can have (the first page is never mapped): above every stub status. */
+    private static final long NODE_ADDRESS_MIN = 4096;
+
+    /** {@link #pop} after its first attempt returned {@code first} (not a node address), or skipped it. */
+    private int finishPop(PerCpuArea area, long headOffset, NodePool pool, long first) {
+        long nextOffset = pool.nextOffset();
+        long firstNode = pool.firstAddress();
+        long lastNode = pool.lastAddress();
+        long nodeMask = pool.nodeSize() - 1;        // NodePool guarantees a power of two
+        long r = first == FAILED || first == CORRUPT ? first
+                : run(area, ANY_REGION, first, d -> (long) stubs.listPop().invokeExact(d, area.address(headOffset),
+                                nextOffset, firstNode, lastNode, nodeMask),
+                        region -> PortableOperations.listPop(region, headOffset, nextOffset, pool.memory(),
+                                lastNode - firstNode, nodeMask));
+        if (r == FAILED) {
+            return -1;
+        }
+        if (r == CORRUPT) {
+            throw new IllegalStateException("list corrupted: the head at offset " + headOffset
+                    + " is not a node of " + pool);
+        }
+        return pool.indexOf(r);
     }
 
     @Override
