@@ -20,8 +20,10 @@ import java.util.Objects;
  * {@link #pop} takes one from there, and only when that list is empty takes a batch
  * ({@link Builder#batchSize}) from another CPU's list, so that the next pops on this CPU are local
  * again. Both are one restartable sequence (plain loads and one plain commit store, no atomic
- * instruction) in the common case; where rseq is unavailable, a per-CPU lock. Memory is one 8-byte
- * node per handle and one cache line per CPU, however many threads (platform or virtual) use the list.
+ * instruction) in the common case; where rseq is unavailable, a per-CPU lock. Memory is one native
+ * node per handle (a 64-byte cache line for lists of up to {@value #PADDED_UP_TO} handles, so that
+ * CPUs never write each other's lines; 16 bytes beyond) and one cache line per CPU, however many
+ * threads (platform or virtual) use the list.
  *
  * <p>A new list is empty: no handle is free until it is pushed. Handles are not ordered: a pop
  * returns any free handle (the last pushed on this CPU, usually).

@@ -27,9 +27,9 @@ import java.util.Objects;
  * native access denied: see {@code Rseq.status()}), the whole range is allocated, zeroed, at build
  * time instead: size {@code maxBlocks} for that case. Blocks are {@code blockSize} bytes at a stride of
  * the block size rounded up to the alignment. A block is zeroed the first time it is handed out and
- * <em>not</em> zeroed on reuse: it holds what its previous holder wrote. The free-lists cost 8 bytes
- * per block on the Java heap's side (native, beside the blocks, never inside them: a write to a
- * freed block cannot corrupt a list).
+ * <em>not</em> zeroed on reuse: it holds what its previous holder wrote. The free-lists cost a node per
+ * block (see {@link PerCpuFreeList}: 64 bytes up to 16,384 blocks, 16 beyond), native memory beside
+ * the blocks, never inside them: a write to a freed block cannot corrupt a list.
  *
  * <p>Errors, never crashes: {@link #allocate()} when all {@code maxBlocks} blocks are out throws
  * {@link OutOfMemoryError} naming the limit. {@link #free} of a segment that is not a block of this
