@@ -91,8 +91,8 @@ public final class PerCpuFreeList {
 
     private final PerCpuOps ops;
     private final PerCpuArea lists;
-    private final NodePool nodes;
     /** Node {@code h} is handle {@code h}: its next pointer and its state (see the layout in the class notes). */
+    private final NodePool nodes;
     private final boolean checked;
     private final int batchSize;
 
@@ -292,6 +292,15 @@ public final class PerCpuFreeList {
             }
         }
         return free;
+    }
+
+    /** Free handles on all lists: the sum of {@link #freePerRegion()}, with the same caveat. */
+    int freeCount() {
+        int sum = 0;
+        for (int n : freePerRegion()) {
+            sum += n;
+        }
+        return sum;
     }
 
     /** Counts of the rare events (aborts, slow paths, steals' guarded pops) of this list's operations. */

@@ -58,8 +58,6 @@ public final class PerCpuMemoryPool implements AutoCloseable {
     private final BlockMemory blocks;
     private final PerCpuFreeList free;
     private final int batch;
-    /** The configured alignment: the range is only page-aligned, so the stride's lowest bit may promise more than holds. */
-    private final long alignment;
     private final Cleaner.Cleanable cleanable;
     /** Blocks handed out at least once, {@code [0, carved)}; guarded by {@code this}, read racily by {@link #carved()}. */
     private volatile long carved;
@@ -75,7 +73,6 @@ public final class PerCpuMemoryPool implements AutoCloseable {
         }
         this.free = free;
         this.batch = b.capacityPerCpu;
-        this.alignment = b.alignment();
         this.cleanable = CLEANER.register(this, new CloseArena(arena));
     }
 
@@ -184,8 +181,7 @@ public final class PerCpuMemoryPool implements AutoCloseable {
             if (maxBlocks > 0) {
                 return maxBlocks;
             }
-            long stride = (blockSize + alignment() - 1) & -alignment();
-            return Math.max(1, Math.min(65_536, BlockMemory.MAX_BYTES / stride));
+            return Math.max(1, Math.min(65_536, BlockMemory.MAX_BYTES / BlockMemory.stride(blockSize, alignment())));
         }
 
         /**
@@ -213,7 +209,7 @@ public final class PerCpuMemoryPool implements AutoCloseable {
 
     /** The alignment of every block's address: a power of two, at most the page size. */
     public long alignment() {
-        return alignment;
+        return blocks.alignment();     // as configured: the range is only page-aligned, so the stride may promise more
     }
 
     public long maxBlocks() {
@@ -232,11 +228,7 @@ public final class PerCpuMemoryPool implements AutoCloseable {
 
     /** Blocks free in the pool now: a walk of every CPU's list, not an atomic snapshot under concurrent use. */
     public long freeBlocks() {
-        long sum = 0;
-        for (int n : free.freePerRegion()) {
-            sum += n;
-        }
-        return sum;
+        return free.freeCount();
     }
 
     /** Whether {@link #close()} was called (or the cleaner ran). */
@@ -280,11 +272,8 @@ public final class PerCpuMemoryPool implements AutoCloseable {
             throw new IllegalArgumentException("block " + index + " (offset " + index * blocks.stride()
                     + ") was never allocated: not a block of this pool yet");
         }
-        if (free.isFree((int) index)) {     // the free-list checks again (atomically in checked mode)
-            throw freedTwice(index);
-        }
         try {
-            free.push((int) index);
+            free.push((int) index);     // checks that the block is not free already (atomically in checked mode)
         } catch (IllegalStateException e) {
             throw freedTwice(index);
         }

@@ -196,11 +196,7 @@ public final class PerCpuObjectPool<T> {
      * not an atomic snapshot while other threads acquire and release.
      */
     public int idle() {
-        int sum = 0;
-        for (int n : idle.freePerRegion()) {
-            sum += n;
-        }
-        return sum;
+        return idle.freeCount();
     }
 
     /**
@@ -220,7 +216,7 @@ public final class PerCpuObjectPool<T> {
             // NOTE: the default lease is the slot's own and is not written here: its open/closed state
             // is the slot's state in the free-list (taken/free), whose line the CPU that pops owns.
             // Writing a field of the lease would share its object's cache line across CPUs.
-            return checked ? new Lease<>(this, slot, lease.object, true) : lease;
+            return handOut(lease);
         }
         return create();
     }
@@ -236,10 +232,15 @@ public final class PerCpuObjectPool<T> {
             if (created.compareAndSet(s, s + 1)) {
                 Lease<T> lease = new Lease<>(this, s, object, false);
                 slots[s] = lease;
-                return checked ? new Lease<>(this, s, object, true) : lease;
+                return handOut(lease);
             }
         }
         return new Lease<>(null, -1, object, true);
+    }
+
+    /** What acquire returns for a pooled slot: its own lease, or in checked mode a fresh one of its own. */
+    private Lease<T> handOut(Lease<T> slotLease) {
+        return checked ? new Lease<>(this, slotLease.slot, slotLease.object, true) : slotLease;
     }
 
     /** Gives slot {@code lease.slot}, whose object {@code onRelease} rejected, a new object; on failure, frees the slot again. */

@@ -33,6 +33,7 @@ public final class BlockMemory {
 
     private final MemorySegment all;
     private final long blockSize;
+    private final long alignment;
     private final long stride;
     private final long maxBlocks;
     private final boolean mapped;
@@ -58,15 +59,16 @@ public final class BlockMemory {
         if (blockSize > MAX_BYTES) {
             throw new IllegalArgumentException("blockSize must be at most " + MAX_BYTES + ", was " + blockSize);
         }
-        long stride = (blockSize + alignment - 1) & -alignment;
+        long stride = stride(blockSize, alignment);
         if (maxBlocks < 1 || maxBlocks > MAX_BYTES / stride) {
             throw new IllegalArgumentException("maxBlocks must be in [1, " + MAX_BYTES / stride + "] (at most "
                     + MAX_BYTES + " bytes of blocks of stride " + stride + "), was " + maxBlocks);
         }
         this.blockSize = blockSize;
+        this.alignment = alignment;
         this.stride = stride;
         this.maxBlocks = maxBlocks;
-        this.mapped = Libc.hasMemoryMapping();
+        this.mapped = Libc.canReserve();
         this.all = mapped ? Libc.reserve(maxBlocks * stride, arena) : arena.allocate(maxBlocks * stride, alignment);
         if (!mapped) {
             committed = maxBlocks;
@@ -78,8 +80,18 @@ public final class BlockMemory {
         return Libc.pageSize();
     }
 
+    /** Bytes from one block's start to the next's for blocks of {@code blockSize} at {@code alignment} (a power of two). */
+    public static long stride(long blockSize, long alignment) {
+        return (blockSize + alignment - 1) & -alignment;
+    }
+
     public long blockSize() {
         return blockSize;
+    }
+
+    /** The alignment every block's address has (the stride may be a multiple of a larger power of two). */
+    public long alignment() {
+        return alignment;
     }
 
     /** Bytes from one block's start to the next's: the block size rounded up to the alignment. */

@@ -305,10 +305,10 @@ public final class Libc {
      * ({@code PROT_NONE}, not committed: make parts usable with {@link #mprotect}), unmapped when
      * {@code arena} is closed. The unmap action is of JDK classes only (see {@link #allocatePages}).
      *
-     * @throws UnsupportedOperationException where mmap is unavailable ({@link #hasMemoryMapping()})
+     * @throws UnsupportedOperationException where this is unavailable ({@link #canReserve()})
      */
     public static MemorySegment reserve(long size, Arena arena) {
-        if (!hasMemoryMapping() || MUNMAP.isEmpty() || bindingError != null) {
+        if (!canReserve()) {
             throw new UnsupportedOperationException("no mmap, mprotect and munmap in the C library");
         }
         long mapped = (size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
@@ -409,6 +409,11 @@ public final class Libc {
         @SuppressWarnings("unchecked")
         Consumer<MemorySegment> consumer = MethodHandleProxies.asInterfaceInstance(Consumer.class, action);
         return consumer;
+    }
+
+    /** Whether {@link #reserve} works here: mmap, mprotect and munmap are bound. */
+    public static boolean canReserve() {
+        return hasMemoryMapping() && MUNMAP.isPresent() && bindingError == null;
     }
 
     public static boolean hasMemoryMapping() {
