@@ -5,5 +5,7 @@
  */
 module dev.rseq4j.collections {
     requires transitive dev.rseq4j.core;
+    /** PerCpuRingBuffer implements org.jctools.queues.MessagePassingQueue. */
+    requires transitive org.jctools.core;
     exports dev.rseq4j.collections;
 }

@@ -1,0 +1,648 @@
+package dev.rseq4j.collections;
+
+import dev.rseq4j.core.CpuIndexing;
+import dev.rseq4j.core.percpu.PerCpuArea;
+import dev.rseq4j.core.percpu.PerCpuOps;
+import dev.rseq4j.core.percpu.PerCpuStats;
+import org.jctools.queues.MessagePassingQueue;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.AbstractQueue;
+import java.util.Iterator;
+import java.util.NoSuchElementException;
+import java.util.Objects;
+
+/**
+ * A multi-producer, single-consumer queue made of one bounded ring per CPU: a producer puts its
+ * element in the ring of the CPU it runs on, committing the ring's tail with one plain store inside
+ * a restartable sequence (no atomic instruction, no cache line shared with producers on other CPUs);
+ * the consumer drains every ring. A drop-in for JCTools' {@code MpscArrayQueue}: it implements
+ * {@link MessagePassingQueue} and {@link java.util.Queue}, so code written for
+ * {@code new MpscArrayQueue<>(n)} switches by changing the constructor.
+ *
+ * <h2>Contract</h2>
+ * <ul>
+ *   <li>Any number of producer threads (platform or virtual) may call {@link #offer},
+ *       {@link #relaxedOffer} and {@link #fill} concurrently. Only <em>one consumer thread at a
+ *       time</em> may call {@link #poll}, {@link #peek}, their relaxed forms, {@link #drain},
+ *       {@link #clear} and {@link #remove()}: as with {@code MpscArrayQueue}, two concurrent
+ *       consumers corrupt the queue (hand the same element to both, or lose one). Handing the
+ *       consumer role from one thread to another needs a happens-before edge between them (a lock,
+ *       a volatile write and read, {@code Thread.join}). {@link #size}, {@link #isEmpty},
+ *       {@link #iterator} and {@code toString} may be called by any thread; they are estimates.</li>
+ *   <li>{@link #offer} returns {@code false} if and only if the current CPU's ring is full (other
+ *       rings may have room: {@link #capacity()} is the sum of all rings, each of
+ *       {@link #capacityPerRegion()} elements). {@link #poll} returns {@code null} if and only if
+ *       every ring looked empty during its scan.</li>
+ *   <li>{@code null} elements are rejected with {@link NullPointerException}.</li>
+ *   <li>Memory ordering: everything a producer did before {@code offer(e)} happens-before
+ *       everything the consumer does after the {@code poll} (or drain) that returns {@code e}.</li>
+ *   <li>Fairness: the consumer takes at most {@value #QUANTUM} elements from one ring before it
+ *       moves to the next ring that has any, so no ring starves another under sustained load.</li>
+ * </ul>
+ *
+ * <h2>Ordering: FIFO per CPU, not global</h2>
+ * Elements offered on one CPU are consumed in the order their offers committed. Elements offered
+ * on different CPUs have no defined order. So a thread that migrates to another CPU between two
+ * offers may see its second element consumed before its first. That is fine for events, metrics,
+ * log records that carry timestamps, and independent work items; it is <em>not</em> fine when a
+ * later element depends on an earlier one of the same producer (a "create" then an "update" of the
+ * same key, a protocol's request then its continuation): keep such producers on a queue with a
+ * global order ({@code MpscArrayQueue}), or put the dependent steps in one element.
+ *
+ * <h2>A producer descheduled after reserving a slot</h2>
+ * An offer first reserves a slot (the restartable sequence moves the tail), then stores the element
+ * in it. If the producer is descheduled between the two, the slot is reserved but empty: the consumer
+ * never skips it (that would break the per-CPU order), so that ring's later elements wait until the
+ * producer runs again. {@link #poll} and {@link #peek} meanwhile take elements from other rings and,
+ * when nothing else is available, spin until the slot fills (as {@code MpscArrayQueue}'s poll does);
+ * {@link #relaxedPoll}, {@link #relaxedPeek} and {@link #drain} return instead. Nothing is lost or
+ * duplicated. The window is a few instructions long; it does not contain any blocking call, so a
+ * virtual thread cannot unmount inside it (except in {@link #fill}, whose supplier runs while its
+ * batch of slots is reserved: a supplier that blocks delays the consumer on that ring).
+ *
+ * <p>Thread-safety: as in the contract above. Memory: one cache line per CPU for the tails, two per
+ * CPU for the consumer's and producers' indices, and one reference per slot, however many threads
+ * (platform or virtual) produce.
+ *
+ * <h2>Implementation notes</h2>
+ * <pre>
+ *   tails (native, one 64-byte line per region)    indices (Java long[], 128 bytes per region)
+ *   +-------+------+---------+                      +------+--- ... ---+--------------+--- ... ---+
+ *   | guard | tail | padding |  region r            | head |  padding  | producerLimit|  padding  |
+ *   +-------+------+---------+                      +------+--- ... ---+--------------+--- ... ---+
+ *   0       8      16        64                     0      8           64             72         128
+ *
+ *   elements (Java Object[]): PAD | ring 0: capacityPerRegion slots | PAD | ring 1 | PAD | ...
+ *   slot of sequence number s in ring r:  PAD + r * (capacityPerRegion + PAD) + (s &amp; mask)
+ * </pre>
+ * {@code tail} and {@code head} are sequence numbers that only grow: {@code tail - head} elements are
+ * in the ring. A producer on region {@code r}:
+ * <ol>
+ *   <li>reads {@code tail} (opaque) and its cached {@code producerLimit}; if {@code tail} reached
+ *       it, reads {@code head} (acquire) and caches {@code head + capacity}; if {@code tail} is
+ *       still at the limit the ring is full: {@code false}. Reading {@code head} outside the
+ *       sequence is safe because it only grows: a stale head makes the check stricter, never
+ *       looser;</li>
+ *   <li>reserves slot {@code tail} with the core's {@code compareAndStore(tail, tail + 1)} on region
+ *       {@code r}: a restartable sequence that commits with one plain store, or fails if another
+ *       producer of that region moved the tail first (then it retries from step 1 with the region it
+ *       runs on now; each failure is another producer's success, so offers are lock-free);</li>
+ *   <li>stores the element in the slot with a release store.</li>
+ * </ol>
+ * The consumer, on region {@code r}, reads the slot of sequence {@code head} with an acquire load
+ * (it reads the native {@code tail}, opaque, only when it has consumed everything up to the last
+ * tail it saw); a non-null element is taken: the consumer clears the slot (plain) and publishes
+ * {@code head + 1} with a release store, so that a producer that sees the new head (acquire) also
+ * sees the cleared slot before it reuses it. A null slot below the tail is a reservation whose
+ * element is not stored yet (see above). The release store of the element and the consumer's
+ * acquire load carry the happens-before promise; the tail itself publishes nothing.
+ *
+ * <p>The producer limit is a plain cache: producers of one region may race to write it, but every
+ * value ever written was {@code head + capacity} for some head the writer saw, and head only grows,
+ * so any value read is a safe limit. The paddings keep each region's tail, head, limit and slots on
+ * cache lines of their own; a producer's offer touches its region's tail line, its limit line and
+ * the slot, and the consumer's line only when its cached limit is reached.
+ *
+ * <p>{@link #fill} reserves up to {@value #FILL_BATCH} slots with one sequence and stores the
+ * supplier's elements in them. If the supplier throws (or returns null), the rest of the batch is
+ * filled with a private marker that the consumer discards, so that no reserved slot stays empty
+ * forever.
+ *
+ * @param <E> the element type
+ */
+public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements MessagePassingQueue<E> {
+    /** Rings hold at most this many elements each (after rounding up to a power of two). */
+    public static final int MAX_CAPACITY_PER_REGION = 1 << 24;
+    /** The consumer takes at most this many elements from one ring before it moves on. */
+    static final int QUANTUM = 64;
+    /** Slots one {@link #fill} batch reserves at most. */
+    static final int FILL_BATCH = 64;
+
+    /** Region words: the guard at 0, the tail at 8. */
+    private static final long TAIL = 8;
+    private static final long TAIL_STRIDE = 64;
+    /** {@code long}s per region in {@link #indices}: head at 0, producer limit at 8 (two cache lines). */
+    private static final int INDEX_STRIDE = 16;
+    private static final int HEAD_INDEX = 0;
+    private static final int LIMIT_INDEX = 8;
+    /** References of padding around each ring (128 bytes even without compressed references). */
+    private static final int PAD = 32;
+    /** Filled into reserved slots a {@link #fill} could not fill; the consumer discards it. */
+    private static final Object SKIP = new Object();
+
+    private static final VarHandle ELEMENT = MethodHandles.arrayElementVarHandle(Object[].class);
+    private static final VarHandle INDEX = MethodHandles.arrayElementVarHandle(long[].class);
+
+    /** The production CPU-indexed operations as a constant (see {@code PerCpuFreeList.CPU}). */
+    private static final PerCpuOps CPU = PerCpuOps.cpuIndexed();
+
+    private final PerCpuOps ops;
+    private final PerCpuArea tails;
+    private final int regions;
+    private final int capacityPerRegion;
+    private final long mask;
+    private final Object[] elements;
+    /** Per region: the head (written by the consumer only) and the producers' cached limit. */
+    private final long[] indices;
+
+    // Consumer state (one consumer thread at a time): plain fields.
+    /** Per region: the last tail the consumer read; it reads the native tail again only when head reaches it. */
+    private final long[] tailSeen;
+    /** The region the consumer takes from now. */
+    private int cursor;
+    /** Elements taken from {@link #cursor} since the consumer moved to it. */
+    private int taken;
+
+    /**
+     * An empty queue with a ring of {@code capacityPerRegion} elements (rounded up to a power of two,
+     * at least 2) per possible CPU, indexed by CPU number.
+     *
+     * @throws IllegalArgumentException if {@code capacityPerRegion} is not in [1, {@value #MAX_CAPACITY_PER_REGION}],
+     *         or all rings together exceed the largest Java array
+     */
+    public PerCpuRingBuffer(int capacityPerRegion) {
+        this(PerCpuOps.cpuIndexed(), capacityPerRegion);
+    }
+
+    /** For tests and the builder: a queue over the given operations (instrumented, lock mode, mm_cid). */
+    PerCpuRingBuffer(PerCpuOps ops, int capacityPerRegion) {
+        this.ops = Objects.requireNonNull(ops, "ops must not be null");
+        this.capacityPerRegion = roundCapacity(capacityPerRegion);
+        this.tails = PerCpuArea.forPossibleCpus(ops.indexing(), TAIL_STRIDE);
+        this.regions = tails.regions();
+        long slots = PAD + (long) regions * (this.capacityPerRegion + PAD);
+        if (slots > Integer.MAX_VALUE - 16) {
+            throw new IllegalArgumentException("capacityPerRegion * regions must fit in one Java array ("
+                    + (Integer.MAX_VALUE - 16) + " slots with padding), was " + this.capacityPerRegion + " * " + regions);
+        }
+        this.mask = this.capacityPerRegion - 1;
+        this.elements = new Object[(int) slots];
+        this.indices = new long[(regions + 2) * INDEX_STRIDE];   // a padding stride before and after
+        this.tailSeen = new long[regions];
+        for (int r = 0; r < regions; r++) {
+            indices[limitIndex(r)] = this.capacityPerRegion;
+        }
+    }
+
+    /** {@code capacityPerRegion} rounded up to a power of two, at least 2. */
+    static int roundCapacity(int capacityPerRegion) {
+        if (capacityPerRegion < 1 || capacityPerRegion > MAX_CAPACITY_PER_REGION) {
+            throw new IllegalArgumentException("capacityPerRegion must be in [1, " + MAX_CAPACITY_PER_REGION
+                    + "], was " + capacityPerRegion);
+        }
+        return Math.max(2, Integer.highestOneBit(capacityPerRegion - 1) << 1);
+    }
+
+    /**
+     * A builder of a queue with rings of {@code capacityPerRegion} elements (rounded up to a power of two).
+     *
+     * @throws IllegalArgumentException if {@code capacityPerRegion} is not in [1, {@value #MAX_CAPACITY_PER_REGION}]
+     */
+    public static <E> Builder<E> builder(int capacityPerRegion) {
+        roundCapacity(capacityPerRegion);
+        return new Builder<>(capacityPerRegion);
+    }
+
+    /** Builder of per-CPU ring buffers; not thread-safe, reusable. */
+    public static final class Builder<E> {
+        private final int capacityPerRegion;
+        private CpuIndexing indexing = CpuIndexing.CPU;
+
+        private Builder(int capacityPerRegion) {
+            this.capacityPerRegion = capacityPerRegion;
+        }
+
+        /**
+         * Index rings by CPU number (default) or by concurrency id (mm_cid, Linux 6.3+: dense ids from
+         * 0, so a process with few running threads fills few rings, and the consumer finds its
+         * elements in the first rings it scans).
+         */
+        public Builder<E> indexing(CpuIndexing indexing) {
+            this.indexing = Objects.requireNonNull(indexing, "indexing must not be null");
+            return this;
+        }
+
+        /**
+         * @throws UnsupportedOperationException for concurrency-id indexing where rseq works but the
+         *         kernel has no mm_cid
+         */
+        public PerCpuRingBuffer<E> build() {
+            return new PerCpuRingBuffer<>(indexing == CpuIndexing.CPU ? PerCpuOps.cpuIndexed()
+                    : PerCpuOps.concurrencyIdIndexed(), capacityPerRegion);
+        }
+    }
+
+    private static int headIndex(int region) {
+        return (region + 1) * INDEX_STRIDE + HEAD_INDEX;
+    }
+
+    private static int limitIndex(int region) {
+        return (region + 1) * INDEX_STRIDE + LIMIT_INDEX;
+    }
+
+    private int slot(int region, long sequence) {
+        return PAD + region * (capacityPerRegion + PAD) + (int) (sequence & mask);
+    }
+
+    // ---------------------------------------------------------------- producers
+
+    /**
+     * Inserts {@code e} at the tail of the current CPU's ring.
+     *
+     * @return {@code false} if and only if that ring is full
+     * @throws NullPointerException if {@code e} is null
+     */
+    @Override
+    public boolean offer(E e) {
+        Objects.requireNonNull(e, "e must not be null");
+        PerCpuOps ops = this.ops;
+        int region = ops == CPU ? CPU.currentIndex(tails) : ops.currentIndex(tails);
+        for (;;) {
+            long tail = tails.getLongOpaque(region, TAIL);
+            if (tail >= lpProducerLimit(region) && tail >= refreshProducerLimit(region)) {
+                return false;
+            }
+            // NOTE: the reservation commits with one plain store inside a restartable sequence;
+            // false means another producer of this region moved the tail first (or, rarely, this
+            // thread migrated between currentIndex and the sequence and the slow path found the tail
+            // moved): read the region again.
+            if (ops == CPU ? CPU.compareAndStore(tails, region, TAIL, tail, tail + 1)
+                    : ops.compareAndStore(tails, region, TAIL, tail, tail + 1)) {
+                // NOTE: release: the element's fields are visible to the consumer that loads it (acquire).
+                soElement(slot(region, tail), e);
+                return true;
+            }
+            region = ops == CPU ? CPU.currentIndex(tails) : ops.currentIndex(tails);
+        }
+    }
+
+    /** The same as {@link #offer}: the ring is bounded, so there is nothing to relax. */
+    @Override
+    public boolean relaxedOffer(E e) {
+        return offer(e);
+    }
+
+    /**
+     * Offers up to {@code limit} elements from {@code s} to the current CPU's ring, reserving up to
+     * {@value #FILL_BATCH} slots at a time; stops early when the ring is full.
+     *
+     * @return the number of elements offered
+     * @throws IllegalArgumentException if {@code limit} is negative
+     * @throws NullPointerException if {@code s} is null, or {@code s} returns null (after the
+     *         elements before it were offered)
+     */
+    @Override
+    public int fill(Supplier<E> s, int limit) {
+        Objects.requireNonNull(s, "s must not be null");
+        if (limit < 0) {
+            throw new IllegalArgumentException("limit must be non-negative, was " + limit);
+        }
+        int filled = 0;
+        while (filled < limit) {
+            int region = ops.currentIndex(tails);
+            long tail = tails.getLongOpaque(region, TAIL);
+            int wanted = Math.min(limit - filled, FILL_BATCH);
+            long room = lpProducerLimit(region) - tail;
+            if (room < wanted) {
+                room = refreshProducerLimit(region) - tail;
+                if (room <= 0) {
+                    return filled;
+                }
+            }
+            int batch = (int) Math.min(room, wanted);
+            if (!ops.compareAndStore(tails, region, TAIL, tail, tail + batch)) {
+                continue;
+            }
+            int stored = 0;
+            try {
+                for (; stored < batch; stored++) {
+                    E e = Objects.requireNonNull(s.get(), "the supplier returned null");
+                    soElement(slot(region, tail + stored), e);
+                }
+            } finally {
+                // NOTE: a supplier that threw leaves reserved slots; fill them with the marker the
+                // consumer discards, or the consumer would wait for them forever.
+                for (int i = stored; i < batch; i++) {
+                    soElement(slot(region, tail + i), SKIP);
+                }
+                filled += stored;
+            }
+        }
+        return filled;
+    }
+
+    /** Fills until the current CPU's ring is full: {@code fill(s, capacityPerRegion())}. */
+    @Override
+    public int fill(Supplier<E> s) {
+        return fill(s, capacityPerRegion);
+    }
+
+    /** Fills while {@code exit} says to keep running, idling with {@code wait} while the ring is full. */
+    @Override
+    public void fill(Supplier<E> s, WaitStrategy wait, ExitCondition exit) {
+        Objects.requireNonNull(s, "s must not be null");
+        Objects.requireNonNull(wait, "wait must not be null");
+        Objects.requireNonNull(exit, "exit must not be null");
+        int idle = 0;
+        while (exit.keepRunning()) {
+            if (fill(s, FILL_BATCH) == 0) {
+                idle = wait.idle(idle);
+            } else {
+                idle = 0;
+            }
+        }
+    }
+
+    private long lpProducerLimit(int region) {
+        return indices[limitIndex(region)];
+    }
+
+    /** Reads the head (acquire) and caches {@code head + capacity} as the region's limit. */
+    private long refreshProducerLimit(int region) {
+        // NOTE: acquire: a producer that sees the consumer's new head also sees the slot it cleared.
+        long limit = (long) INDEX.getAcquire(indices, headIndex(region)) + capacityPerRegion;
+        // NOTE: plain and racy by design (see the class notes): any value written is a safe limit.
+        indices[limitIndex(region)] = limit;
+        return limit;
+    }
+
+    private void soElement(int slot, Object e) {
+        ELEMENT.setRelease(elements, slot, e);
+    }
+
+    // ---------------------------------------------------------------- consumer
+
+    /**
+     * Removes an element: the next one of the ring the consumer is on, or of the next ring that has
+     * one. If some ring has a reserved slot whose element is not stored yet and no other ring has an
+     * element, spins until it is stored.
+     *
+     * @return an element, or {@code null} if and only if every ring looked empty
+     */
+    @Override
+    public E poll() {
+        for (;;) {
+            Object e = scan(true);
+            if (e != PENDING) {
+                return element(e);
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    /** Like {@link #poll}, but returns {@code null} instead of waiting for a reserved slot. */
+    @Override
+    public E relaxedPoll() {
+        Object e = scan(true);
+        return e == PENDING ? null : element(e);
+    }
+
+    /** The element {@link #poll} would return, without removing it; waits for a reserved slot as poll does. */
+    @Override
+    public E peek() {
+        for (;;) {
+            Object e = scan(false);
+            if (e != PENDING) {
+                return element(e);
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    /** Like {@link #peek}, but returns {@code null} instead of waiting for a reserved slot. */
+    @Override
+    public E relaxedPeek() {
+        Object e = scan(false);
+        return e == PENDING ? null : element(e);
+    }
+
+    /** Returned by {@link #scan} when nothing was available but some ring has a reserved, unfilled slot. */
+    private static final Object PENDING = new Object();
+
+    @SuppressWarnings("unchecked")
+    private static <E> E element(Object e) {
+        return (E) e;
+    }
+
+    /**
+     * Finds the next element from {@link #cursor} on, visiting every ring at most once, and takes it
+     * if {@code take}.
+     *
+     * @return the element, {@code null} if every ring was empty, or {@link #PENDING} if none had an
+     *         element but some had a reserved slot
+     */
+    private Object scan(boolean take) {
+        boolean pending = false;
+        int region = cursor;
+        for (int visited = 0; visited < regions; visited++) {
+            long head = indices[headIndex(region)];
+            while (head < tailSeen[region] || head < (tailSeen[region] = tails.getLongOpaque(region, TAIL))) {
+                int slot = slot(region, head);
+                // NOTE: acquire: pairs with the producer's release store of the element.
+                Object e = ELEMENT.getAcquire(elements, slot);
+                if (e == null) {
+                    pending = true;          // reserved, not yet stored: never skip it (per-ring FIFO)
+                    break;
+                }
+                if (take || e == SKIP) {
+                    consume(region, slot, head);
+                    if (e == SKIP) {
+                        head++;
+                        continue;
+                    }
+                    if (++taken >= QUANTUM) {
+                        moveOn(region);
+                        return e;
+                    }
+                }
+                cursor = region;
+                return e;
+            }
+            region = region + 1 == regions ? 0 : region + 1;
+            cursor = region;
+            taken = 0;
+        }
+        return pending ? PENDING : null;
+    }
+
+    /** Clears the slot, then publishes the new head: a producer that sees the head sees the cleared slot. */
+    private void consume(int region, int slot, long head) {
+        elements[slot] = null;
+        // NOTE: release: orders the clear (and the consumer's reads of the element) before the
+        // producers' reuse of the slot, which they do only after seeing this head (acquire).
+        INDEX.setRelease(indices, headIndex(region), head + 1);
+    }
+
+    private void moveOn(int region) {
+        cursor = region + 1 == regions ? 0 : region + 1;
+        taken = 0;
+    }
+
+    /**
+     * Removes up to {@code limit} available elements and hands them to {@code c}, one ring after the
+     * other ({@value #QUANTUM} at most from one ring before moving on). Does not wait for reserved
+     * slots. Each element is removed before {@code c} sees it: if {@code c} throws, the element it
+     * was given is not redelivered.
+     *
+     * @return the number of elements handed to {@code c}
+     * @throws IllegalArgumentException if {@code limit} is negative
+     */
+    @Override
+    public int drain(Consumer<E> c, int limit) {
+        Objects.requireNonNull(c, "c must not be null");
+        if (limit < 0) {
+            throw new IllegalArgumentException("limit must be non-negative, was " + limit);
+        }
+        int drained = 0;
+        while (drained < limit) {
+            Object e = scan(true);
+            if (e == null || e == PENDING) {
+                break;
+            }
+            drained++;
+            c.accept(element(e));
+        }
+        return drained;
+    }
+
+    /** Drains what is available now: {@code drain(c, capacity())}. */
+    @Override
+    public int drain(Consumer<E> c) {
+        return drain(c, capacity());
+    }
+
+    /** Drains while {@code exit} says to keep running, idling with {@code wait} while nothing is available. */
+    @Override
+    public void drain(Consumer<E> c, WaitStrategy wait, ExitCondition exit) {
+        Objects.requireNonNull(c, "c must not be null");
+        Objects.requireNonNull(wait, "wait must not be null");
+        Objects.requireNonNull(exit, "exit must not be null");
+        int idle = 0;
+        while (exit.keepRunning()) {
+            Object e = scan(true);
+            if (e == null || e == PENDING) {
+                idle = wait.idle(idle);
+                continue;
+            }
+            idle = 0;
+            c.accept(element(e));
+        }
+    }
+
+    /** Removes every element (as the consumer: one consumer thread at a time), waiting for reserved slots. */
+    @Override
+    public void clear() {
+        while (poll() != null) {
+            // discard
+        }
+    }
+
+    // ---------------------------------------------------------------- any thread
+
+    /**
+     * The number of elements in all rings, an estimate while producers or the consumer run (each
+     * ring is read at a different moment); includes reserved slots whose element is not stored yet.
+     */
+    @Override
+    public int size() {
+        long size = 0;
+        for (int r = 0; r < regions; r++) {
+            long head = (long) INDEX.getAcquire(indices, headIndex(r));
+            long tail = tails.getLongOpaque(r, TAIL);
+            size += Math.max(0, Math.min(tail - head, capacityPerRegion));
+        }
+        return (int) Math.min(size, Integer.MAX_VALUE);
+    }
+
+    /** Whether every ring looked empty (an estimate, as {@link #size}). */
+    @Override
+    public boolean isEmpty() {
+        for (int r = 0; r < regions; r++) {
+            if (tails.getLongOpaque(r, TAIL) != (long) INDEX.getAcquire(indices, headIndex(r))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** All rings together: {@code regions() * capacityPerRegion()}; one CPU's producers can fill only its ring. */
+    @Override
+    public int capacity() {
+        return (int) Math.min((long) regions * capacityPerRegion, Integer.MAX_VALUE);
+    }
+
+    /** The capacity of each ring (the constructor's argument rounded up to a power of two, at least 2). */
+    public int capacityPerRegion() {
+        return capacityPerRegion;
+    }
+
+    /** The number of rings: one per possible CPU (or concurrency id). */
+    public int regions() {
+        return regions;
+    }
+
+    /** Whether producers commit with restartable sequences ({@code false} in lock mode). */
+    public boolean restartable() {
+        return ops.restartable();
+    }
+
+    /** Counts of rare events (aborts, slow paths) of this queue's operations, for diagnostics. */
+    public PerCpuStats stats() {
+        return ops.stats();
+    }
+
+    /**
+     * A weakly consistent iterator over the elements in the rings, ring by ring, each in FIFO order:
+     * for monitoring and tests. It never throws {@link java.util.ConcurrentModificationException};
+     * while producers or the consumer run it may miss elements or return ones consumed meanwhile.
+     * {@link Iterator#remove} is not supported.
+     */
+    @Override
+    public Iterator<E> iterator() {
+        return new Iterator<>() {
+            private int region = -1;
+            private long at;
+            private long end;
+            private Object next = advance();
+
+            private Object advance() {
+                for (;;) {
+                    while (at < end) {
+                        Object e = ELEMENT.getAcquire(elements, slot(region, at++));
+                        if (e != null && e != SKIP) {
+                            return e;
+                        }
+                    }
+                    if (++region == regions) {
+                        return null;
+                    }
+                    at = (long) INDEX.getAcquire(indices, headIndex(region));
+                    end = Math.min(tails.getLongOpaque(region, TAIL), at + capacityPerRegion);
+                }
+            }
+
+            @Override
+            public boolean hasNext() {
+                return next != null;
+            }
+
+            @Override
+            public E next() {
+                if (next == null) {
+                    throw new NoSuchElementException();
+                }
+                Object e = next;
+                next = advance();
+                return element(e);
+            }
+        };
+    }
+
+    @Override
+    public String toString() {
+        return "PerCpuRingBuffer[regions=" + regions + ", capacityPerRegion=" + capacityPerRegion + ", size="
+                + size() + ", restartable=" + restartable() + "]";
+    }
+}
