@@ -165,6 +165,18 @@ class BadInputTest {
     }
 
     @Test
+    void wordReads() {
+        for (int bad : new int[] {-1, area.regions()}) {
+            assertThrows(IndexOutOfBoundsException.class, () -> area.getLongOpaque(bad, 8));
+            assertThrows(IndexOutOfBoundsException.class, () -> area.getLongAcquire(bad, 8));
+        }
+        for (long bad : new long[] {-8, 4, 121, 128}) {
+            rejects("offset must be a multiple of 8 in [0, 120], was " + bad, () -> area.getLongOpaque(0, bad));
+            rejects("offset must be a multiple of 8 in [0, 120], was " + bad, () -> area.getLongAcquire(0, bad));
+        }
+    }
+
+    @Test
     void copies() {
         rejectsNull("src", () -> ops.copyThenCommit(area, 0, 8, 0, 16, null, 8, 1));
         rejects("length", () -> ops.copyThenCommit(area, 0, 8, 0, 16, src, -1, 1));
