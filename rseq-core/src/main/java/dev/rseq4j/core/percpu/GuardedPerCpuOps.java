@@ -2,6 +2,7 @@ package dev.rseq4j.core.percpu;
 
 import dev.rseq4j.core.CpuIndexing;
 
+import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.codegen.StubOptions;
 import dev.rseq4j.core.internal.platform.Libc;
 import dev.rseq4j.core.internal.runtime.PortableOperations;
@@ -376,14 +377,31 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
 
     @Override
     public boolean copyThenCommit(PerCpuArea area, int index, long counterOffset, long expected, long dstOffset,
-                                  MemorySegment src, long length, long newCounter) {
+                                  int typeId, MemorySegment src, long length, long newCounter) {
+        checkRecord(area, index, counterOffset, dstOffset, src, length);
+        long header = (long) typeId << 32 | length;     // length in [0, MAX_COPY_BYTES]: no sign bits to mask
+        return run(area, index, d -> (long) stubs.loadCompareMemcpyStore().invokeExact(d, (long) index,
+                        area.address(counterOffset), expected, area.address(dstOffset), header, src, newCounter),
+                region -> PortableOperations.loadCompareMemcpyStore(region, counterOffset, expected, dstOffset,
+                        header, src, newCounter)) == COMMITTED;
+    }
+
+    /** The checks of {@link #copyThenCommit}, out of line. */
+    private void checkRecord(PerCpuArea area, int index, long counterOffset, long dstOffset, MemorySegment src,
+                             long length) {
         checkArea(area);
         area.checkRegion(index);
         area.checkWord(counterOffset, "counterOffset");
-        if (length > MAX_COPY_BYTES) {
-            throw new IllegalArgumentException("length must be at most " + MAX_COPY_BYTES + ", was " + length);
+        if (length < 0 || length > MAX_COPY_BYTES) {
+            throw new IllegalArgumentException("length must be in [0, " + MAX_COPY_BYTES + "], was " + length);
         }
-        area.checkRange(dstOffset, length, "dstOffset");
+        area.checkWord(dstOffset, "dstOffset");         // the header word: 8-aligned, in the region, off the guard
+        long recordBytes = Operation.RECORD_HEADER_BYTES + length;
+        if (recordBytes > area.stride()) {
+            throw new IllegalArgumentException("length must be at most the stride less the header, "
+                    + (area.stride() - Operation.RECORD_HEADER_BYTES) + ", was " + length);
+        }
+        area.checkRange(dstOffset, recordBytes, "dstOffset");
         Objects.requireNonNull(src, "src must not be null");
         if (area.memory().asOverlappingSlice(src).isPresent()) {
             throw new IllegalArgumentException("src must not overlap the area's memory");
@@ -392,14 +410,10 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
             throw new IllegalArgumentException("length must be at most src.byteSize() " + src.byteSize()
                     + ", was " + length);
         }
-        if (counterOffset < dstOffset + length && dstOffset < counterOffset + 8) {
-            throw new IllegalArgumentException("dstOffset range [" + dstOffset + ", " + (dstOffset + length)
-                    + ") must not overlap counterOffset " + counterOffset);
+        if (counterOffset < dstOffset + recordBytes && dstOffset < counterOffset + 8) {
+            throw new IllegalArgumentException("dstOffset record range [" + dstOffset + ", " + (dstOffset + recordBytes)
+                    + ") (header and payload) must not overlap counterOffset " + counterOffset);
         }
-        return run(area, index, d -> (long) stubs.loadCompareMemcpyStore().invokeExact(d, (long) index,
-                        area.address(counterOffset), expected, area.address(dstOffset), src, length, newCounter),
-                region -> PortableOperations.loadCompareMemcpyStore(region, counterOffset, expected, dstOffset,
-                        src, length, newCounter)) == COMMITTED;
     }
 
     @Override
