@@ -35,7 +35,7 @@ class PinnedOps implements PerCpuOps {
     @Override public int pop(PerCpuArea area, long headOffset, NodePool pool) { return delegate.pop(area, headOffset, pool); }
     @Override public int popBatch(PerCpuArea a, int i, long h, NodePool p, int[] into, int max) { return delegate.popBatch(a, i, h, p, into, max); }
     @Override public boolean storeThenCommit(PerCpuArea a, int i, long c, long e, long s, long v, long n) { return delegate.storeThenCommit(a, i, c, e, s, v, n); }
-    @Override public boolean copyThenCommit(PerCpuArea a, int i, long c, long e, long d, MemorySegment s, long l, long n) { return delegate.copyThenCommit(a, i, c, e, d, s, l, n); }
+    @Override public boolean copyThenCommit(PerCpuArea a, int i, long c, long e, long d, int t, MemorySegment s, long l, long n) { return delegate.copyThenCommit(a, i, c, e, d, t, s, l, n); }
     @Override public long sumThenReset(PerCpuArea area, long offset) { return delegate.sumThenReset(area, offset); }
     @Override public CpuIndexing indexing() { return delegate.indexing(); }
     @Override public int currentIndex(PerCpuArea area) { return here; }
