@@ -278,6 +278,9 @@ public final class PerCpuRecordRingBuffer {
      * @return the number of records handed out
      * @throws NullPointerException if {@code handler} is null
      * @throws IllegalArgumentException if {@code limit} is not positive
+     * @throws IllegalStateException if a record header is corrupt (its length reaches past the ring's
+     *         end or tail): only a write into the ring's memory that bypassed this class can do that;
+     *         the records before it are consumed, the ring stays stuck at it
      */
     public int read(RecordHandler handler, int limit) {
         Objects.requireNonNull(handler, "handler must not be null");
@@ -310,6 +313,13 @@ public final class PerCpuRecordRingBuffer {
                 long header = ring.get(ValueLayout.JAVA_LONG, at);
                 int length = RecordDescriptor.length(header);
                 int typeId = RecordDescriptor.typeId(header);
+                if (length < 0 || length > bytesPerRegion - at - HEADER_BYTES || head + HEADER_BYTES + length > tail) {
+                    // NOTE: cannot happen while every write goes through the operations (the header is
+                    // committed with its record); a wild write into the ring's memory must not send the
+                    // consumer off into other records or past the tail.
+                    throw new IllegalStateException("corrupt record header " + Long.toHexString(header) + " in region "
+                            + region + " at position " + head + " (tail " + tail + ")");
+                }
                 if (typeId == PADDING_TYPE_ID) {
                     head += HEADER_BYTES + length;
                     continue;

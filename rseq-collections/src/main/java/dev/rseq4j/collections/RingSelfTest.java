@@ -3,6 +3,7 @@ package dev.rseq4j.collections;
 import dev.rseq4j.core.CpuIndexing;
 import dev.rseq4j.core.percpu.PerCpuOps;
 
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -151,10 +152,22 @@ final class RingSelfTest {
         return (byte) (producer * 31 + sequence + i);
     }
 
+    private static void checkRecord(Tally tally, int typeId, MemorySegment payload) {
+        int p = typeId - 1;
+        int s = payload.get(ValueLayout.JAVA_INT_UNALIGNED, 0);
+        int length = Math.max(4, 1 + Math.floorMod(s, 200));
+        boolean whole = payload.byteSize() == length && payload.isReadOnly();
+        for (int i = 4; whole && i < length; i++) {
+            whole = payload.get(ValueLayout.JAVA_BYTE, i) == recordByte(p, s, i);
+        }
+        tally.deliver(p, s, whole);
+    }
+
     static Result recordRing(PerCpuOps ops, int producers, long millis) {
         PerCpuRecordRingBuffer ring = new PerCpuRecordRingBuffer(ops, 4096);
         Tally tally = new Tally(producers);
         ThreadLocal<byte[]> buffers = ThreadLocal.withInitial(() -> new byte[256]);
+        boolean[] stuck = new boolean[1];
         int[] offered = produce(producers, millis, (p, s) -> {
             byte[] b = buffers.get();
             int length = 1 + s % 200;
@@ -167,16 +180,17 @@ final class RingSelfTest {
             b[2] = (byte) (s >>> 16);
             b[3] = (byte) (s >>> 24);
             return ring.write(p + 1, b, 0, Math.max(4, length));
-        }, () -> ring.read((typeId, payload) -> {
-            int p = typeId - 1;
-            int s = payload.get(ValueLayout.JAVA_INT_UNALIGNED, 0);
-            int length = Math.max(4, 1 + Math.floorMod(s, 200));
-            boolean whole = payload.byteSize() == length && payload.isReadOnly();
-            for (int i = 4; whole && i < length; i++) {
-                whole = payload.get(ValueLayout.JAVA_BYTE, i) == recordByte(p, s, i);
+        }, () -> {
+            if (stuck[0]) {
+                return;             // a corrupt header stops the ring: only the negative control gets here
             }
-            tally.deliver(p, s, whole);
-        }));
+            try {
+                ring.read((typeId, payload) -> checkRecord(tally, typeId, payload));
+            } catch (IllegalStateException corrupt) {
+                tally.torn++;
+                stuck[0] = true;
+            }
+        });
         return new Result("PerCpuRecordRingBuffer", tally.delivered, ops.stats().aborts(), ops.stats().slowPaths(),
                 tally.duplicated, tally.torn, tally.lost(offered));
     }

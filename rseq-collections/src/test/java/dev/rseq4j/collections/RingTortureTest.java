@@ -59,6 +59,35 @@ class RingTortureTest {
         }
     }
 
+    /** Records of 1 to 200 bytes, checked byte by byte ({@link RingSelfTest#recordRing}, also run by diagnose). */
+    @Test
+    void recordRingDeliversWholeRecordsExactlyOnceUnderAbortsAndForcedSlowPaths() {
+        for (boolean slow : new boolean[] {false, true}) {
+            PerCpuOps ops = variant(slow);
+            RingSelfTest.Result r = RingSelfTest.recordRing(ops, PRODUCERS, MILLIS);
+            report("record-ring " + (slow ? "mixed" : "delayed"), r.ops(), ops.stats());
+            assertTrue(r.ok(), r.toString());
+            if (slow) {
+                assertTrue(ops.stats().slowPaths() > 0, "forced slow paths must have run: " + ops.stats());
+            }
+        }
+    }
+
+    /**
+     * The record ring's negative control: without the restartable sequence, two writers of one CPU
+     * copy into the same bytes and commit the same tail, so records are torn or lost.
+     */
+    @Test
+    void recordRingNegativeControlIsCaught() {
+        PerCpuOps unprotected = OpsVariant.of(CpuIndexing.CPU).withDelay(DELAY).nonRestartable().create();
+        RingSelfTest.Result r = null;
+        for (int round = 0; round < 6 && (r == null || r.ok()); round++) {
+            r = RingSelfTest.recordRing(unprotected, PRODUCERS, 500);
+        }
+        System.out.println("torture record-ring negative-control " + r);
+        assertTrue(!r.ok(), "without rseq the checker must see a torn or lost record: " + r);
+    }
+
     /** The negative control: runs rounds of half a second until the checker catches a loss (at most 6). */
     @Test
     void negativeControlWithoutRestartableSequenceIsCaught() {
