@@ -38,6 +38,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * when this module is built alone), and runs it in a fresh JVM with the flag the README documents,
  * {@code --enable-native-access=dev.rseq4j.core}. A second module that names an internal type must not
  * compile: that shows the compilation can fail here, and that the internals stay unexported.
+ *
+ * <p>The demo also imports {@code PerCpuRingBuffer} (as JCTools' {@code MessagePassingQueue}, which
+ * the collections module passes on with {@code requires transitive}) and {@code PerCpuRecordRingBuffer};
+ * the same source is compiled and run once more as a class-path program, which is how most Maven
+ * projects run: together the two cover what a fresh project gets with the dependency on either path.
  */
 class ModulePathTest {
     private static final String MODULE_INFO = """
@@ -53,7 +58,10 @@ class ModulePathTest {
             import dev.rseq4j.collections.PerCpuCounter;
             import dev.rseq4j.collections.PerCpuMemoryPool;
             import dev.rseq4j.collections.PerCpuObjectPool;
+            import dev.rseq4j.collections.PerCpuRecordRingBuffer;
+            import dev.rseq4j.collections.PerCpuRingBuffer;
             import dev.rseq4j.core.CpuIndexing;
+            import org.jctools.queues.MessagePassingQueue;
             import java.lang.foreign.MemorySegment;
             import java.lang.foreign.ValueLayout;
             import dev.rseq4j.core.Rseq;
@@ -118,6 +126,14 @@ class ModulePathTest {
                             blockAfterClose = "IllegalStateException";
                         }
                     }
+                    MessagePassingQueue<String> queue = new PerCpuRingBuffer<>(64);   // JCTools comes transitively
+                    queue.offer("hello");
+                    String polled = queue.poll();
+                    PerCpuRecordRingBuffer records = new PerCpuRecordRingBuffer(4096);
+                    records.write(7, "rec".getBytes(), 0, 3);
+                    StringBuilder read = new StringBuilder();
+                    records.read((typeId, payload) -> read.append(typeId).append(':')
+                            .append(new String(payload.toArray(ValueLayout.JAVA_BYTE))));
                     System.out.println("DEMO module=" + Main.class.getModule().getName()
                             + " library=" + PerCpuCounter.class.getModule().getName()
                             + " mode=" + Rseq.status().mode()
@@ -128,7 +144,9 @@ class ModulePathTest {
                             + " buildAfterClose=" + afterClose
                             + " afterCloseAdd=" + (stillWorks ? "ok" : "WRONG")
                             + " objectPool=" + (pooled ? "ok" : "WRONG")
-                            + " blockAfterClose=" + blockAfterClose);
+                            + " blockAfterClose=" + blockAfterClose
+                            + " ring=" + polled
+                            + " records=" + read);
                 }
             }
             """;
@@ -141,33 +159,54 @@ class ModulePathTest {
         Path out = dir.resolve("out");
         List<String> errors = compile(dir.resolve("src"), out, MODULE_INFO, "demo/Main.java", MAIN);
         assertTrue(errors.isEmpty(), "demo.app should compile against the exported API:\n" + String.join("\n", errors));
+        Map<String, String> f = run("--module-path", out + File.pathSeparator + libraryPath(),
+                "--enable-native-access=dev.rseq4j.core", "-m", "demo.app/demo.Main");
+        assertEquals("demo.app", f.get("module"), f.toString());
+        assertEquals("dev.rseq4j.collections", f.get("library"), "the library must run as a named module: " + f);
+        assertEquals("true", f.get("closed"), f.toString());
+        assertEquals("IllegalStateException", f.get("buildAfterClose"), f.toString());
+    }
 
+    /** The same program as a plain class-path application (no module-info), as most Maven projects run. */
+    @Test
+    void aClassPathApplicationUsesTheSameApi() throws Exception {
+        Path out = dir.resolve("cp-out");
+        List<String> errors = compile(dir.resolve("cp-src"), out, null, "demo/Main.java", MAIN);
+        assertTrue(errors.isEmpty(), "the demo should compile on the class path:\n" + String.join("\n", errors));
+        Map<String, String> f = run("-cp", out + File.pathSeparator + libraryPath(),
+                "--enable-native-access=ALL-UNNAMED", "demo.Main");
+        assertEquals("null", f.get("module"), "an unnamed module: " + f);
+        assertEquals("null", f.get("library"), "the library on the class path: " + f);
+    }
+
+    /**
+     * Runs the demo in a fresh JVM with {@code args}, checks what both layouts must print (sums, the
+     * pools, both rings, the mode of this JVM, no restricted-method warning) and returns its fields.
+     */
+    private static Map<String, String> run(String... args) throws Exception {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.addAll(List.of("--module-path", out + File.pathSeparator + libraryModulePath(),
-                "--enable-native-access=dev.rseq4j.core", "-m", "demo.app/demo.Main"));
+        cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "demo did not finish: " + cmd);
         System.out.println(output.strip());
         assertEquals(0, p.exitValue(), output);
-
         String line = output.lines().filter(l -> l.startsWith("DEMO ")).findFirst()
                 .orElseThrow(() -> new AssertionError("no DEMO line:\n" + output));
         Map<String, String> f = fields(line);
-        assertEquals("demo.app", f.get("module"), line);
-        assertEquals("dev.rseq4j.collections", f.get("library"), "the library must run as a named module: " + line);
         assertEquals("CPU", f.get("indexing"), line);
         assertEquals("ok", f.get("sums"), line);
-        assertEquals("true", f.get("closed"), line);
-        assertEquals("IllegalStateException", f.get("buildAfterClose"), line);
         assertEquals("ok", f.get("afterCloseAdd"), line);
         assertEquals("ok", f.get("objectPool"), line);
         assertEquals("IllegalStateException", f.get("blockAfterClose"), line);
+        assertEquals("hello", f.get("ring"), line);
+        assertEquals("7:rec", f.get("records"), line);
         // The documented flag is enough: the same mode as this JVM (which has native access), and no
         // warning about restricted methods (which would name the module that lacks access).
         assertEquals(Rseq.status().mode().toString(), f.get("mode"), output);
         assertFalse(output.contains("restricted method"), output);
+        return f;
     }
 
     @Test
@@ -193,20 +232,24 @@ class ModulePathTest {
                 "the error should be about the unexported package:\n" + String.join("\n", errors));
     }
 
-    /** Writes and compiles one module; returns the compiler's errors (empty on success). */
+    /** Writes and compiles one module ({@code moduleInfo} null: a class-path program); returns the compiler's errors (empty on success). */
     private static List<String> compile(Path src, Path out, String moduleInfo, String mainPath, String main)
             throws IOException, URISyntaxException {
         Files.createDirectories(src.resolve(mainPath).getParent());
         Files.createDirectories(out);
-        Files.writeString(src.resolve("module-info.java"), moduleInfo);
         Files.writeString(src.resolve(mainPath), main);
+        List<Path> sources = new ArrayList<>(List.of(src.resolve(mainPath)));
+        if (moduleInfo != null) {
+            Files.writeString(src.resolve("module-info.java"), moduleInfo);
+            sources.add(src.resolve("module-info.java"));
+        }
         JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
         assertTrue(javac != null, "no system Java compiler (a JRE?)");
         DiagnosticCollector<JavaFileObject> diagnostics = new DiagnosticCollector<>();
         try (StandardJavaFileManager files = javac.getStandardFileManager(diagnostics, null, StandardCharsets.UTF_8)) {
-            Iterable<? extends JavaFileObject> units = files.getJavaFileObjects(
-                    src.resolve("module-info.java"), src.resolve(mainPath));
-            List<String> options = List.of("--module-path", libraryModulePath(), "-d", out.toString(), "-Xlint:all");
+            Iterable<? extends JavaFileObject> units = files.getJavaFileObjectsFromPaths(sources);
+            List<String> options = List.of(moduleInfo != null ? "--module-path" : "-cp", libraryPath(), "-d",
+                    out.toString(), "-Xlint:all");
             boolean ok = javac.getTask(null, files, diagnostics, options, null, units).call();
             List<String> errors = diagnostics.getDiagnostics().stream()
                     .filter(d -> d.getKind() == Diagnostic.Kind.ERROR)
@@ -218,15 +261,21 @@ class ModulePathTest {
         }
     }
 
-    /** rseq-core and rseq-collections as this build has them: classes directories or jars, each a module. */
-    private static String libraryModulePath() throws URISyntaxException {
+    /**
+     * rseq-core and rseq-collections as this build has them (classes directories or jars, each a
+     * module), and the collections' runtime dependency, JCTools: what a user's build puts on its
+     * module path or class path.
+     */
+    private static String libraryPath() throws URISyntaxException {
         Path core = Path.of(Rseq.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         Path collections = Path.of(PerCpuCounter.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         for (Path p : List.of(core, collections)) {
             assertTrue(Files.isRegularFile(p) || Files.isRegularFile(p.resolve("module-info.class")),
                     "not a module (no module-info.class): " + p);
         }
-        return core + File.pathSeparator + collections;
+        Path jctools = Path.of(org.jctools.queues.MessagePassingQueue.class.getProtectionDomain().getCodeSource()
+                .getLocation().toURI());
+        return core + File.pathSeparator + collections + File.pathSeparator + jctools;
     }
 
     private static Map<String, String> fields(String line) {

@@ -12,7 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The pools in fresh JVMs ({@link PoolProbe}): forced lock mode, where every operation takes its
+ * The pools and rings in fresh JVMs ({@link PoolProbe}): forced lock mode, where every operation takes its
  * region's guard, and self-registration (glibc's rseq registration off), where every new thread
  * registers on its first operation. Each prints the probe's {@code POOLS ...} line.
  */
@@ -31,7 +31,8 @@ class PoolForkedModesTest {
                 f.put(kv.substring(0, eq), kv.substring(eq + 1));
             }
         }
-        for (String part : List.of("earlyThreads", "freeList", "objectPool", "memoryPool", "virtualThreads")) {
+        for (String part : List.of("earlyThreads", "freeList", "objectPool", "memoryPool", "virtualThreads", "ring",
+                "recordRing")) {
             assertEquals("PASS", f.get(part), part + ": " + line);
         }
         return f;

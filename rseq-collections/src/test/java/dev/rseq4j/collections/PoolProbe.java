@@ -16,11 +16,11 @@ import java.util.concurrent.atomic.AtomicReference;
  * 4 platform threads started before the library initialises (unregistered under self-registration)
  * leasing from one object pool, then the ownership checkers and exact accounting of {@link PerCpuFreeListTest#hammer},
  * {@link PerCpuObjectPoolTest#hammer} and {@link PerCpuMemoryPoolTest#hammer}, then 10,000 virtual
- * threads on an object pool. Its threads are new, so under self-registration each registers on its
- * first operation.
+ * threads on an object pool, then both rings under 4 producers (exactly once, records whole). Its
+ * threads are new, so under self-registration each registers on its first operation.
  *
  * <p>Prints one line
- * {@code POOLS mode=<RSEQ|LOCK> registrant=.. earlyThreads=PASS freeList=PASS objectPool=PASS memoryPool=PASS virtualThreads=PASS aborts=.. slowPaths=.. invalidIndex=..}
+ * {@code POOLS mode=<RSEQ|LOCK> registrant=.. earlyThreads=PASS freeList=PASS objectPool=PASS memoryPool=PASS virtualThreads=PASS ring=PASS recordRing=PASS aborts=.. slowPaths=.. invalidIndex=..}
  * (a failing part prints {@code FAIL(<exception>)}) and exits 0 when every part passed.
  */
 public final class PoolProbe {
@@ -67,6 +67,13 @@ public final class PoolProbe {
             }
         });
         pass &= part(line, "virtualThreads", PoolProbe::virtualThreads);
+        pass &= part(line, "ring", () -> PerCpuRingBufferTest.hammer(new PerCpuRingBuffer<>(64), 4, 300));
+        pass &= part(line, "recordRing", () -> {
+            RingSelfTest.Result r = RingSelfTest.recordRing(dev.rseq4j.core.percpu.PerCpuOps.cpuIndexed(), 4, 300);
+            if (!r.ok() || r.ops() == 0) {
+                throw new AssertionError(r.toString());
+            }
+        });
         PerCpuStats stats = list.stats();      // the shared production operations: every structure's counts
         line.append(" aborts=").append(stats.aborts()).append(" slowPaths=").append(stats.slowPaths())
                 .append(" invalidIndex=").append(stats.invalidIndex());
