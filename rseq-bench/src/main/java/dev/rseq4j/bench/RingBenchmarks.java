@@ -52,6 +52,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>The consumer drains batches of up to {@value #BATCH}: {@code drain} for the JCTools interface
  * (ours and JCTools'), a loop of {@code poll} for the {@code java.util.concurrent} queues. Producers
  * allocate nothing; CLQ allocates its nodes.
+ *
+ * <p>The figures measure the queues only when every thread has a core: N producers plus the consumer
+ * at most the idle cores. Oversubscribed, producers and consumer take turns on the cores, and the
+ * consumer empties a full queue once per time slice: the figure then measures the scheduler (smoke
+ * runs on two busy cores: about 1 M offers/s for every queue, 90 to 99% of offers failed).
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
