@@ -38,7 +38,8 @@
 #define WORD 8L
 #define RING 64L
 #define SLOTS 32L
-#define RECORD 24L
+#define PAYLOAD 24L
+#define RECORD (8 + PAYLOAD)   /* header word, then the payload */
 #define NODES 256
 #define NODE_SIZE 16L
 #define TORTURE_MS 700
@@ -75,7 +76,7 @@ struct stubs {
     op5 cas;                       /* expectedIndex, offset, expected, newValue */
     op6 pop;                       /* headOffset, nextOffset, poolFirst, poolLast, nodeMask */
     op7 trystore;                  /* expectedIndex, counterOffset, expected, slotOffset, value, newCounter */
-    op8 copy;                      /* expectedIndex, counterOffset, expected, dstOffset, src, length, newCounter */
+    op8 copy;                      /* expectedIndex, counterOffset, expected, dstOffset, header, src, newCounter */
     probe probes[PROBE_COUNT];
 };
 
@@ -160,6 +161,11 @@ static long sum(struct area *a, long offset) {
     return s;
 }
 
+/* A framed record's header word: int length at byte 0, int type id at byte 4 (little-endian). */
+static long header(int type, long length) { return (long) ((uint64_t) (uint32_t) type << 32 | (uint64_t) length); }
+/* The torture's type id of record n: negative for even n, so a sign-extended length would show. */
+static int type_id(long n) { return (int) (n % 2 == 0 ? ~n : n); }
+
 static atomic_long aborts;
 
 /* Calls until the kernel lets the sequence finish; counts the aborts. */
@@ -194,9 +200,10 @@ static void semantics(const struct stubs *s) {
     long mcas = RETRY(s->cas(D(a), count_wrong, W(a, 16), 9, 10));
     long mcas2 = RETRY(s->cas(D(a), high_wrong, W(a, 16), 9, 10));
     long mtry = RETRY(s->trystore(D(a), -1, W(a, 40), 0, W(a, RING), 77, 1));
-    long mcopy = RETRY(s->copy(D(a), REGIONS, W(a, 48), 0, W(a, 200), W(a, 16), 8, 1));
+    long mcopy = RETRY(s->copy(D(a), REGIONS, W(a, 48), 0, W(a, 200), header(7, 8), W(a, 16), 1));
     check(mcas == MOVED && mcas2 == MOVED && mtry == MOVED && mcopy == MOVED && sum(a, 16) == 9 && sum(a, 40) == 0
-          && sum(a, RING) == 0 && sum(a, 48) == 0 && sum(a, 200) == 0, name, "cas=%ld/%ld trystore=%ld memcpy=%ld",
+          && sum(a, RING) == 0 && sum(a, 48) == 0 && sum(a, 200) == 0 && sum(a, 208) == 0, name,
+          "cas=%ld/%ld trystore=%ld memcpy=%ld",
           mcas, mcas2, mtry, mcopy);
 
     snprintf(name, sizeof name, "%s/list", s->name);
@@ -233,11 +240,22 @@ static void semantics(const struct stubs *s) {
     snprintf(name, sizeof name, "%s/memcpy", s->name);
     unsigned char src[37];
     for (int i = 0; i < 37; i++) src[i] = (unsigned char) (i * 7 + 1);
-    long cmiss = ON_CURRENT(s, s->copy(D(a), HERE, W(a, 48), 3, W(a, 200), (long) src, 37, 4));
-    long chit = ON_CURRENT(s, s->copy(D(a), HERE, W(a, 48), 0, W(a, 200), (long) src, 37, 1));
+    /* a negative type id: the length must come from the header's low 32 bits alone (uxtw) */
+    long h = header((int) 0xCAFEBABE, 37);
+    long cmiss = ON_CURRENT(s, s->copy(D(a), HERE, W(a, 48), 3, W(a, 200), h, (long) src, 4));
+    long chit = ON_CURRENT(s, s->copy(D(a), HERE, W(a, 48), 0, W(a, 200), h, (long) src, 1));
+    long cempty = ON_CURRENT(s, s->copy(D(a), HERE, W(a, 72), 0, W(a, 320), header(-1, 0), (long) src, 1));
     int found = 0;
-    for (int reg = 0; reg < REGIONS; reg++) found |= memcmp(a->mem + reg * STRIDE + 200, src, 37) == 0;
-    check(cmiss == FAILED && chit == COMMITTED && sum(a, 48) == 1 && found, name, "miss=%ld hit=%ld copied=%d", cmiss, chit, found);
+    for (int reg = 0; reg < REGIONS; reg++) {
+        unsigned char *rec = a->mem + reg * STRIDE + 200;
+        int32_t length, type;
+        memcpy(&length, rec, 4);
+        memcpy(&type, rec + 4, 4);
+        found |= length == 37 && type == (int32_t) 0xCAFEBABE && memcmp(rec + 8, src, 37) == 0 && rec[8 + 37] == 0;
+    }
+    check(cmiss == FAILED && chit == COMMITTED && cempty == COMMITTED && sum(a, 48) == 1 && sum(a, 72) == 1
+          && sum(a, 320) == header(-1, 0) && sum(a, 328) == 0 && found, name, "miss=%ld hit=%ld empty=%ld copied=%d",
+          cmiss, chit, cempty, found);
 
     snprintf(name, sizeof name, "%s/index-invalid", s->name);
     struct area *none = area_new();
@@ -317,7 +335,8 @@ static void *worker(void *arg) {
             int here = current(s);
             long n = lp(a, here, WORD);
             record[0] = n; record[1] = n * 31; record[2] = ~n;
-            done += RETRY(s->copy(D(a), here, W(a, WORD), n, W(a, RING + (n % SLOTS) * RECORD), (long) record, RECORD, n + 1)) == COMMITTED;
+            done += RETRY(s->copy(D(a), here, W(a, WORD), n, W(a, RING + (n % SLOTS) * RECORD), header(type_id(n), PAYLOAD),
+                                  (long) record, n + 1)) == COMMITTED;
             break;
         }
         }
@@ -353,7 +372,8 @@ static long lost(struct torture *t, long total) {
             long count = lp(a, r, WORD);
             for (long n = count - SLOTS + 1 < 0 ? 0 : count - SLOTS + 1; n < count; n++) {
                 long *slot = at(a, r, t->w == W_TRYSTORE ? RING + (n % SLOTS) * 8 : RING + (n % SLOTS) * RECORD);
-                bad += t->w == W_TRYSTORE ? slot[0] != n + 1 : slot[0] != n || slot[1] != n * 31 || slot[2] != ~n;
+                bad += t->w == W_TRYSTORE ? slot[0] != n + 1
+                       : slot[0] != header(type_id(n), PAYLOAD) || slot[1] != n || slot[2] != n * 31 || slot[3] != ~n;
             }
         }
         return labs(total - sum(a, WORD)) + bad;

@@ -26,7 +26,8 @@ import java.util.concurrent.atomic.LongAdder;
  * </pre>
  * {@code ops} counts takes (pop, acquire, allocate) and returns; {@code heldTwice} counts takes of
  * something another thread held at that moment (a per-item ownership flag, set with a CAS);
- * {@code lost} counts items neither held nor free at the end. Exits 1 if either is not 0.
+ * {@code lost} counts items neither held nor free at the end. Then the rings ({@link RingSelfTest}).
+ * Exits 1 if anything was held twice, duplicated, torn or lost.
  *
  * <p>Package-private with a {@code main}, launched as
  * {@code -m dev.rseq4j.collections/dev.rseq4j.collections.PoolSelfTest}: it builds the structures
@@ -78,7 +79,13 @@ final class PoolSelfTest {
             ok &= r.ok();
         }
         System.out.println(ok ? "pools=PASS" : "pools=FAIL");
-        System.exit(ok ? 0 : 1);
+        boolean rings = true;
+        for (RingSelfTest.Result r : RingSelfTest.run(index, delay, threads, (long) (seconds * 1000))) {
+            System.out.println(r);
+            rings &= r.ok();
+        }
+        System.out.println(rings ? "rings=PASS" : "rings=FAIL");
+        System.exit(ok && rings ? 0 : 1);
     }
 
     /** Tortures the three structures, one after the other, each over fresh operations (own stats). */

@@ -5,12 +5,10 @@ import dev.rseq4j.core.percpu.NodePool;
 import dev.rseq4j.core.percpu.OpsVariant;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
-import dev.rseq4j.core.percpu.PerCpuStats;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
@@ -208,19 +206,15 @@ class PerCpuFreeListTest {
      * Operations that pretend the current region is {@code here} and that its list is empty: every pop
      * becomes a steal, which must find handles wherever they are, its own region last.
      */
-    private record EmptyHereOps(PerCpuOps delegate, int here) implements PerCpuOps {
-        @Override public void add(PerCpuArea area, long offset, long value) { delegate.add(area, offset, value); }
-        @Override public boolean compareAndStore(PerCpuArea a, int i, long o, long e, long n) { return delegate.compareAndStore(a, i, o, e, n); }
-        @Override public void push(PerCpuArea area, long headOffset, NodePool pool, int node) { delegate.push(area, headOffset, pool, node); }
-        @Override public int pop(PerCpuArea area, long headOffset, NodePool pool) { return -1; }
-        @Override public int popBatch(PerCpuArea a, int i, long h, NodePool p, int[] into, int max) { return delegate.popBatch(a, i, h, p, into, max); }
-        @Override public boolean storeThenCommit(PerCpuArea a, int i, long c, long e, long s, long v, long n) { return delegate.storeThenCommit(a, i, c, e, s, v, n); }
-        @Override public boolean copyThenCommit(PerCpuArea a, int i, long c, long e, long d, MemorySegment s, long l, long n) { return delegate.copyThenCommit(a, i, c, e, d, s, l, n); }
-        @Override public long sumThenReset(PerCpuArea area, long offset) { return delegate.sumThenReset(area, offset); }
-        @Override public CpuIndexing indexing() { return delegate.indexing(); }
-        @Override public int currentIndex(PerCpuArea area) { return here; }
-        @Override public boolean restartable() { return delegate.restartable(); }
-        @Override public PerCpuStats stats() { return delegate.stats(); }
+    private static final class EmptyHereOps extends PinnedOps {
+        EmptyHereOps(PerCpuOps delegate, int here) {
+            super(delegate, here);
+        }
+
+        @Override
+        public int pop(PerCpuArea area, long headOffset, NodePool pool) {
+            return -1;
+        }
     }
 
     @Test

@@ -2,6 +2,7 @@ package dev.rseq4j.core.percpu;
 
 import dev.rseq4j.core.CpuIndexing;
 
+import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.codegen.StubOptions;
 import dev.rseq4j.core.internal.platform.Libc;
 import dev.rseq4j.core.internal.runtime.PortableOperations;
@@ -212,7 +213,7 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         finishAdd(area, offset, value, status);
     }
 
-    /** Not a stub status: {@link #add} skipped its fast path (lock mode, or a test hook). */
+    /** Not a stub status: an operation skipped its fast path (lock mode, or a test hook). */
     private static final long NOT_ATTEMPTED = Long.MIN_VALUE;
 
     /** {@link #add} after its first attempt returned {@code status}, or after it skipped it; arguments checked. */
@@ -238,9 +239,32 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         checkArea(area);
         area.checkRegion(index);
         area.checkWord(offset, "offset");
-        return run(area, index, d -> (long) stubs.loadCompareStore().invokeExact(d, (long) index, area.address(offset),
-                        expected, newValue),
-                region -> PortableOperations.loadCompareStore(region, offset, expected, newValue)) == COMMITTED;
+        try {
+            // NOTE: the first attempt inline and the rest in a finish method, as in push; so for the
+            // other compare operations, which a ring's producers call per element.
+            long r = fastPath()
+                    ? (long) stubs.loadCompareStore().invokeExact(area.descriptorAddress(), (long) index,
+                            area.address(offset), expected, newValue)
+                    : NOT_ATTEMPTED;
+            return (settled(r) ? r : finishCompareAndStore(area, index, offset, expected, newValue, r)) == COMMITTED;
+        } catch (Throwable t) {
+            throw Libc.rethrowUnchecked(t);
+        } finally {
+            Reference.reachabilityFence(area);
+        }
+    }
+
+    /** Whether a compare operation's status ends it: committed, or the compare failed. */
+    private static boolean settled(long status) {
+        return status == COMMITTED || status == FAILED;
+    }
+
+    /** {@link #compareAndStore} after its first attempt returned {@code first} (not settled), or skipped it. */
+    private long finishCompareAndStore(PerCpuArea area, int index, long offset, long expected, long newValue,
+                                       long first) {
+        return run(area, index, first, d -> (long) stubs.loadCompareStore().invokeExact(d, (long) index,
+                        area.address(offset), expected, newValue),
+                region -> PortableOperations.loadCompareStore(region, offset, expected, newValue));
     }
 
     @Override
@@ -368,22 +392,66 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
             throw new IllegalArgumentException("slotOffset must differ from counterOffset " + counterOffset
                     + ": the try-store would publish before the commit");
         }
-        return run(area, index, d -> (long) stubs.loadCompareTrystoreStore().invokeExact(d, (long) index,
+        try {
+            long r = fastPath()
+                    ? (long) stubs.loadCompareTrystoreStore().invokeExact(area.descriptorAddress(), (long) index,
+                            area.address(counterOffset), expected, area.address(slotOffset), value, newCounter)
+                    : NOT_ATTEMPTED;
+            return (settled(r) ? r
+                    : finishStoreThenCommit(area, index, counterOffset, expected, slotOffset, value, newCounter, r))
+                    == COMMITTED;
+        } catch (Throwable t) {
+            throw Libc.rethrowUnchecked(t);
+        } finally {
+            Reference.reachabilityFence(area);
+        }
+    }
+
+    /** {@link #storeThenCommit} after its first attempt returned {@code first} (not settled), or skipped it. */
+    private long finishStoreThenCommit(PerCpuArea area, int index, long counterOffset, long expected, long slotOffset,
+                                       long value, long newCounter, long first) {
+        return run(area, index, first, d -> (long) stubs.loadCompareTrystoreStore().invokeExact(d, (long) index,
                         area.address(counterOffset), expected, area.address(slotOffset), value, newCounter),
                 region -> PortableOperations.loadCompareTrystoreStore(region, counterOffset, expected, slotOffset,
-                        value, newCounter)) == COMMITTED;
+                        value, newCounter));
     }
 
     @Override
     public boolean copyThenCommit(PerCpuArea area, int index, long counterOffset, long expected, long dstOffset,
-                                  MemorySegment src, long length, long newCounter) {
+                                  int typeId, MemorySegment src, long length, long newCounter) {
+        checkRecord(area, index, counterOffset, dstOffset, src, length);
+        long header = (long) typeId << 32 | length;     // length in [0, MAX_COPY_BYTES]: no sign bits to mask
+        try {
+            long r = fastPath()
+                    ? (long) stubs.loadCompareMemcpyStore().invokeExact(area.descriptorAddress(), (long) index,
+                            area.address(counterOffset), expected, area.address(dstOffset), header, src, newCounter)
+                    : NOT_ATTEMPTED;
+            return (settled(r) ? r
+                    : finishCopyThenCommit(area, index, counterOffset, expected, dstOffset, header, src, newCounter, r))
+                    == COMMITTED;
+        } catch (Throwable t) {
+            throw Libc.rethrowUnchecked(t);
+        } finally {
+            Reference.reachabilityFence(area);
+        }
+    }
+
+    /** The checks of {@link #copyThenCommit}, out of line to keep its fast path small. */
+    private void checkRecord(PerCpuArea area, int index, long counterOffset, long dstOffset, MemorySegment src,
+                             long length) {
         checkArea(area);
         area.checkRegion(index);
         area.checkWord(counterOffset, "counterOffset");
-        if (length > MAX_COPY_BYTES) {
-            throw new IllegalArgumentException("length must be at most " + MAX_COPY_BYTES + ", was " + length);
+        if (length < 0 || length > MAX_COPY_BYTES) {
+            throw new IllegalArgumentException("length must be in [0, " + MAX_COPY_BYTES + "], was " + length);
         }
-        area.checkRange(dstOffset, length, "dstOffset");
+        area.checkWord(dstOffset, "dstOffset");         // the header word: 8-aligned, in the region, off the guard
+        long recordBytes = Operation.RECORD_HEADER_BYTES + length;
+        if (recordBytes > area.stride()) {
+            throw new IllegalArgumentException("length must be at most the stride less the header, "
+                    + (area.stride() - Operation.RECORD_HEADER_BYTES) + ", was " + length);
+        }
+        area.checkRange(dstOffset, recordBytes, "dstOffset");
         Objects.requireNonNull(src, "src must not be null");
         if (area.memory().asOverlappingSlice(src).isPresent()) {
             throw new IllegalArgumentException("src must not overlap the area's memory");
@@ -392,14 +460,19 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
             throw new IllegalArgumentException("length must be at most src.byteSize() " + src.byteSize()
                     + ", was " + length);
         }
-        if (counterOffset < dstOffset + length && dstOffset < counterOffset + 8) {
-            throw new IllegalArgumentException("dstOffset range [" + dstOffset + ", " + (dstOffset + length)
-                    + ") must not overlap counterOffset " + counterOffset);
+        if (counterOffset < dstOffset + recordBytes && dstOffset < counterOffset + 8) {
+            throw new IllegalArgumentException("dstOffset record range [" + dstOffset + ", " + (dstOffset + recordBytes)
+                    + ") (header and payload) must not overlap counterOffset " + counterOffset);
         }
-        return run(area, index, d -> (long) stubs.loadCompareMemcpyStore().invokeExact(d, (long) index,
-                        area.address(counterOffset), expected, area.address(dstOffset), src, length, newCounter),
+    }
+
+    /** {@link #copyThenCommit} after its first attempt returned {@code first} (not settled), or skipped it. */
+    private long finishCopyThenCommit(PerCpuArea area, int index, long counterOffset, long expected, long dstOffset,
+                                      long header, MemorySegment src, long newCounter, long first) {
+        return run(area, index, first, d -> (long) stubs.loadCompareMemcpyStore().invokeExact(d, (long) index,
+                        area.address(counterOffset), expected, area.address(dstOffset), header, src, newCounter),
                 region -> PortableOperations.loadCompareMemcpyStore(region, counterOffset, expected, dstOffset,
-                        src, length, newCounter)) == COMMITTED;
+                        header, src, newCounter));
     }
 
     @Override
@@ -460,22 +533,13 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
     private static final int ANY_REGION = -1;
 
     /**
-     * The two-attempt protocol for any operation; returns the stub's or the slow path's result.
+     * The two-attempt protocol for any operation, after a first attempt that the caller made inline
+     * and that returned {@code first} (neither a commit nor a result), or with the fast path skipped
+     * ({@link #NOT_ATTEMPTED}): at most two attempts in all, then the slow path. Returns the stub's or
+     * the slow path's result.
      *
      * @param region the region the operation must act on (its stub takes it as expectedIndex and
      *               returns MOVED elsewhere), or {@link #ANY_REGION}
-     */
-    private long run(PerCpuArea area, int region, StubCall fast, RegionOp slow) {
-        return run(area, region, fastPath() ? FIRST_ATTEMPT_PENDING : NOT_ATTEMPTED, fast, slow);
-    }
-
-    /** Not a stub status: {@link #run}'s first attempt is still to be made. */
-    private static final long FIRST_ATTEMPT_PENDING = Long.MIN_VALUE + 1;
-
-    /**
-     * The protocol after a first attempt that the caller made inline and that returned {@code first}
-     * (not a result), or before any attempt ({@link #FIRST_ATTEMPT_PENDING}), or with the fast path
-     * skipped ({@link #NOT_ATTEMPTED}): at most two attempts in all, then the slow path.
      */
     private long run(PerCpuArea area, int region, long first, StubCall fast, RegionOp slow) {
         try {
@@ -483,9 +547,6 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
                 long d = area.descriptorAddress();
                 int attempt = 0;
                 long r = first;
-                if (r == FIRST_ATTEMPT_PENDING) {
-                    r = fast.call(d);
-                }
                 while (true) {
                     if (r != ABORTED && r != GUARDED && r != INDEX_INVALID && r != MOVED) {
                         return r;

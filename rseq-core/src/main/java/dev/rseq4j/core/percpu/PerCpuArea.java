@@ -200,6 +200,19 @@ public final class PerCpuArea {
     }
 
     /**
+     * Region {@code index}'s word at {@code offset}, read with acquire semantics: every read after it
+     * in this thread sees the memory written before the store it reads from. So a consumer that sees a
+     * ring's counter committed by {@link PerCpuOps#copyThenCommit} or {@link PerCpuOps#storeThenCommit}
+     * (a release, {@code stlr} on arm64) sees the record or slot written before it, on arm64 too; an
+     * opaque read ({@link #getLongOpaque}) does not order the reads after it.
+     */
+    public long getLongAcquire(int index, long offset) {
+        checkRegion(index);
+        checkWordBounds(offset, "offset");
+        return (long) LONG.getAcquire(memory, index * stride + offset);
+    }
+
+    /**
      * The sum of the word at {@code offset} over all regions, each read opaque. Not an atomic
      * snapshot: updates that run meanwhile may be counted in one region and not yet in another.
      */

@@ -37,8 +37,8 @@ import java.lang.foreign.MemorySegment;
 public interface PerCpuOps {
 
     /**
-     * The largest copy of {@link #copyThenCommit}: the copy runs inside a critical downcall, during
-     * which this thread cannot reach a JVM safepoint.
+     * The largest payload of {@link #copyThenCommit} (its 8-byte header not counted): the copy runs
+     * inside a critical downcall, during which this thread cannot reach a JVM safepoint.
      */
     long MAX_COPY_BYTES = 4096;
 
@@ -112,15 +112,23 @@ public interface PerCpuOps {
                             long newCounter);
 
     /**
-     * If region {@code index}'s counter equals {@code expected}: copy the first {@code length} bytes
-     * (at most {@link #MAX_COPY_BYTES}) of {@code src} (heap or native, not the area itself) to
-     * {@code dstOffset}, then commit {@code newCounter}.
+     * If region {@code index}'s counter equals {@code expected}: write a framed record at {@code dstOffset}
+     * (an 8-byte header word {@code (long) typeId << 32 | length}, then the first {@code length} bytes of
+     * {@code src} at {@code dstOffset + 8}), then commit {@code newCounter} (a release: who sees the counter sees the record).
+     * The header is little-endian: the int {@code length} at byte 0, the int {@code typeId} at byte 4 (the
+     * layout of Agrona's record descriptor). It is written in the same restartable section as the payload, so
+     * it can only land on a slot that this commit publishes, never on one another producer on that CPU has
+     * just committed.
      *
-     * @return true if committed, false on mismatch (the copy may have been partly done, never published)
+     * <p>{@code length} in [0, {@link #MAX_COPY_BYTES}]; {@code dstOffset} a multiple of 8; the whole
+     * {@code [dstOffset, dstOffset + 8 + length)} inside the region, not overlapping the counter or the guard;
+     * {@code src} (heap or native, at least {@code length} bytes) not overlapping the area; {@code typeId} any int.
+     *
+     * @return true if committed, false on mismatch (the record may have been partly written, never published)
      * @throws IndexOutOfBoundsException if {@code index} is not in [0, area.regions())
      */
-    boolean copyThenCommit(PerCpuArea area, int index, long counterOffset, long expected, long dstOffset, MemorySegment src,
-                           long length, long newCounter);
+    boolean copyThenCommit(PerCpuArea area, int index, long counterOffset, long expected, long dstOffset, int typeId,
+                           MemorySegment src, long length, long newCounter);
 
     /**
      * Takes every region's word at {@code offset} and sets it to 0, atomically per region with respect

@@ -23,17 +23,20 @@ import java.util.stream.LongStream;
  * <pre>
  *   +0   guard
  *   +8   word: the counter / list head / ring index
- *   +64  ring: {@link #SLOTS} slots of 8 bytes (try-store) or records of {@link #RECORD} bytes (memcpy)
+ *   +64  ring: {@link #SLOTS} slots of 8 bytes (try-store) or records of {@link #RECORD} bytes (memcpy:
+ *        the header word, length {@link #PAYLOAD} and a type id, then the payload)
  * </pre>
  * "Lost" means: increments missing from the sum of all regions, nodes missing from (or duplicated
- * in) the lists, or committed ring slots whose content does not match their index.
+ * in) the lists, or committed ring slots or records (header or payload) whose content does not match
+ * their index.
  */
 public final class SelfTest {
     static final long WORD = 8;
     static final long RING = 64;
     static final int SLOTS = 32;
-    static final int RECORD = 24;
-    static final long STRIDE = RING + SLOTS * RECORD;   // 832, a multiple of 64
+    static final int PAYLOAD = 24;
+    static final int RECORD = Operation.RECORD_HEADER_BYTES + PAYLOAD;
+    static final long STRIDE = RING + SLOTS * RECORD;   // 1088, a multiple of 64
     static final int NODES = 256;
 
     private SelfTest() {
@@ -90,11 +93,12 @@ public final class SelfTest {
         PerCpuArea records = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
         long[] record = {11, 22, 33};
         MemorySegment heap = MemorySegment.ofArray(record);
-        expect(failures, "copyThenCommit: mismatch", false, ops.copyThenCommit(records, 0, WORD, 3, RING, heap, RECORD, 4));
-        expect(failures, "copyThenCommit: commit", true, ops.copyThenCommit(records, 0, WORD, 0, RING, heap, RECORD, 1));
+        expect(failures, "copyThenCommit: mismatch", false, ops.copyThenCommit(records, 0, WORD, 3, RING, 9, heap, PAYLOAD, 4));
+        expect(failures, "copyThenCommit: commit", true, ops.copyThenCommit(records, 0, WORD, 0, RING, 9, heap, PAYLOAD, 1));
         expect(failures, "copyThenCommit: counters", 1, records.sumLongOpaque(WORD));
-        expect(failures, "copyThenCommit: record", 66, records.sumLongOpaque(RING) + records.sumLongOpaque(RING + 8)
-                + records.sumLongOpaque(RING + 16));
+        expect(failures, "copyThenCommit: header", 9L << 32 | PAYLOAD, records.sumLongOpaque(RING));
+        expect(failures, "copyThenCommit: payload", 66, records.sumLongOpaque(RING + 8) + records.sumLongOpaque(RING + 16)
+                + records.sumLongOpaque(RING + 24));
         return failures;
     }
 
@@ -145,7 +149,7 @@ public final class SelfTest {
                              long[] callsOut, long[] commitsOut, int id) {
         long calls = 0;
         long commits = 0;
-        long[] record = new long[RECORD / 8];
+        long[] record = new long[PAYLOAD / 8];
         MemorySegment heap = MemorySegment.ofArray(record);
         while (!stop.get()) {
             calls++;
@@ -182,7 +186,8 @@ public final class SelfTest {
                     record[0] = n;
                     record[1] = n * 31;
                     record[2] = ~n;
-                    if (ops.copyThenCommit(area, region, WORD, n, RING + (n % SLOTS) * RECORD, heap, RECORD, n + 1)) {
+                    if (ops.copyThenCommit(area, region, WORD, n, RING + (n % SLOTS) * RECORD, typeId(n), heap, PAYLOAD,
+                            n + 1)) {
                         commits++;
                     }
                 }
@@ -231,9 +236,11 @@ public final class SelfTest {
                     ok = region.get(ValueLayout.JAVA_LONG, RING + (n % SLOTS) * 8) == n + 1;
                 } else {
                     long at = RING + (n % SLOTS) * RECORD;
-                    ok = region.get(ValueLayout.JAVA_LONG, at) == n
-                            && region.get(ValueLayout.JAVA_LONG, at + 8) == n * 31
-                            && region.get(ValueLayout.JAVA_LONG, at + 16) == ~n;
+                    ok = region.get(ValueLayout.JAVA_INT, at) == PAYLOAD
+                            && region.get(ValueLayout.JAVA_INT, at + 4) == typeId(n)
+                            && region.get(ValueLayout.JAVA_LONG, at + 8) == n
+                            && region.get(ValueLayout.JAVA_LONG, at + 16) == n * 31
+                            && region.get(ValueLayout.JAVA_LONG, at + 24) == ~n;
                 }
                 if (!ok) {
                     bad++;
@@ -243,7 +250,11 @@ public final class SelfTest {
         return bad;
     }
 
-    /** Opaque read of a region word (other threads commit to it concurrently). */
+    /** The type id of torture record {@code n}: negative for even {@code n}, so a sign-extended length shows. */
+    private static int typeId(long n) {
+        return (int) (n % 2 == 0 ? ~n : n);
+    }
+
     /** Retries a step that may miss because the thread moved to another CPU between two calls. */
     private static boolean retry(java.util.function.BooleanSupplier step) {
         for (int i = 0; i < 1000; i++) {

@@ -36,7 +36,7 @@ class BadInputTest {
         rejectsNull("area", () -> ops.push(null, 8, pool, 0));
         rejectsNull("area", () -> ops.pop(null, 8, pool));
         rejectsNull("area", () -> ops.storeThenCommit(null, 0, 8, 0, 16, 1, 1));
-        rejectsNull("area", () -> ops.copyThenCommit(null, 0, 8, 0, 16, src, 8, 1));
+        rejectsNull("area", () -> ops.copyThenCommit(null, 0, 8, 0, 16, 7, src, 8, 1));
         rejectsNull("area", () -> ops.currentIndex(null));
         rejectsNull("area", () -> ops.popBatch(null, 0, 8, pool, new int[1], 1));
     }
@@ -82,7 +82,7 @@ class BadInputTest {
         for (int bad : new int[] {-1, area.regions(), Integer.MAX_VALUE, Integer.MIN_VALUE}) {
             rejectsIndex(() -> ops.compareAndStore(area, bad, 8, 0, 1));
             rejectsIndex(() -> ops.storeThenCommit(area, bad, 8, 0, 16, 1, 1));
-            rejectsIndex(() -> ops.copyThenCommit(area, bad, 8, 0, 16, src, 8, 1));
+            rejectsIndex(() -> ops.copyThenCommit(area, bad, 8, 0, 16, 7, src, 8, 1));
             rejectsIndex(() -> ops.popBatch(area, bad, 8, pool, new int[4], 4));
         }
     }
@@ -165,19 +165,43 @@ class BadInputTest {
     }
 
     @Test
+    void wordReads() {
+        for (int bad : new int[] {-1, area.regions()}) {
+            assertThrows(IndexOutOfBoundsException.class, () -> area.getLongOpaque(bad, 8));
+            assertThrows(IndexOutOfBoundsException.class, () -> area.getLongAcquire(bad, 8));
+        }
+        for (long bad : new long[] {-8, 4, 121, 128}) {
+            rejects("offset must be a multiple of 8 in [0, 120], was " + bad, () -> area.getLongOpaque(0, bad));
+            rejects("offset must be a multiple of 8 in [0, 120], was " + bad, () -> area.getLongAcquire(0, bad));
+        }
+    }
+
+    @Test
     void copies() {
-        rejectsNull("src", () -> ops.copyThenCommit(area, 0, 8, 0, 16, null, 8, 1));
-        rejects("length", () -> ops.copyThenCommit(area, 0, 8, 0, 16, src, -1, 1));
-        rejects("length", () -> ops.copyThenCommit(area, 0, 8, 0, 16, src, 17, 1));
-        rejects("length", () -> ops.copyThenCommit(area, 0, 8, 0, 16, MemorySegment.ofArray(new byte[4096]), 4096, 1));
-        rejects("length must be at most " + PerCpuOps.MAX_COPY_BYTES, () -> ops.copyThenCommit(
-                cpuArea(1, 8192, 0), 0, 8, 0, 16, MemorySegment.ofArray(new byte[5000]), 5000, 1));
-        rejects("src must not overlap", () -> ops.copyThenCommit(area, 0, 8, 0, 16, area.region(1).asSlice(64, 16), 16, 1));
-        rejects("dstOffset", () -> ops.copyThenCommit(area, 0, 8, 0, 120, src, 16, 1));
-        rejects("dstOffset", () -> ops.copyThenCommit(area, 0, 8, 0, -1, src, 16, 1));
-        rejects("guard", () -> ops.copyThenCommit(area, 0, 8, 0, 0, src, 16, 1));
-        rejects("counterOffset", () -> ops.copyThenCommit(area, 0, 24, 0, 16, src, 16, 1));
-        rejects("counterOffset", () -> ops.copyThenCommit(area, 0, 0, 0, 16, src, 16, 1));
+        rejectsNull("src", () -> ops.copyThenCommit(area, 0, 8, 0, 16, 7, null, 8, 1));
+        rejects("length must be in [0, " + PerCpuOps.MAX_COPY_BYTES + "], was -1",
+                () -> ops.copyThenCommit(area, 0, 8, 0, 16, 7, src, -1, 1));
+        rejects("length must be at most src.byteSize() 16, was 17", () -> ops.copyThenCommit(area, 0, 8, 0, 16, 7, src, 17, 1));
+        rejects("length must be at most the stride less the header, 120, was 4096",
+                () -> ops.copyThenCommit(area, 0, 8, 0, 16, 7, MemorySegment.ofArray(new byte[4096]), 4096, 1));
+        rejects("length must be in [0, " + PerCpuOps.MAX_COPY_BYTES + "], was 5000", () -> ops.copyThenCommit(
+                cpuArea(1, 8192, 0), 0, 8, 0, 16, 7, MemorySegment.ofArray(new byte[5000]), 5000, 1));
+        rejects("src must not overlap", () -> ops.copyThenCommit(area, 0, 8, 0, 16, 7, area.region(1).asSlice(64, 16), 16, 1));
+        rejects("dstOffset", () -> ops.copyThenCommit(area, 0, 8, 0, -1, 7, src, 16, 1));
+        rejects("dstOffset must be a multiple of 8", () -> ops.copyThenCommit(area, 0, 8, 0, 20, 7, src, 16, 1));
+        rejects("guard", () -> ops.copyThenCommit(area, 0, 8, 0, 0, 7, src, 16, 1));
+        // the header counts: [dstOffset, dstOffset + 8 + length) must fit the region
+        rejects("dstOffset must be in [0, 104] for length 24", () -> ops.copyThenCommit(area, 0, 8, 0, 112, 7, src, 16, 1));
+        rejects("dstOffset must be a multiple of 8 in [0, 120], was 128", () -> ops.copyThenCommit(area, 0, 8, 0, 128, 7, src, 0, 1));
+        // ... and must not overlap the counter: the header word, the payload's first and last word
+        rejects("counterOffset 16", () -> ops.copyThenCommit(area, 0, 16, 0, 16, 7, src, 16, 1));
+        rejects("counterOffset 24", () -> ops.copyThenCommit(area, 0, 24, 0, 16, 7, src, 16, 1));
+        rejects("counterOffset 32", () -> ops.copyThenCommit(area, 0, 32, 0, 16, 7, src, 9, 1));
+        rejects("counterOffset", () -> ops.copyThenCommit(area, 0, 0, 0, 16, 7, src, 16, 1));
+        // the boundaries themselves are accepted: a counter right after the record, a full region
+        assertTrue(ops.copyThenCommit(area, 0, 40, 0, 16, 7, src, 16, 1));
+        assertTrue(ops.copyThenCommit(area, 0, 8, 0, 104, -1, src, 16, 1));
+        assertTrue(ops.copyThenCommit(area, 1, 8, 0, 16, Integer.MIN_VALUE, src, 0, 1));
     }
 
     @Test
@@ -185,6 +209,6 @@ class BadInputTest {
         Arena arena = Arena.ofConfined();
         MemorySegment closed = arena.allocate(16);
         arena.close();
-        assertThrows(IllegalStateException.class, () -> ops.copyThenCommit(area, 0, 8, 0, 16, closed, 16, 1));
+        assertThrows(IllegalStateException.class, () -> ops.copyThenCommit(area, 0, 8, 0, 16, 7, closed, 16, 1));
     }
 }

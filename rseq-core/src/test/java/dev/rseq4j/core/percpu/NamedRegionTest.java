@@ -34,10 +34,12 @@ class NamedRegionTest {
             assertFalse(ops.compareAndStore(area, other, WORD, v + 1, 0), "mismatch on the named region");
             assertTrue(ops.compareAndStore(area, other, WORD, v, v + 1));
             assertTrue(ops.storeThenCommit(area, other, WORD, v + 1, SLOT, 42, v + 2));
-            assertTrue(ops.copyThenCommit(area, other, WORD, v + 2, SLOT + 8, MemorySegment.ofArray(record), 16, v + 3));
-            assertEquals(v + 3, area.getLongOpaque(other, WORD));
+            assertTrue(ops.copyThenCommit(area, other, WORD, v + 2, SLOT + 8, 5, MemorySegment.ofArray(record), 16, v + 3));
+            assertEquals(v + 3, area.getLongAcquire(other, WORD));
             assertEquals(42, area.getLongOpaque(other, SLOT));
-            assertEquals(7, area.getLongOpaque(other, SLOT + 8));
+            assertEquals(5L << 32 | 16, area.getLongOpaque(other, SLOT + 8), "header: typeId 5, length 16");
+            assertEquals(7, area.getLongOpaque(other, SLOT + 16));
+            assertEquals(8, area.getLongOpaque(other, SLOT + 24));
         }
         assertEquals(300, area.sumLongOpaque(WORD), "every commit landed on a named region, once");
         System.out.println("named region: " + ops.stats());

@@ -94,12 +94,24 @@ public enum Operation {
     LOAD_COMPARE_TRYSTORE_STORE(true, true, "expectedIndex", "counterOffset", "expected", "slotOffset", "value",
             "newCounter"),
     /**
-     * {@code if (load(counterOff) != expected) return FAILED; copy(dstOff, src, length); commit store-release(counterOff, newCounter)}:
-     * a record into a ring, then its index. Args: expectedIndex, counterOffset, expected, dstOffset, src
-     * (may be a Java heap segment: the downcall is critical with heap access), length, newCounter.
+     * A framed record into a ring, then its index:
+     * <pre>
+     *   if (load(counterOff) != expected) return FAILED
+     *   store(dstOff, header)                                  the record's header word
+     *   copy(dstOff + 8, src, header &amp; 0xFFFFFFFF)              the payload: length = low 32 bits, zero-extended
+     *   commit store-release(counterOff, newCounter)
+     * </pre>
+     * The header ({@code (long) typeId << 32 | length}: little-endian, the int length at byte 0 and
+     * the int type id at byte 4, as Agrona's record descriptor) is written inside the section with
+     * the payload, so that it can only land on a slot this commit publishes. Args: expectedIndex,
+     * counterOffset, expected, dstOffset, header, src (may be a Java heap segment: the downcall is
+     * critical with heap access), newCounter.
      */
-    LOAD_COMPARE_MEMCPY_STORE(true, true, "expectedIndex", "counterOffset", "expected", "dstOffset", "src", "length",
+    LOAD_COMPARE_MEMCPY_STORE(true, true, "expectedIndex", "counterOffset", "expected", "dstOffset", "header", "src",
             "newCounter");
+
+    /** The size of a framed record's header word ({@link #LOAD_COMPARE_MEMCPY_STORE}): its payload starts after it. */
+    public static final int RECORD_HEADER_BYTES = 8;
 
     private final boolean takesExpectedIndex;
     private final boolean publishes;

@@ -88,12 +88,14 @@ public final class PortableOperations {
         return StubStatus.COMMITTED;
     }
 
+    /** A framed record: the header word, then {@code header & 0xFFFFFFFF} payload bytes of {@code src} after it. */
     public static long loadCompareMemcpyStore(MemorySegment region, long counterOffset, long expected,
-                                              long dstOffset, MemorySegment src, long length, long newCounter) {
+                                              long dstOffset, long header, MemorySegment src, long newCounter) {
         if (region.get(JAVA_LONG, counterOffset) != expected) {
             return StubStatus.FAILED;
         }
-        MemorySegment.copy(src, 0, region, dstOffset, length);
+        storeOpaque(region, dstOffset, header);
+        MemorySegment.copy(src, 0, region, dstOffset + Operation.RECORD_HEADER_BYTES, header & 0xFFFF_FFFFL);
         storeOpaque(region, counterOffset, newCounter);
         return StubStatus.COMMITTED;
     }

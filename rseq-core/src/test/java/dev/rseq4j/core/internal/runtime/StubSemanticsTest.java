@@ -268,24 +268,32 @@ class StubSemanticsTest {
         }
         MemorySegment heap = MemorySegment.ofArray(bytes);
         MemorySegment nativeSrc = Arena.ofAuto().allocate(37).copyFrom(heap);
+        // a negative type id: the length must come from the low 32 bits alone (zero-extended)
+        long header = (long) 0xCAFEBABE << 32 | 37;
+        long empty = (long) -1 << 32;   // type id -1, length 0: the header alone
         assertMovedWithWrongIndex(h, area,
-                (d, e) -> (long) h.loadCompareMemcpyStore().invokeExact(d, e, area.address(8L), 0L, area.address(100L), heap, 37L, 1L));
+                (d, e) -> (long) h.loadCompareMemcpyStore().invokeExact(d, e, area.address(8L), 0L, area.address(96L), header, heap, 1L));
         assertMovedWithWrongIndex(h, area,
-                (d, e) -> (long) h.loadCompareMemcpyStore().invokeExact(d, e, area.address(8L), 0L, area.address(100L), nativeSrc, 37L, 1L));
+                (d, e) -> (long) h.loadCompareMemcpyStore().invokeExact(d, e, area.address(8L), 0L, area.address(96L), header, nativeSrc, 1L));
         assertEquals(StubStatus.FAILED, callAndCompare(area,
-                onCurrentRegion(h, (d, e) -> (long) h.loadCompareMemcpyStore().invokeExact(d, e, area.address(8L), 3L, area.address(100L), heap, 37L, 4L)),
-                region -> PortableOperations.loadCompareMemcpyStore(region, 8, 3, 100, heap, 37, 4)));
+                onCurrentRegion(h, (d, e) -> (long) h.loadCompareMemcpyStore().invokeExact(d, e, area.address(8L), 3L, area.address(96L), header, heap, 4L)),
+                region -> PortableOperations.loadCompareMemcpyStore(region, 8, 3, 96, header, heap, 4)));
         assertEquals(StubStatus.COMMITTED, callAndCompare(area,
-                onCurrentRegion(h, (d, e) -> (long) h.loadCompareMemcpyStore().invokeExact(d, e, area.address(8L), 0L, area.address(100L), heap, 37L, 1L)),
-                region -> PortableOperations.loadCompareMemcpyStore(region, 8, 0, 100, heap, 37, 1)));
+                onCurrentRegion(h, (d, e) -> (long) h.loadCompareMemcpyStore().invokeExact(d, e, area.address(8L), 0L, area.address(96L), header, heap, 1L)),
+                region -> PortableOperations.loadCompareMemcpyStore(region, 8, 0, 96, header, heap, 1)));
         assertEquals(StubStatus.COMMITTED, callAndCompare(area,
-                onCurrentRegion(h, (d, e) -> (long) h.loadCompareMemcpyStore().invokeExact(d, e, area.address(16L), 0L, area.address(160L), nativeSrc, 37L, 1L)),
-                region -> PortableOperations.loadCompareMemcpyStore(region, 16, 0, 160, nativeSrc, 37, 1)));
+                onCurrentRegion(h, (d, e) -> (long) h.loadCompareMemcpyStore().invokeExact(d, e, area.address(16L), 0L, area.address(160L), header, nativeSrc, 1L)),
+                region -> PortableOperations.loadCompareMemcpyStore(region, 16, 0, 160, header, nativeSrc, 1)));
+        assertEquals(StubStatus.COMMITTED, callAndCompare(area,
+                onCurrentRegion(h, (d, e) -> (long) h.loadCompareMemcpyStore().invokeExact(d, e, area.address(24L), 0L, area.address(216L), empty, nativeSrc, 1L)),
+                region -> PortableOperations.loadCompareMemcpyStore(region, 24, 0, 216, empty, nativeSrc, 1)));
         boolean found = false;
         for (int i = 0; i < area.regions(); i++) {
-            found |= Arrays.equals(bytes, area.region(i).asSlice(100, 37).toArray(ValueLayout.JAVA_BYTE));
+            MemorySegment region = area.region(i);
+            found |= region.get(ValueLayout.JAVA_INT, 96) == 37 && region.get(ValueLayout.JAVA_INT, 100) == 0xCAFEBABE
+                    && Arrays.equals(bytes, region.asSlice(104, 37).toArray(ValueLayout.JAVA_BYTE));
         }
-        assertTrue(found, "record copied into some region");
+        assertTrue(found, "record (int length at byte 0, int type id at byte 4, then the payload) written into some region");
     }
 
     @ParameterizedTest

@@ -72,7 +72,9 @@ public final class AArch64Assembler {
     private static final int MOVK = 0x72800000 | SF;
     private static final int MOVN = 0x12800000 | SF;
     private static final int ORR_SHIFTED = 0x2a000000 | SF;
+    private static final int ORR_SHIFTED_32 = 0x2a000000;
     private static final int ADD_SHIFTED = 0x0b000000 | SF;
+    private static final int ADD_IMM_64 = 0x11000000 | SF;
     private static final int EOR_SHIFTED = 0x4a000000 | SF;
     private static final int ANDS_SHIFTED = 0x6a000000 | SF;
     private static final int SUBS_SHIFTED_32 = 0x6b000000;
@@ -227,6 +229,11 @@ public final class AArch64Assembler {
         registers(ORR_SHIFTED, rd, ZR, rm);
     }
 
+    /** {@code mov wd, wm} (orr wd, wzr, wm): zero-extends the low 32 bits of {@code xm} into {@code xd} */
+    public void movReg32(Reg rd, Reg rm) {
+        registers(ORR_SHIFTED_32, rd, ZR, rm);
+    }
+
     /** {@code add xd, xn, xm} */
     public void addReg(Reg rd, Reg rn, Reg rm) {
         registers(ADD_SHIFTED, rd, rn, rm);
@@ -240,6 +247,11 @@ public final class AArch64Assembler {
     /** {@code tst xn, xm} (ands xzr, xn, xm): Z set when {@code xn & xm == 0} */
     public void tstReg64(Reg rn, Reg rm) {
         registers(ANDS_SHIFTED, ZR, rn, rm);
+    }
+
+    /** {@code add xd, xn, #imm12} (register 31 is sp in both places) */
+    public void addImm64(Reg rd, Reg rn, int imm12) {
+        emit(ADD_IMM_64 | unsigned(imm12, 12, "imm12") << IMM12_SHIFT | rn(rn) | rd(rd));
     }
 
     /** {@code subs wd, wn, #imm12} */

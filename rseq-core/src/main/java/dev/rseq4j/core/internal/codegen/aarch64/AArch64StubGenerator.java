@@ -219,13 +219,15 @@ public final class AArch64StubGenerator implements StubGenerator {
                     asm.str64Reg(X5, X4, DELTA);    // try-store the slot
                     yield commit(X6, X2);     // release: publishes the slot
                 }
-                case LOAD_COMPARE_MEMCPY_STORE -> { // x2 = counter, x3 = expected, x4 = dst, x5 = src, x6 = length, x7 = newCounter
+                case LOAD_COMPARE_MEMCPY_STORE -> { // x2 = counter, x3 = expected, x4 = dst, x5 = header, x6 = src, x7 = newCounter
                     Label copy = new Label();
                     Label copied = new Label();
                     compare(X2, X3);
-                    asm.addReg(X14, X4, DELTA);     // destination in this region
-                    asm.movReg(X15, X5);
-                    asm.movReg(X12, X6);
+                    asm.str64Reg(X5, X4, DELTA);    // the header, in the section with the payload
+                    asm.addReg(X14, X4, DELTA);
+                    asm.addImm64(X14, X14, Operation.RECORD_HEADER_BYTES); // the payload's destination in this region
+                    asm.movReg(X15, X6);
+                    asm.movReg32(X12, X5);          // length: the header's low 32 bits, zero-extended
                     asm.cbz64(X12, copied);
                     asm.bind(copy);                 // byte loop: restartable at any byte, record unpublished
                     asm.ldrbPostIncrement(X13, X15);

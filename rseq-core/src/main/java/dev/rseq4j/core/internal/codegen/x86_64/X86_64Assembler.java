@@ -113,6 +113,11 @@ public final class X86_64Assembler {
         regReg(REX_W, 0x89, src, dst);
     }
 
+    /** {@code mov r32, r32} (zero-extends into the 64-bit register) */
+    public void movReg32(Reg dst, Reg src) {
+        regReg(0, 0x89, src, dst);
+    }
+
     /** {@code mov r32, imm32} (zero-extends) */
     public void movImm32(Reg dst, int imm) {
         rex(0, 0, 0, dst.high());

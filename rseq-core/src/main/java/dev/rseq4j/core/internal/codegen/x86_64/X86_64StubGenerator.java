@@ -8,6 +8,7 @@ import dev.rseq4j.core.internal.codegen.Probe;
 import dev.rseq4j.core.internal.codegen.StubFrame;
 import dev.rseq4j.core.internal.codegen.StubGenerator;
 import dev.rseq4j.core.internal.codegen.StubOptions;
+import dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.Mem;
 import dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.Reg;
 import dev.rseq4j.core.internal.platform.Arch;
 import dev.rseq4j.core.internal.platform.RseqAbi;
@@ -212,11 +213,12 @@ public final class X86_64StubGenerator implements StubGenerator {
                     asm.movStore64(mem(RAX, R8), R9);   // try-store the slot (unpublished until the commit)
                     yield commit(R11, RDX);
                 }
-                case LOAD_COMPARE_MEMCPY_STORE -> { // rdx = counterOff, rcx = expected, r8 = dstOff, r9 = src, r11 = length, [rsp+16] = newCounter
+                case LOAD_COMPARE_MEMCPY_STORE -> { // rdx = counterOff, rcx = expected, r8 = dstOff, r9 = header, r11 = src, [rsp+16] = newCounter
                     compare(RDX, RCX);
-                    asm.lea(RDI, mem(RAX, R8));
-                    asm.movReg64(RSI, R9);
-                    asm.movReg64(RCX, R11);
+                    asm.movStore64(mem(RAX, R8), R9);   // the header, in the section with the payload
+                    asm.lea(RDI, new Mem(RAX, R8, Operation.RECORD_HEADER_BYTES));
+                    asm.movReg64(RSI, R11);
+                    asm.movReg32(RCX, R9);          // length: the header's low 32 bits, zero-extended
                     asm.repMovsb();                 // restartable at any byte; the record is not yet published
                     asm.movLoad64(R10, mem(RSP, STACK_ARGUMENT_8));
                     yield commit(R10, RDX);

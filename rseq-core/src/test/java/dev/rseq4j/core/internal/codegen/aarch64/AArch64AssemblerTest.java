@@ -336,6 +336,7 @@ class AArch64AssemblerTest {
         record Reg2Method(String name, Function<int[], String> text, Reg2 form) {}
         for (Reg2Method m : List.of(
                 new Reg2Method("movReg", r -> "mov " + x(r[0]) + ", " + x(r[1]), AArch64Assembler::movReg),
+                new Reg2Method("movReg32", r -> "mov " + w(r[0]) + ", " + w(r[1]), AArch64Assembler::movReg32),
                 new Reg2Method("cmpReg32", r -> "cmp " + w(r[0]) + ", " + w(r[1]), AArch64Assembler::cmpReg32),
                 new Reg2Method("cmpReg64", r -> "cmp " + x(r[0]) + ", " + x(r[1]), AArch64Assembler::cmpReg64),
                 new Reg2Method("tstReg64", r -> "tst " + x(r[0]) + ", " + x(r[1]), AArch64Assembler::tstReg64))) {
@@ -380,6 +381,8 @@ class AArch64AssemblerTest {
         // zr as subs's destination
         record ImmMethod(String name, Function<int[], String> text, RegRegImm form) {}
         for (ImmMethod m : List.of(
+                new ImmMethod("addImm64", r -> "add " + xsp(r[0]) + ", " + xsp(r[1]) + ", #" + r[2],
+                        AArch64Assembler::addImm64),
                 new ImmMethod("subsImm32", r -> "subs " + w(r[0]) + ", " + wsp(r[1]) + ", #" + r[2],
                         AArch64Assembler::subsImm32),
                 new ImmMethod("subsImm64", r -> "subs " + x(r[0]) + ", " + xsp(r[1]) + ", #" + r[2],
@@ -758,6 +761,10 @@ class AArch64AssemblerTest {
                 assertRejects(name + " slot 1 " + r, a -> f.emit(a, reg(0), reg(bad), reg(0)));
                 assertRejects(name + " slot 2 " + r, a -> f.emit(a, reg(0), reg(0), reg(bad)));
             }
+            assertRejects("movReg32 rd " + r, a -> a.movReg32(reg(bad), reg(0)));
+            assertRejects("movReg32 rm " + r, a -> a.movReg32(reg(0), reg(bad)));
+            assertRejects("addImm64 rd " + r, a -> a.addImm64(reg(bad), reg(0), 1));
+            assertRejects("addImm64 rn " + r, a -> a.addImm64(reg(0), reg(bad), 1));
             assertRejects("subsImm32 rd " + r, a -> a.subsImm32(reg(bad), reg(0), 1));
             assertRejects("subsImm32 rn " + r, a -> a.subsImm32(reg(0), reg(bad), 1));
             assertRejects("subsImm64 rd " + r, a -> a.subsImm64(reg(bad), reg(0), 1));
@@ -809,6 +816,8 @@ class AArch64AssemblerTest {
         // imm12
         assertRejects("subsImm32 4096", a -> a.subsImm32(reg(0), reg(1), 4096));
         assertRejects("subsImm32 -1", a -> a.subsImm32(reg(0), reg(1), -1));
+        assertRejects("addImm64 4096", a -> a.addImm64(reg(0), reg(1), 4096));
+        assertRejects("addImm64 -1", a -> a.addImm64(reg(0), reg(1), -1));
         assertRejects("subsImm64 4096", a -> a.subsImm64(reg(0), reg(1), 4096));
         assertRejects("subsImm64 -1", a -> a.subsImm64(reg(0), reg(1), -1));
         // scaled offsets: misaligned, one unit past the end, negative

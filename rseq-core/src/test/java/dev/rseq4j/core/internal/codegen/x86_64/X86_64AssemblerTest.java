@@ -206,6 +206,7 @@ class X86_64AssemblerTest {
         record RegRegMethod(String name, String att, boolean r32, RegRegForm form) {}
         List<RegRegMethod> regRegMethods = List.of(
                 new RegRegMethod("movReg64", "mov", false, X86_64Assembler::movReg64),
+                new RegRegMethod("movReg32", "mov", true, X86_64Assembler::movReg32),
                 new RegRegMethod("addReg64", "add", false, X86_64Assembler::addReg64),
                 new RegRegMethod("cmpReg64", "cmp", false, X86_64Assembler::cmpReg64),
                 new RegRegMethod("testReg32", "test", true, X86_64Assembler::testReg32),

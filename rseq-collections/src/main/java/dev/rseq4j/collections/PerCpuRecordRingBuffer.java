@@ -1,0 +1,384 @@
+package dev.rseq4j.collections;
+
+import dev.rseq4j.core.CpuIndexing;
+import dev.rseq4j.core.percpu.PerCpuArea;
+import dev.rseq4j.core.percpu.PerCpuOps;
+import dev.rseq4j.core.percpu.PerCpuStats;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Objects;
+
+import static dev.rseq4j.collections.RecordDescriptor.HEADER_BYTES;
+import static dev.rseq4j.collections.RecordDescriptor.PADDING_TYPE_ID;
+import static dev.rseq4j.collections.RecordDescriptor.recordBytes;
+
+/**
+ * Per-CPU rings of byte records (a type id and a payload) for telemetry and logs: many producer
+ * threads write records, one consumer reads them, in the style of Agrona's
+ * {@code ManyToOneRingBuffer}, but with one ring per CPU and no atomic instruction on the producer
+ * side: a producer copies its record into the ring of the CPU it runs on and commits the ring's
+ * tail inside one restartable sequence (the core's copy-then-commit), so the record appears whole
+ * or not at all.
+ *
+ * <h2>Contract</h2>
+ * <ul>
+ *   <li>Any number of producer threads may {@link #write} concurrently; only one consumer thread at
+ *       a time may {@link #read} (two concurrent readers would hand records out twice).</li>
+ *   <li>{@link #write} returns {@code false} if and only if the record does not fit in the current
+ *       CPU's ring now. Records are at most {@link #maxRecordLength()} bytes: at most 4096 (the copy
+ *       runs inside a critical native call, during which the thread cannot reach a JVM safepoint)
+ *       and at most an eighth of a ring.</li>
+ *   <li>Order: records written on one CPU are read in the order they were committed; records of
+ *       different CPUs have no defined order (a thread that migrates between two writes may see them
+ *       read in the other order: see {@link PerCpuRingBuffer} for where that matters).</li>
+ *   <li>Memory ordering: a write happens-before the read call that hands its record to the handler.</li>
+ *   <li>The handler sees each record's payload as a read-only segment valid only during its call
+ *       ({@link RecordHandler}); the ring reuses that memory afterwards.</li>
+ *   <li>Unlike {@link PerCpuRingBuffer}'s object slots, a record is never half-written from the
+ *       consumer's point of view: a producer descheduled in the middle of its copy is restarted by
+ *       the kernel, so it never holds up the consumer.</li>
+ * </ul>
+ * Every argument is checked before any native call: {@code typeId < 1}, a null source, negative
+ * offsets or lengths, or a length above {@link #maxRecordLength()} throw an exception naming the
+ * parameter and its limit.
+ *
+ * <h2>Implementation notes</h2>
+ * <pre>
+ *   one native region per CPU (PerCpuArea, stride 64 + bytesPerRegion)
+ *   0       8       16          64                                          64 + bytesPerRegion
+ *   +-------+-------+-----------+--------------------------------------------+
+ *   | guard | tail  |  padding  | ring: records (RecordDescriptor), wrapping  |
+ *   +-------+-------+-----------+--------------------------------------------+
+ *   heads: Java long[], one 128-byte stride per region: head at 0, producers' cached limit at 64
+ * </pre>
+ * {@code tail} and {@code head} are byte positions that only grow; a record at position {@code p}
+ * starts at ring offset {@code p & (bytesPerRegion - 1)}. A writer on region {@code r} reads the
+ * tail (opaque) and its cached limit ({@code head + bytesPerRegion}, refreshed from the consumer's
+ * head, acquire, when the record does not fit below it; a stale head only makes the check stricter).
+ * If the record would cross the ring's end it first commits a padding record up to the end
+ * ({@code storeThenCommit}), then writes the record at the start ({@code copyThenCommit}: header
+ * word, payload, tail). Both commits are store-releases (plain stores on x86_64), and name region
+ * {@code r}: if another writer moved the tail first, or the thread migrated, the writer starts over
+ * on the region it runs on then. The consumer reads a region's tail with an acquire load, hands out
+ * the records below it, then publishes the new head with a release store after the handler returned
+ * (so a writer reuses the bytes only after the handler is done with them).
+ */
+public final class PerCpuRecordRingBuffer {
+    /** Rings hold at least this many bytes each. */
+    public static final int MIN_BYTES_PER_REGION = 256;
+    /** Rings hold at most this many bytes each (after rounding up to a power of two). */
+    public static final int MAX_BYTES_PER_REGION = 1 << 30;
+
+    /** Region words: the guard at 0, the tail at 8; the ring starts on the next cache line. */
+    private static final long TAIL = 8;
+    private static final long DATA = 64;
+    private static final int INDEX_STRIDE = 16;
+    private static final int LIMIT_INDEX = 8;
+    private static final VarHandle INDEX = MethodHandles.arrayElementVarHandle(long[].class);
+
+    /** The production CPU-indexed operations as a constant (see {@code PerCpuFreeList.CPU}). */
+    private static final PerCpuOps CPU = PerCpuOps.cpuIndexed();
+
+    private final PerCpuOps ops;
+    private final PerCpuArea area;
+    private final int regions;
+    private final int bytesPerRegion;
+    private final long mask;
+    private final int maxRecordLength;
+    /** Per region: the head (consumer only) at {@code (r + 1) * INDEX_STRIDE}, the producers' cached limit 8 longs later. */
+    private final long[] indices;
+    /** Per region: its ring, read-only, for the handler's views. */
+    private final MemorySegment[] rings;
+
+    // Consumer state (one consumer thread at a time).
+    private int cursor;
+
+    /**
+     * Empty rings of {@code bytesPerRegion} bytes (rounded up to a power of two) per possible CPU,
+     * indexed by CPU number.
+     *
+     * @throws IllegalArgumentException if {@code bytesPerRegion} is not in
+     *         [{@value #MIN_BYTES_PER_REGION}, {@value #MAX_BYTES_PER_REGION}]
+     */
+    public PerCpuRecordRingBuffer(int bytesPerRegion) {
+        this(PerCpuOps.cpuIndexed(), bytesPerRegion);
+    }
+
+    /** For tests and the builder: rings over the given operations (instrumented, lock mode, mm_cid). */
+    PerCpuRecordRingBuffer(PerCpuOps ops, int bytesPerRegion) {
+        this.ops = Objects.requireNonNull(ops, "ops must not be null");
+        this.bytesPerRegion = roundBytes(bytesPerRegion);
+        this.mask = this.bytesPerRegion - 1;
+        this.maxRecordLength = (int) Math.min(PerCpuOps.MAX_COPY_BYTES, this.bytesPerRegion / 8 - HEADER_BYTES);
+        this.area = PerCpuArea.forPossibleCpus(ops.indexing(), DATA + this.bytesPerRegion);
+        this.regions = area.regions();
+        this.indices = new long[(regions + 2) * INDEX_STRIDE];
+        this.rings = new MemorySegment[regions];
+        for (int r = 0; r < regions; r++) {
+            indices[limitIndex(r)] = this.bytesPerRegion;
+            rings[r] = area.region(r).asSlice(DATA, this.bytesPerRegion).asReadOnly();
+        }
+    }
+
+    static int roundBytes(int bytesPerRegion) {
+        if (bytesPerRegion < MIN_BYTES_PER_REGION || bytesPerRegion > MAX_BYTES_PER_REGION) {
+            throw new IllegalArgumentException("bytesPerRegion must be in [" + MIN_BYTES_PER_REGION + ", "
+                    + MAX_BYTES_PER_REGION + "], was " + bytesPerRegion);
+        }
+        return Integer.highestOneBit(bytesPerRegion - 1) << 1;
+    }
+
+    /**
+     * A builder of rings of {@code bytesPerRegion} bytes (rounded up to a power of two).
+     *
+     * @throws IllegalArgumentException if {@code bytesPerRegion} is not in
+     *         [{@value #MIN_BYTES_PER_REGION}, {@value #MAX_BYTES_PER_REGION}]
+     */
+    public static Builder builder(int bytesPerRegion) {
+        roundBytes(bytesPerRegion);
+        return new Builder(bytesPerRegion);
+    }
+
+    /** Builder of record rings; not thread-safe, reusable. */
+    public static final class Builder {
+        private final int bytesPerRegion;
+        private CpuIndexing indexing = CpuIndexing.CPU;
+
+        private Builder(int bytesPerRegion) {
+            this.bytesPerRegion = bytesPerRegion;
+        }
+
+        /** Index rings by CPU number (default) or by concurrency id (mm_cid, Linux 6.3+). */
+        public Builder indexing(CpuIndexing indexing) {
+            this.indexing = Objects.requireNonNull(indexing, "indexing must not be null");
+            return this;
+        }
+
+        /**
+         * @throws UnsupportedOperationException for concurrency-id indexing where rseq works but the
+         *         kernel has no mm_cid
+         */
+        public PerCpuRecordRingBuffer build() {
+            return new PerCpuRecordRingBuffer(indexing == CpuIndexing.CPU ? PerCpuOps.cpuIndexed()
+                    : PerCpuOps.concurrencyIdIndexed(), bytesPerRegion);
+        }
+    }
+
+    private static int headIndex(int region) {
+        return (region + 1) * INDEX_STRIDE;
+    }
+
+    private static int limitIndex(int region) {
+        return (region + 1) * INDEX_STRIDE + LIMIT_INDEX;
+    }
+
+    // ---------------------------------------------------------------- producers
+
+    /**
+     * Copies {@code src[offset, offset + length)} as one record of type {@code typeId} into the
+     * current CPU's ring.
+     *
+     * @return {@code false} if and only if the record does not fit in that ring now
+     * @throws IllegalArgumentException if {@code typeId < 1} or {@code length} is above {@link #maxRecordLength()}
+     * @throws NullPointerException if {@code src} is null
+     * @throws IndexOutOfBoundsException if {@code offset} or {@code length} is negative, or
+     *         {@code offset + length > src.length}
+     */
+    public boolean write(int typeId, byte[] src, int offset, int length) {
+        Objects.requireNonNull(src, "src must not be null");
+        if (offset < 0 || length < 0 || offset > src.length - length) {
+            throw new IndexOutOfBoundsException("offset " + offset + " and length " + length
+                    + " must be non-negative with offset + length <= src.length " + src.length);
+        }
+        checkRecord(typeId, length);
+        return commit(typeId, MemorySegment.ofArray(src).asSlice(offset, length), length);
+    }
+
+    /**
+     * Copies all of {@code src} (heap or native; not this ring's memory) as one record of type
+     * {@code typeId} into the current CPU's ring.
+     *
+     * @return {@code false} if and only if the record does not fit in that ring now
+     * @throws IllegalArgumentException if {@code typeId < 1} or {@code src.byteSize()} is above {@link #maxRecordLength()}
+     * @throws NullPointerException if {@code src} is null
+     * @throws IllegalStateException if {@code src}'s arena is closed
+     */
+    public boolean write(int typeId, MemorySegment src) {
+        Objects.requireNonNull(src, "src must not be null");
+        long length = src.byteSize();
+        checkRecord(typeId, length);
+        return commit(typeId, src, (int) length);
+    }
+
+    private void checkRecord(int typeId, long length) {
+        if (typeId < 1) {
+            throw new IllegalArgumentException("typeId must be at least 1, was " + typeId);
+        }
+        if (length > maxRecordLength) {
+            throw new IllegalArgumentException("length must be at most maxRecordLength() " + maxRecordLength
+                    + ", was " + length);
+        }
+    }
+
+    private boolean commit(int typeId, MemorySegment src, int length) {
+        PerCpuOps ops = this.ops;
+        long bytes = recordBytes(length);
+        int region = ops == CPU ? CPU.currentIndex(area) : ops.currentIndex(area);
+        for (;;) {
+            long tail = area.getLongOpaque(region, TAIL);
+            long offset = tail & mask;
+            long toEnd = bytesPerRegion - offset;
+            long needed = bytes <= toEnd ? bytes : toEnd + bytes;
+            if (tail + needed > indices[limitIndex(region)] && tail + needed > refreshLimit(region)) {
+                return false;
+            }
+            if (bytes <= toEnd) {
+                if (ops == CPU
+                        ? CPU.copyThenCommit(area, region, TAIL, tail, DATA + offset, typeId, src, length, tail + bytes)
+                        : ops.copyThenCommit(area, region, TAIL, tail, DATA + offset, typeId, src, length, tail + bytes)) {
+                    return true;
+                }
+            } else if (ops.storeThenCommit(area, region, TAIL, tail, DATA + offset, RecordDescriptor.padding(toEnd),
+                    tail + toEnd)) {
+                continue;   // padded up to the end (the check above counted it): the record goes at offset 0
+            }
+            // NOTE: another writer moved the tail first, or this thread migrated: start over where it runs now.
+            region = ops == CPU ? CPU.currentIndex(area) : ops.currentIndex(area);
+        }
+    }
+
+    /** Reads the head (acquire) and caches {@code head + bytesPerRegion} as the region's limit (racy by design, as in PerCpuRingBuffer). */
+    private long refreshLimit(int region) {
+        long limit = (long) INDEX.getAcquire(indices, headIndex(region)) + bytesPerRegion;
+        indices[limitIndex(region)] = limit;
+        return limit;
+    }
+
+    // ---------------------------------------------------------------- consumer
+
+    /**
+     * Hands every record available now to {@code handler}, ring after ring (the first ring visited
+     * rotates from call to call).
+     *
+     * @return the number of records handed out
+     */
+    public int read(RecordHandler handler) {
+        return read(handler, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Hands up to {@code limit} available records to {@code handler}, ring after ring; the next call
+     * starts with the ring after the last one this call visited, so no ring starves another. A record
+     * is consumed once its handler call starts: if the handler throws, that record is not redelivered
+     * (the records before it are consumed too, the ones after it are not).
+     *
+     * @return the number of records handed out
+     * @throws NullPointerException if {@code handler} is null
+     * @throws IllegalArgumentException if {@code limit} is not positive
+     * @throws IllegalStateException if a record header is corrupt (its length reaches past the ring's
+     *         end or tail): only a write into the ring's memory that bypassed this class can do that;
+     *         the records before it are consumed, the ring stays stuck at it
+     */
+    public int read(RecordHandler handler, int limit) {
+        Objects.requireNonNull(handler, "handler must not be null");
+        if (limit < 1) {
+            throw new IllegalArgumentException("limit must be positive, was " + limit);
+        }
+        int read = 0;
+        int region = cursor;
+        for (int visited = 0; visited < regions && read < limit; visited++) {
+            read += readRegion(region, handler, limit - read);
+            region = region + 1 == regions ? 0 : region + 1;
+        }
+        cursor = region;
+        return read;
+    }
+
+    private int readRegion(int region, RecordHandler handler, int limit) {
+        long start = indices[headIndex(region)];
+        // NOTE: acquire: pairs with the writers' release commits, so every record below the tail is whole.
+        long tail = area.getLongAcquire(region, TAIL);
+        if (start >= tail) {
+            return 0;
+        }
+        MemorySegment ring = rings[region];
+        long head = start;
+        int read = 0;
+        try {
+            while (head < tail && read < limit) {
+                long at = head & mask;
+                long header = ring.get(ValueLayout.JAVA_LONG, at);
+                int length = RecordDescriptor.length(header);
+                int typeId = RecordDescriptor.typeId(header);
+                if (length < 0 || length > bytesPerRegion - at - HEADER_BYTES || head + HEADER_BYTES + length > tail) {
+                    // NOTE: cannot happen while every write goes through the operations (the header is
+                    // committed with its record); a wild write into the ring's memory must not send the
+                    // consumer off into other records or past the tail.
+                    throw new IllegalStateException("corrupt record header " + Long.toHexString(header) + " in region "
+                            + region + " at position " + head + " (tail " + tail + ")");
+                }
+                if (typeId == PADDING_TYPE_ID) {
+                    head += HEADER_BYTES + length;
+                    continue;
+                }
+                head += recordBytes(length);
+                read++;
+                handler.onRecord(typeId, ring.asSlice(at + HEADER_BYTES, length));
+            }
+        } finally {
+            // NOTE: release, after the handler returned: a writer that sees this head (acquire) may
+            // overwrite the bytes, and the handler is done with them.
+            INDEX.setRelease(indices, headIndex(region), head);
+        }
+        return read;
+    }
+
+    // ---------------------------------------------------------------- any thread
+
+    /** The largest payload one record may have: min(4096, bytesPerRegion / 8 - 8). */
+    public int maxRecordLength() {
+        return maxRecordLength;
+    }
+
+    /** The bytes of each ring (the constructor's argument rounded up to a power of two). */
+    public int bytesPerRegion() {
+        return bytesPerRegion;
+    }
+
+    /** The number of rings: one per possible CPU (or concurrency id). */
+    public int regions() {
+        return regions;
+    }
+
+    /**
+     * Bytes in all rings not yet read (headers and padding included): an estimate while writers or
+     * the reader run, each ring read at a different moment.
+     */
+    public long size() {
+        long size = 0;
+        for (int r = 0; r < regions; r++) {
+            long head = (long) INDEX.getAcquire(indices, headIndex(r));
+            size += Math.max(0, Math.min(area.getLongOpaque(r, TAIL) - head, bytesPerRegion));
+        }
+        return size;
+    }
+
+    /** Whether writers commit with restartable sequences ({@code false} in lock mode). */
+    public boolean restartable() {
+        return ops.restartable();
+    }
+
+    /** Counts of rare events (aborts, slow paths) of this ring's operations, for diagnostics. */
+    public PerCpuStats stats() {
+        return ops.stats();
+    }
+
+    @Override
+    public String toString() {
+        return "PerCpuRecordRingBuffer[regions=" + regions + ", bytesPerRegion=" + bytesPerRegion + ", size=" + size()
+                + ", restartable=" + restartable() + "]";
+    }
+}
