@@ -10,7 +10,8 @@
  * pop: every handle held exactly once) and {@link dev.rseq4j.collections.PerCpuObjectPool} (never
  * leased to two holders at once, never lost); {@link dev.rseq4j.collections.PerCpuRingBuffer} (an
  * offer on another CPU races the consumer's poll: every element consumed exactly once; an element's
- * plain fields published by the offer); {@code PoolStress} explains why their lists, pools and rings
+ * plain fields published by the offer) and {@link dev.rseq4j.collections.PerCpuRecordRingBuffer}
+ * (the same two for byte records: each read exactly once and whole); {@code PoolStress} explains why their lists, pools and rings
  * are recycled between states rather than made per state. {@link dev.rseq4j.stress.RseqModeTest} reports whether the forked VMs ran in rseq
  * mode at all: without {@code --enable-native-access} they fall back to lock mode, and the other
  * tests would then only test the lock.
