@@ -39,7 +39,7 @@ import java.util.Map;
  * (quick: 3).
  * Rings: every queue of {@link RingBenchmarks}, then both rings of {@link RecordRingBenchmarks} at each
  * record size, with 1, 2, 4 and 8 producers and one consumer, successful offers (writes) per second
- * with ours / peer ratios; about 8 minutes (quick: 2).
+ * with ours / peer ratios; about 7 minutes (quick: 2).
  */
 public final class CounterReport {
     private static final String[] FULL = {"perCpuCounter", "longAdder", "atomicLong", "jctoolsStriped", "emptyDowncall",
