@@ -40,7 +40,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * (JMH's primary score for the group) are not reported.
  *
  * <p>Queues ({@code queue} parameter): {@link PerCpuRingBuffer}, JCTools {@link MpscArrayQueue} and
- * {@link MpscUnboundedXaddArrayQueue}, {@link ArrayBlockingQueue}, {@link ConcurrentLinkedQueue}.
+ * {@link MpscUnboundedXaddArrayQueue} (chunks of 1024), {@link ArrayBlockingQueue}, {@link ConcurrentLinkedQueue}.
  * Capacity: {@value #CAPACITY} for every bounded queue, and {@value #CAPACITY} <em>per CPU</em> for
  * ours ({@code new PerCpuRingBuffer<>(8192)}): what one producer can put in before its offer fails
  * is then the same for all, and it is the drop-in the class documents ({@code new MpscArrayQueue<>(n)}
