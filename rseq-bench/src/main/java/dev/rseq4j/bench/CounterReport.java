@@ -29,12 +29,17 @@ import java.util.Map;
  *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --memory  the memory tables alone
  *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --pools   the pool tables alone ({@link PoolBenchmarks})
  *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --pools --quick
+ *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --rings   the ring tables alone ({@link RingBenchmarks}, {@link RecordRingBenchmarks})
+ *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --rings --quick
  * </pre>
  * Full: threads 1, 2, 4, 8 (sum benchmarks: 1); 3 x 1 s warm-up, 5 x 1 s measurement, 1 fork per benchmark. Quick:
  * threads 1, 2, 4; PerCpuCounter, LongAdder, AtomicLong; 1 x 0.5 s warm-up, 2 x 0.5 s measurement.
  * Pools: every {@link PoolBenchmarks} benchmark at threads 1, 2, 4, 8 (quick: the same, with the quick
  * iterations), with JMH's GC profiler for the bytes allocated per operation; about 8 minutes
  * (quick: 3).
+ * Rings: every queue of {@link RingBenchmarks}, then both rings of {@link RecordRingBenchmarks} at each
+ * record size, with 1, 2, 4 and 8 producers and one consumer, successful offers (writes) per second
+ * with ours / peer ratios; about 7 minutes (quick: 2).
  */
 public final class CounterReport {
     private static final String[] FULL = {"perCpuCounter", "longAdder", "atomicLong", "jctoolsStriped", "emptyDowncall",
@@ -52,6 +57,10 @@ public final class CounterReport {
         boolean quick = List.of(args).contains("--quick");
         if (List.of(args).contains("--pools")) {   // the pool tables alone
             pools(quick);
+            return;
+        }
+        if (List.of(args).contains("--rings")) {   // the ring tables alone
+            rings(quick);
             return;
         }
         int[] threads = quick ? new int[] {1, 2, 4} : new int[] {1, 2, 4, 8};
@@ -88,27 +97,39 @@ public final class CounterReport {
     }
 
     private static RunResult run(String regex, int threads, boolean quick, boolean gc) throws RunnerException {
-        ChainedOptionsBuilder o = new OptionsBuilder().include(regex).threads(threads).forks(1)
-                .verbosity(VerboseMode.SILENT).shouldFailOnError(true);
+        ChainedOptionsBuilder o = options(regex, quick).threads(threads);
         if (gc) {
             o.addProfiler(GCProfiler.class);
         }
+        RunResult result = runOne(o, regex);
+        System.err.printf("  %-60s threads=%d %s ns/op%n", regex, threads, score(result));
+        return result;
+    }
+
+    /** The options every run shares: one fork, silent, the JDK 24+ flags, the quick iterations if asked. */
+    private static ChainedOptionsBuilder options(String regex, boolean quick) {
+        ChainedOptionsBuilder o = new OptionsBuilder().include(regex).forks(1)
+                .verbosity(VerboseMode.SILENT).shouldFailOnError(true);
         if (Runtime.version().feature() >= 24) {
-            // JMH calls sun.misc.Unsafe, which JDK 24+ warns about in every fork.
+            // JMH calls sun.misc.Unsafe, which JDK 24+ warns about in every fork; these flags replace the
+            // benchmarks' own @Fork flags, so they include RecordRingBenchmarks' export for Agrona.
             o.jvmArgsAppend("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-                    "--add-opens", "java.base/java.util.concurrent.atomic=ALL-UNNAMED");
+                    "--add-opens", "java.base/java.util.concurrent.atomic=ALL-UNNAMED",
+                    "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED");
         }
         if (quick) {
             o.warmupIterations(1).warmupTime(TimeValue.milliseconds(500))
                     .measurementIterations(2).measurementTime(TimeValue.milliseconds(500));
         }
+        return o;
+    }
+
+    private static RunResult runOne(ChainedOptionsBuilder o, String regex) throws RunnerException {
         Collection<RunResult> r = new Runner(o.build()).run();
         if (r.size() != 1) {
             throw new IllegalStateException("expected one result for " + regex + ", got " + r.size());
         }
-        RunResult result = r.iterator().next();
-        System.err.printf("  %-60s threads=%d %s ns/op%n", regex, threads, score(result));
-        return result;
+        return r.iterator().next();
     }
 
     private static void printIncrementTable(Map<Integer, Map<String, RunResult>> results, String[] benchmarks) {
@@ -203,6 +224,102 @@ public final class CounterReport {
         return t.toString();
     }
 
+    private static final int[] PRODUCERS = {1, 2, 4, 8};
+    private static final String[] QUEUES = {"PerCpuRingBuffer", "MpscArrayQueue", "MpscUnboundedXaddArrayQueue",
+        "ArrayBlockingQueue", "ConcurrentLinkedQueue"};
+    private static final String[] RECORD_RINGS = {"ours", "agrona"};
+
+    /**
+     * Runs {@link RingBenchmarks} (every queue) and {@link RecordRingBenchmarks} (both rings, each record
+     * size) with 1, 2, 4 and 8 producers and one consumer, and prints a table of successful offers per
+     * second and ours / peer for the objects and for each record size.
+     */
+    private static void rings(boolean quick) throws RunnerException {
+        int cpus = Runtime.getRuntime().availableProcessors();
+        System.out.println("mode=" + Rseq.status().mode() + " cpus=" + cpus + " possibleCpus=" + Rseq.possibleCpus()
+                + " jdk=" + Runtime.version() + (quick ? " (quick JMH run: noisy)" : ""));
+        System.out.println("Rows with producers + 1 consumer > cpus (" + cpus + ") are oversubscribed: time-sliced"
+                + " threads, the figures measure the scheduler as much as the queue.");
+        Map<Integer, Map<String, RunResult>> objects = new LinkedHashMap<>();
+        for (int n : PRODUCERS) {
+            Map<String, RunResult> row = new LinkedHashMap<>();
+            for (String q : QUEUES) {
+                row.put(q, runRing(RingBenchmarks.class.getName() + ".queue$", n, quick, "queue", q));
+            }
+            objects.put(n, row);
+        }
+        System.out.println();
+        System.out.println("offer of a preallocated object, one consumer draining concurrently, successful offers per"
+                + " second of all producers together, millions (higher is better; in parentheses: failed offers,"
+                + " queue full, as a share of all offers)");
+        System.out.println();
+        System.out.print(ringTable(objects, QUEUES));
+        for (String size : new String[] {"16", "64", "256"}) {
+            Map<Integer, Map<String, RunResult>> records = new LinkedHashMap<>();
+            for (int n : PRODUCERS) {
+                Map<String, RunResult> row = new LinkedHashMap<>();
+                for (String ring : RECORD_RINGS) {
+                    row.put(ring, runRing(RecordRingBenchmarks.class.getName() + "." + ring + "$", n, quick, "size", size));
+                }
+                records.put(n, row);
+            }
+            System.out.println();
+            System.out.println("write of a " + size + "-byte record, one consumer reading concurrently, successful writes"
+                    + " per second of all producers together, millions (higher is better; in parentheses: failed"
+                    + " writes, ring full)");
+            System.out.println();
+            System.out.print(ringTable(records, RECORD_RINGS));
+        }
+    }
+
+    /** One thread group of {@code producers} producers and one consumer (JMH orders a group's methods by name: offer first). */
+    private static RunResult runRing(String regex, int producers, boolean quick, String param, String value)
+            throws RunnerException {
+        RunResult result = runOne(options(regex, quick).threadGroups(producers, 1).param(param, value), regex);
+        System.err.printf("  %-60s %s=%s producers=%d %s M offers/s%s%n", regex, param, value, producers,
+                score(offers(result), 1e-6), failed(result));
+        return result;
+    }
+
+    /** Successful offers per second (a secondary result: the {@link RingBenchmarks.Offers} counter). */
+    private static Result<?> offers(RunResult r) {
+        return r.getSecondaryResults().get("offersMade");
+    }
+
+    /** " (F%)": failed offers as a share of all offers. */
+    private static String failed(RunResult r) {
+        double made = offers(r).getScore();
+        double failed = r.getSecondaryResults().get("offersFailed").getScore();
+        return String.format(" (%.0f%%)", 100 * failed / (made + failed));
+    }
+
+    /** Millions of successful offers per second per ring and producer count, then ours (the first) / each peer. */
+    static String ringTable(Map<Integer, Map<String, RunResult>> results, String[] rings) {
+        StringBuilder t = new StringBuilder("| producers |");
+        StringBuilder rule = new StringBuilder("|---|");
+        for (String b : rings) {
+            t.append(' ').append(b).append(" M/s (failed) |");
+            rule.append("---|");
+        }
+        for (int i = 1; i < rings.length; i++) {
+            t.append(" ours / ").append(rings[i]).append(" |");
+            rule.append("---|");
+        }
+        t.append('\n').append(rule).append('\n');
+        results.forEach((producers, row) -> {
+            t.append("| ").append(producers).append(" |");
+            for (String b : rings) {
+                t.append(' ').append(score(offers(row.get(b)), 1e-6)).append(failed(row.get(b))).append(" |");
+            }
+            double ours = offers(row.get(rings[0])).getScore();
+            for (int i = 1; i < rings.length; i++) {
+                t.append(String.format(" %.3g |", ours / offers(row.get(rings[i])).getScore()));
+            }
+            t.append('\n');
+        });
+        return t.toString();
+    }
+
     /** " (N B)" from the GC profiler's gc.alloc.rate.norm, or "" without it. */
     private static String allocated(RunResult r) {
         Result<?> norm = r.getSecondaryResults().get("gc.alloc.rate.norm");
@@ -213,11 +330,15 @@ public final class CounterReport {
         return r.getPrimaryResult().getScore();
     }
 
-    /** Score ± the 99.9% confidence half-width, which JMH cannot compute from fewer than 3 iterations. */
     private static String score(RunResult r) {
-        double error = r.getPrimaryResult().getScoreError();
-        return Double.isFinite(error) ? String.format("%.2f ± %.2f", r.getPrimaryResult().getScore(), error)
-                : String.format("%.2f", r.getPrimaryResult().getScore());
+        return score(r.getPrimaryResult(), 1);
+    }
+
+    /** Score ± the 99.9% confidence half-width (JMH cannot compute it from fewer than 3 iterations), times {@code scale}. */
+    private static String score(Result<?> r, double scale) {
+        double error = r.getScoreError();
+        return Double.isFinite(error) ? String.format("%.2f ± %.2f", r.getScore() * scale, error * scale)
+                : String.format("%.2f", r.getScore() * scale);
     }
 
     /**

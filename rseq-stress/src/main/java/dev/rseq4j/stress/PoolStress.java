@@ -2,6 +2,7 @@ package dev.rseq4j.stress;
 
 import dev.rseq4j.collections.PerCpuFreeList;
 import dev.rseq4j.collections.PerCpuObjectPool;
+import dev.rseq4j.collections.PerCpuRingBuffer;
 import dev.rseq4j.core.percpu.NodePool;
 import dev.rseq4j.core.percpu.WordArena;
 
@@ -10,12 +11,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
 /**
- * What the free-list and pool tests share: per-VM recyclers of their lists, pools and node pools,
- * and the tally that lets an arbiter check a multiset of handles in one int.
+ * What the free-list, pool and ring tests share: per-VM recyclers of their lists, pools, node pools
+ * and rings, and the tally that lets an arbiter check a multiset of handles in one int.
  *
  * <h2>Why recycle, and why this is safe</h2>
  * jcstress creates millions of states per test. A {@link PerCpuFreeList} (and so a pool) maps a page
- * for its per-CPU heads and allocates its nodes natively: one per state would mean millions of
+ * for its per-CPU heads and allocates its nodes natively (a ring maps a page for its tails): one per state would mean millions of
  * mmaps, munmaps and cleaners. One list shared by all states is wrong: the actors of one state run
  * while other states' actors run on the same structure (jcstress runs each actor over an array of
  * states), so a pop could return another state's handle, and giving each state its own handle range
@@ -61,6 +62,12 @@ final class PoolStress {
 
     /** Two 8-byte nodes (next pointer at 0) for the core list tests, whose heads are arena words. */
     static final Recycler<NodePool> NODES = new Recycler<>(() -> new NodePool(2, 8, 0));
+
+    /**
+     * Rings of two elements per CPU: each ring test offers at most two, so no offer finds its ring
+     * full. Recycled only empty (drained by the arbiter), so the next state's ring starts as a new one.
+     */
+    static final Recycler<PerCpuRingBuffer<Object>> RINGS = new Recycler<>(() -> new PerCpuRingBuffer<>(2));
 
     /** A pooled object that knows how many actors hold it (a second holder is a double lease). */
     static final class Holder {
@@ -127,6 +134,24 @@ final class PoolStress {
             for (int i = 0; i < n; i++) {
                 t += tally(batch[i]);
             }
+        }
+        return t;
+    }
+
+    /** The tally of one element polled from a ring test's ring (0 or 1; null, an empty ring, counts 0). */
+    static int tallyPolled(Object polled) {
+        return polled == null ? 0 : tally((Integer) polled);
+    }
+
+    /** Polls {@code ring} until it reports empty (at most 3 polls: more than 2 is a duplicate already). */
+    static int drain(PerCpuRingBuffer<Object> ring) {
+        int t = 0;
+        for (int i = 0; i < 3; i++) {
+            Object e = ring.poll();
+            if (e == null) {
+                break;
+            }
+            t += tallyPolled(e);
         }
         return t;
     }

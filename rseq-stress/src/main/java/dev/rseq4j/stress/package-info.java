@@ -8,7 +8,10 @@
  * increments; the free-lists under the pools (push and pop races on one list, the production fast
  * path against forced slow paths on the same list heads, a steal's {@code popBatch} against a fast
  * pop: every handle held exactly once) and {@link dev.rseq4j.collections.PerCpuObjectPool} (never
- * leased to two holders at once, never lost); {@code PoolStress} explains why their lists and pools
+ * leased to two holders at once, never lost); {@link dev.rseq4j.collections.PerCpuRingBuffer} (an
+ * offer on another CPU races the consumer's poll: every element consumed exactly once; an element's
+ * plain fields published by the offer) and {@link dev.rseq4j.collections.PerCpuRecordRingBuffer}
+ * (the same two for byte records: each read exactly once and whole); {@code PoolStress} explains why their lists, pools and rings
  * are recycled between states rather than made per state. {@link dev.rseq4j.stress.RseqModeTest} reports whether the forked VMs ran in rseq
  * mode at all: without {@code --enable-native-access} they fall back to lock mode, and the other
  * tests would then only test the lock.
