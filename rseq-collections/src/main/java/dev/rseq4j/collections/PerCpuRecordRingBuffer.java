@@ -194,7 +194,10 @@ public final class PerCpuRecordRingBuffer {
                     + " must be non-negative with offset + length <= src.length " + src.length);
         }
         checkRecord(typeId, length);
-        return commit(typeId, MemorySegment.ofArray(src).asSlice(offset, length), length);
+        // NOTE: a heap segment per call (56 bytes; the JIT cannot elide it because the operation's
+        // slow path takes it too), and a slice only when the record is part of the array.
+        MemorySegment heap = MemorySegment.ofArray(src);
+        return commit(typeId, offset == 0 ? heap : heap.asSlice(offset, length), length);
     }
 
     /**

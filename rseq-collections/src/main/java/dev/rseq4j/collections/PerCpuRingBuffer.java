@@ -92,8 +92,9 @@ import java.util.Objects;
  *   <li>stores the element in the slot with a release store.</li>
  * </ol>
  * The consumer, on region {@code r}, reads the slot of sequence {@code head} with an acquire load
- * (it reads the native {@code tail}, opaque, only when it has consumed everything up to the last
- * tail it saw); a non-null element is taken: the consumer clears the slot (plain) and publishes
+ * (it reads the native {@code tail}, opaque, only when that slot is empty, to tell an empty ring from
+ * a reserved slot: so it does not pull the producers' tail line while elements flow); a non-null
+ * element is taken: the consumer clears the slot (plain) and publishes
  * {@code head + 1} with a release store, so that a producer that sees the new head (acquire) also
  * sees the cleared slot before it reuses it. A null slot below the tail is a reservation whose
  * element is not stored yet (see above). The release store of the element and the consumer's
@@ -438,12 +439,17 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
         int region = cursor;
         for (int visited = 0; visited < regions; visited++) {
             long head = indices[headIndex(region)];
-            while (head < tailSeen[region] || head < (tailSeen[region] = tails.getLongOpaque(region, TAIL))) {
+            for (;;) {
                 int slot = slot(region, head);
-                // NOTE: acquire: pairs with the producer's release store of the element.
+                // NOTE: acquire: pairs with the producer's release store of the element. A non-null
+                // slot at head is the element of sequence head (a producer writes the slot of sequence
+                // t only after reserving t < head + capacity, and t = head modulo capacity), so the
+                // tail, which producers write, is read only when the slot is empty.
                 Object e = ELEMENT.getAcquire(elements, slot);
                 if (e == null) {
-                    pending = true;          // reserved, not yet stored: never skip it (per-ring FIFO)
+                    if (head < tailSeen[region] || head < (tailSeen[region] = tails.getLongOpaque(region, TAIL))) {
+                        pending = true;      // reserved, not yet stored: never skip it (per-ring FIFO)
+                    }
                     break;
                 }
                 if (take || e == SKIP) {
