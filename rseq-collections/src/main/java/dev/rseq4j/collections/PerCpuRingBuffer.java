@@ -68,11 +68,11 @@ import java.util.Objects;
  *
  * <h2>Implementation notes</h2>
  * <pre>
- *   tails (native, one 64-byte line per region)    indices (Java long[], 128 bytes per region)
- *   +-------+------+---------+                      +------+--- ... ---+--------------+--- ... ---+
- *   | guard | tail | padding |  region r            | head |  padding  | producerLimit|  padding  |
- *   +-------+------+---------+                      +------+--- ... ---+--------------+--- ... ---+
- *   0       8      16        64                     0      8           64             72         128
+ *   tails (native, one 64-byte line per region)    indices ({@link RingIndices}: head, producerLimit)
+ *   +-------+------+---------+
+ *   | guard | tail | padding |  region r
+ *   +-------+------+---------+
+ *   0       8      16        64
  *
  *   elements (Java Object[]): PAD | ring 0: capacityPerRegion slots | PAD | ring 1 | PAD | ...
  *   slot of sequence number s in ring r:  PAD + r * (capacityPerRegion + PAD) + (s &amp; mask)
@@ -100,9 +100,7 @@ import java.util.Objects;
  * element is not stored yet (see above). The release store of the element and the consumer's
  * acquire load carry the happens-before promise; the tail itself publishes nothing.
  *
- * <p>The producer limit is a plain cache: producers of one region may race to write it, but every
- * value ever written was {@code head + capacity} for some head the writer saw, and head only grows,
- * so any value read is a safe limit. The paddings keep each region's tail, head, limit and slots on
+ * <p>The producer limit is a plain cache, safe to race on ({@link RingIndices} says why). The paddings keep each region's tail, head, limit and slots on
  * cache lines of their own; a producer's offer touches its region's tail line, its limit line and
  * the slot, and the consumer's line only when its cached limit is reached.
  *
@@ -124,17 +122,12 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
     /** Region words: the guard at 0, the tail at 8. */
     private static final long TAIL = 8;
     private static final long TAIL_STRIDE = 64;
-    /** {@code long}s per region in {@link #indices}: head at 0, producer limit at 8 (two cache lines). */
-    private static final int INDEX_STRIDE = 16;
-    private static final int HEAD_INDEX = 0;
-    private static final int LIMIT_INDEX = 8;
     /** References of padding around each ring (128 bytes even without compressed references). */
     private static final int PAD = 32;
     /** Filled into reserved slots a {@link #fill} could not fill; the consumer discards it. */
     private static final Object SKIP = new Object();
 
     private static final VarHandle ELEMENT = MethodHandles.arrayElementVarHandle(Object[].class);
-    private static final VarHandle INDEX = MethodHandles.arrayElementVarHandle(long[].class);
 
     /** The production CPU-indexed operations as a constant (see {@code PerCpuFreeList.CPU}). */
     private static final PerCpuOps CPU = PerCpuOps.cpuIndexed();
@@ -146,7 +139,7 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
     private final long mask;
     private final Object[] elements;
     /** Per region: the head (written by the consumer only) and the producers' cached limit. */
-    private final long[] indices;
+    private final RingIndices indices;
 
     // Consumer state (one consumer thread at a time): plain fields.
     /** Per region: the last tail the consumer read; it reads the native tail again only when head reaches it. */
@@ -180,11 +173,8 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
         }
         this.mask = this.capacityPerRegion - 1;
         this.elements = new Object[(int) slots];
-        this.indices = new long[(regions + 2) * INDEX_STRIDE];   // a padding stride before and after
+        this.indices = new RingIndices(regions, this.capacityPerRegion);
         this.tailSeen = new long[regions];
-        for (int r = 0; r < regions; r++) {
-            indices[limitIndex(r)] = this.capacityPerRegion;
-        }
     }
 
     /** {@code capacityPerRegion} rounded up to a power of two, at least 2. */
@@ -235,14 +225,6 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
         }
     }
 
-    private static int headIndex(int region) {
-        return (region + 1) * INDEX_STRIDE + HEAD_INDEX;
-    }
-
-    private static int limitIndex(int region) {
-        return (region + 1) * INDEX_STRIDE + LIMIT_INDEX;
-    }
-
     private int slot(int region, long sequence) {
         return PAD + region * (capacityPerRegion + PAD) + (int) (sequence & mask);
     }
@@ -262,7 +244,7 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
         int region = ops == CPU ? CPU.currentIndex(tails) : ops.currentIndex(tails);
         for (;;) {
             long tail = tails.getLongOpaque(region, TAIL);
-            if (tail >= lpProducerLimit(region) && tail >= refreshProducerLimit(region)) {
+            if (tail >= indices.lpLimit(region) && tail >= indices.refreshLimit(region)) {
                 return false;
             }
             // NOTE: the reservation commits with one plain store inside a restartable sequence;
@@ -305,9 +287,9 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
             int region = ops.currentIndex(tails);
             long tail = tails.getLongOpaque(region, TAIL);
             int wanted = Math.min(limit - filled, FILL_BATCH);
-            long room = lpProducerLimit(region) - tail;
+            long room = indices.lpLimit(region) - tail;
             if (room < wanted) {
-                room = refreshProducerLimit(region) - tail;
+                room = indices.refreshLimit(region) - tail;
                 if (room <= 0) {
                     return filled;
                 }
@@ -354,19 +336,6 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
                 idle = 0;
             }
         }
-    }
-
-    private long lpProducerLimit(int region) {
-        return indices[limitIndex(region)];
-    }
-
-    /** Reads the head (acquire) and caches {@code head + capacity} as the region's limit. */
-    private long refreshProducerLimit(int region) {
-        // NOTE: acquire: a producer that sees the consumer's new head also sees the slot it cleared.
-        long limit = (long) INDEX.getAcquire(indices, headIndex(region)) + capacityPerRegion;
-        // NOTE: plain and racy by design (see the class notes): any value written is a safe limit.
-        indices[limitIndex(region)] = limit;
-        return limit;
     }
 
     private void soElement(int slot, Object e) {
@@ -438,7 +407,7 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
         boolean pending = false;
         int region = cursor;
         for (int visited = 0; visited < regions; visited++) {
-            long head = indices[headIndex(region)];
+            long head = indices.lpHead(region);
             for (;;) {
                 int slot = slot(region, head);
                 // NOTE: acquire: pairs with the producer's release store of the element. A non-null
@@ -478,7 +447,7 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
         elements[slot] = null;
         // NOTE: release: orders the clear (and the consumer's reads of the element) before the
         // producers' reuse of the slot, which they do only after seeing this head (acquire).
-        INDEX.setRelease(indices, headIndex(region), head + 1);
+        indices.soHead(region, head + 1);
     }
 
     private void moveOn(int region) {
@@ -555,7 +524,7 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
     public int size() {
         long size = 0;
         for (int r = 0; r < regions; r++) {
-            long head = (long) INDEX.getAcquire(indices, headIndex(r));
+            long head = indices.lvHead(r);
             long tail = tails.getLongOpaque(r, TAIL);
             size += Math.max(0, Math.min(tail - head, capacityPerRegion));
         }
@@ -566,7 +535,7 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
     @Override
     public boolean isEmpty() {
         for (int r = 0; r < regions; r++) {
-            if (tails.getLongOpaque(r, TAIL) != (long) INDEX.getAcquire(indices, headIndex(r))) {
+            if (tails.getLongOpaque(r, TAIL) != indices.lvHead(r)) {
                 return false;
             }
         }
@@ -624,7 +593,7 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
                     if (++region == regions) {
                         return null;
                     }
-                    at = (long) INDEX.getAcquire(indices, headIndex(region));
+                    at = indices.lvHead(region);
                     end = Math.min(tails.getLongOpaque(region, TAIL), at + capacityPerRegion);
                 }
             }
