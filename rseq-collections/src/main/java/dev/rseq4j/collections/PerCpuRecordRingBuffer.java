@@ -7,8 +7,6 @@ import dev.rseq4j.core.percpu.PerCpuStats;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.util.Objects;
 
 import static dev.rseq4j.collections.RecordDescriptor.HEADER_BYTES;
@@ -52,7 +50,7 @@ import static dev.rseq4j.collections.RecordDescriptor.recordBytes;
  *   +-------+-------+-----------+--------------------------------------------+
  *   | guard | tail  |  padding  | ring: records (RecordDescriptor), wrapping  |
  *   +-------+-------+-----------+--------------------------------------------+
- *   heads: Java long[], one 128-byte stride per region: head at 0, producers' cached limit at 64
+ *   heads and the producers' cached limits: {@link RingIndices}
  * </pre>
  * {@code tail} and {@code head} are byte positions that only grow; a record at position {@code p}
  * starts at ring offset {@code p & (bytesPerRegion - 1)}. A writer on region {@code r} reads the
@@ -75,9 +73,6 @@ public final class PerCpuRecordRingBuffer {
     /** Region words: the guard at 0, the tail at 8; the ring starts on the next cache line. */
     private static final long TAIL = 8;
     private static final long DATA = 64;
-    private static final int INDEX_STRIDE = 16;
-    private static final int LIMIT_INDEX = 8;
-    private static final VarHandle INDEX = MethodHandles.arrayElementVarHandle(long[].class);
 
     /** The production CPU-indexed operations as a constant (see {@code PerCpuFreeList.CPU}). */
     private static final PerCpuOps CPU = PerCpuOps.cpuIndexed();
@@ -88,8 +83,8 @@ public final class PerCpuRecordRingBuffer {
     private final int bytesPerRegion;
     private final long mask;
     private final int maxRecordLength;
-    /** Per region: the head (consumer only) at {@code (r + 1) * INDEX_STRIDE}, the producers' cached limit 8 longs later. */
-    private final long[] indices;
+    /** Per region: the head (consumer only) and the producers' cached limit. */
+    private final RingIndices indices;
     /** Per region: its ring, read-only, for the handler's views. */
     private final MemorySegment[] rings;
 
@@ -115,10 +110,9 @@ public final class PerCpuRecordRingBuffer {
         this.maxRecordLength = (int) Math.min(PerCpuOps.MAX_COPY_BYTES, this.bytesPerRegion / 8 - HEADER_BYTES);
         this.area = PerCpuArea.forPossibleCpus(ops.indexing(), DATA + this.bytesPerRegion);
         this.regions = area.regions();
-        this.indices = new long[(regions + 2) * INDEX_STRIDE];
+        this.indices = new RingIndices(regions, this.bytesPerRegion);
         this.rings = new MemorySegment[regions];
         for (int r = 0; r < regions; r++) {
-            indices[limitIndex(r)] = this.bytesPerRegion;
             rings[r] = area.region(r).asSlice(DATA, this.bytesPerRegion).asReadOnly();
         }
     }
@@ -165,14 +159,6 @@ public final class PerCpuRecordRingBuffer {
             return new PerCpuRecordRingBuffer(indexing == CpuIndexing.CPU ? PerCpuOps.cpuIndexed()
                     : PerCpuOps.concurrencyIdIndexed(), bytesPerRegion);
         }
-    }
-
-    private static int headIndex(int region) {
-        return (region + 1) * INDEX_STRIDE;
-    }
-
-    private static int limitIndex(int region) {
-        return (region + 1) * INDEX_STRIDE + LIMIT_INDEX;
     }
 
     // ---------------------------------------------------------------- producers
@@ -235,7 +221,7 @@ public final class PerCpuRecordRingBuffer {
             long offset = tail & mask;
             long toEnd = bytesPerRegion - offset;
             long needed = bytes <= toEnd ? bytes : toEnd + bytes;
-            if (tail + needed > indices[limitIndex(region)] && tail + needed > refreshLimit(region)) {
+            if (tail + needed > indices.lpLimit(region) && tail + needed > indices.refreshLimit(region)) {
                 return false;
             }
             if (bytes <= toEnd) {
@@ -251,13 +237,6 @@ public final class PerCpuRecordRingBuffer {
             // NOTE: another writer moved the tail first, or this thread migrated: start over where it runs now.
             region = ops == CPU ? CPU.currentIndex(area) : ops.currentIndex(area);
         }
-    }
-
-    /** Reads the head (acquire) and caches {@code head + bytesPerRegion} as the region's limit (racy by design, as in PerCpuRingBuffer). */
-    private long refreshLimit(int region) {
-        long limit = (long) INDEX.getAcquire(indices, headIndex(region)) + bytesPerRegion;
-        indices[limitIndex(region)] = limit;
-        return limit;
     }
 
     // ---------------------------------------------------------------- consumer
@@ -301,7 +280,7 @@ public final class PerCpuRecordRingBuffer {
     }
 
     private int readRegion(int region, RecordHandler handler, int limit) {
-        long start = indices[headIndex(region)];
+        long start = indices.lpHead(region);
         // NOTE: acquire: pairs with the writers' release commits, so every record below the tail is whole.
         long tail = area.getLongAcquire(region, TAIL);
         if (start >= tail) {
@@ -334,7 +313,7 @@ public final class PerCpuRecordRingBuffer {
         } finally {
             // NOTE: release, after the handler returned: a writer that sees this head (acquire) may
             // overwrite the bytes, and the handler is done with them.
-            INDEX.setRelease(indices, headIndex(region), head);
+            indices.soHead(region, head);
         }
         return read;
     }
@@ -363,7 +342,7 @@ public final class PerCpuRecordRingBuffer {
     public long size() {
         long size = 0;
         for (int r = 0; r < regions; r++) {
-            long head = (long) INDEX.getAcquire(indices, headIndex(r));
+            long head = indices.lvHead(r);
             size += Math.max(0, Math.min(area.getLongOpaque(r, TAIL) - head, bytesPerRegion));
         }
         return size;

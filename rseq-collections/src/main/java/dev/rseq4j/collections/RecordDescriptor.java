@@ -1,5 +1,7 @@
 package dev.rseq4j.collections;
 
+import dev.rseq4j.core.percpu.PerCpuOps;
+
 /**
  * The layout of a record in a {@link PerCpuRecordRingBuffer} ring, in one place.
  *
@@ -24,7 +26,8 @@ package dev.rseq4j.collections;
 final class RecordDescriptor {
     /** Records start at multiples of this, and their header is one word. */
     static final int ALIGNMENT = 8;
-    static final int HEADER_BYTES = 8;
+    /** The header word that the core's {@code copyThenCommit} writes (defined there: {@link PerCpuOps#recordHeader}). */
+    static final int HEADER_BYTES = PerCpuOps.RECORD_HEADER_BYTES;
     /** The type of padding records; writers' types are {@code >= 1}. */
     static final int PADDING_TYPE_ID = -1;
 
@@ -34,11 +37,6 @@ final class RecordDescriptor {
     /** Bytes a record of {@code length} payload bytes takes in the ring, header and alignment included. */
     static long recordBytes(long length) {
         return (HEADER_BYTES + length + ALIGNMENT - 1) & -ALIGNMENT;
-    }
-
-    /** The header word of a record: {@code length} in the low 32 bits, {@code typeId} in the high 32. */
-    static long header(int typeId, int length) {
-        return (long) typeId << 32 | (length & 0xFFFF_FFFFL);
     }
 
     static int length(long header) {
@@ -51,6 +49,6 @@ final class RecordDescriptor {
 
     /** The header of a padding record covering {@code bytes} (header included) up to the end of the ring. */
     static long padding(long bytes) {
-        return header(PADDING_TYPE_ID, (int) (bytes - HEADER_BYTES));
+        return PerCpuOps.recordHeader(PADDING_TYPE_ID, bytes - HEADER_BYTES);
     }
 }

@@ -420,7 +420,7 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
     public boolean copyThenCommit(PerCpuArea area, int index, long counterOffset, long expected, long dstOffset,
                                   int typeId, MemorySegment src, long length, long newCounter) {
         checkRecord(area, index, counterOffset, dstOffset, src, length);
-        long header = (long) typeId << 32 | length;     // length in [0, MAX_COPY_BYTES]: no sign bits to mask
+        long header = PerCpuOps.recordHeader(typeId, length);     // length checked: in [0, MAX_COPY_BYTES]
         try {
             long r = fastPath()
                     ? (long) stubs.loadCompareMemcpyStore().invokeExact(area.descriptorAddress(), (long) index,

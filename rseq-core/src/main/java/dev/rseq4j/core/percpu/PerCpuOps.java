@@ -1,6 +1,7 @@
 package dev.rseq4j.core.percpu;
 
 import dev.rseq4j.core.CpuIndexing;
+import dev.rseq4j.core.internal.codegen.Operation;
 
 import java.lang.foreign.MemorySegment;
 
@@ -41,6 +42,18 @@ public interface PerCpuOps {
      * inside a critical downcall, during which this thread cannot reach a JVM safepoint.
      */
     long MAX_COPY_BYTES = 4096;
+
+    /** Bytes of the header word {@link #copyThenCommit} writes before a record's payload. */
+    int RECORD_HEADER_BYTES = Operation.RECORD_HEADER_BYTES;
+
+    /**
+     * The header word {@link #copyThenCommit} writes for a record of {@code typeId} and {@code length}
+     * payload bytes: the length in the low 32 bits, the type id in the high 32 (little-endian: the int
+     * length at byte 0, the int type id at byte 4). {@code length} must be in [0, 2^31).
+     */
+    static long recordHeader(int typeId, long length) {
+        return (long) typeId << 32 | length;
+    }
 
     /** Operations indexed by CPU number (the default). */
     static PerCpuOps cpuIndexed() {
