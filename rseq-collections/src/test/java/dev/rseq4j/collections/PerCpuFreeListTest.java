@@ -250,21 +250,28 @@ class PerCpuFreeListTest {
         assumeTrue(RseqRuntime.get().rseqMode(), "the slow-path hook needs the stubs");
         int regions = new PerCpuFreeList(1).freePerRegion().length;
         assumeTrue(regions >= 2, "needs two regions");
-        PerCpuOps ops = OpsVariant.of(CpuIndexing.CPU).forcingSlowPathEvery(1).create();
-        int n = 200;
-        PerCpuFreeList list = new PerCpuFreeList(ops, n, true, 3);
-        for (int h = 0; h < n; h++) {
-            list.push(h);
+        // NOTE: a drain steals unless the random regions happen to run empty together (each pop picks
+        // a region at random, so a few percent of drains never find an empty one): up to 5 rounds,
+        // each checked in full, until one shows a steal.
+        boolean stole = false;
+        for (int round = 0; round < 5 && !stole; round++) {
+            PerCpuOps ops = OpsVariant.of(CpuIndexing.CPU).forcingSlowPathEvery(1).create();
+            int n = 200;
+            PerCpuFreeList list = new PerCpuFreeList(ops, n, true, 3);
+            for (int h = 0; h < n; h++) {
+                list.push(h);
+            }
+            int[] perRegion = list.freePerRegion();
+            assertEquals(n, sum(perRegion));
+            assertTrue(IntStream.of(perRegion).filter(c -> c > 0).count() >= 2,
+                    "random regions: handles on several lists: " + java.util.Arrays.toString(perRegion));
+            BitSet seen = drain(list);
+            assertEquals(n, seen.cardinality());
+            long operations = n + n + 1;        // pushes, pops, the final empty pop
+            System.out.println("free-list steals: round " + round + " " + ops.stats() + " operations=" + operations);
+            stole = ops.stats().slowPaths() > operations;
         }
-        int[] perRegion = list.freePerRegion();
-        assertEquals(n, sum(perRegion));
-        assertTrue(IntStream.of(perRegion).filter(c -> c > 0).count() >= 2,
-                "random regions: handles on several lists: " + java.util.Arrays.toString(perRegion));
-        BitSet seen = drain(list);
-        assertEquals(n, seen.cardinality());
-        long operations = n + n + 1;        // pushes, pops, the final empty pop
-        System.out.println("free-list steals: " + ops.stats() + " operations=" + operations);
-        assertTrue(ops.stats().slowPaths() > operations, "some pops stole (popBatch): " + ops.stats());
+        assertTrue(stole, "some pops stole (popBatch) in one of 5 drains");
     }
 
     /**
