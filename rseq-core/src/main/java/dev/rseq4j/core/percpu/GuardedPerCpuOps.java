@@ -10,6 +10,7 @@ import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import dev.rseq4j.core.internal.runtime.StubHandles;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
 import java.lang.ref.Reference;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
@@ -379,6 +380,16 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         } finally {
             Reference.reachabilityFence(pool);
         }
+    }
+
+    @Override
+    public boolean fenceAllThreads() {
+        if (stubs == null) {
+            VarHandle.fullFence();
+            return false;
+        }
+        runtime.fenceAllCpus();
+        return true;
     }
 
     @Override

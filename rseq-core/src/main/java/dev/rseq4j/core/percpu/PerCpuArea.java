@@ -30,8 +30,8 @@ import java.lang.invoke.VarHandle;
  * ({@code AreaDescriptor}) is what the native stubs receive, with word arguments as addresses in
  * region 0.
  *
- * <p>Thread-safety: immutable; the memory is written only through {@link PerCpuOps} (and read by
- * anyone through {@link #region}). Memory is zeroed at allocation.
+ * <p>Thread-safety: immutable; the memory is written only through {@link PerCpuOps} (and by a word's
+ * single owner through {@link #setLongRelease}), and read by anyone. Memory is zeroed at allocation.
  */
 public final class PerCpuArea {
     /** Bytes of the guard word's slot. */
@@ -210,6 +210,23 @@ public final class PerCpuArea {
         checkRegion(index);
         checkWordBounds(offset, "offset");
         return (long) LONG.getAcquire(memory, index * stride + offset);
+    }
+
+    /**
+     * Stores {@code value} into region {@code index}'s word at {@code offset} with release semantics:
+     * every access before it in this thread happens-before the accesses of a thread that reads the
+     * value with {@link #getLongAcquire} (or reads it inside an operation followed by an acquire fence).
+     *
+     * <p>Only for words with one writer at a time by the caller's own protocol: a word that no
+     * {@link PerCpuOps} operation can change while this store runs. A lock word held by the caller is
+     * one: every operation that could write it first compares it with "free" and fails. Any other
+     * word must be written through {@link PerCpuOps}, or a fast path on the region's CPU could
+     * overwrite this store (or this store overwrite its commit).
+     */
+    public void setLongRelease(int index, long offset, long value) {
+        checkRegion(index);
+        checkWordBounds(offset, "offset");
+        LONG.setRelease(memory, index * stride + offset, value);
     }
 
     /**

@@ -152,6 +152,22 @@ public interface PerCpuOps {
      */
     long sumThenReset(PerCpuArea area, long offset);
 
+    /**
+     * The heavy side of an asymmetric fence: after it returns, every thread of this process that was
+     * running during the call has executed a full memory barrier, so a thread that did
+     * {@code store A; load B} with no fence between (the light side) either had its store of A
+     * visible to loads this thread makes after the call, or loads B after this thread's stores before
+     * the call. In RSEQ mode this is {@code membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ)} to all
+     * CPUs (the kernel runs a full barrier on each CPU that runs a thread of this process; a thread
+     * that is not running passed one when it was switched out) or, where membarrier fails at run time,
+     * the calling thread run on every CPU in turn: a system call, for rare paths (a waiter about to
+     * park). It also aborts the restartable sequences running at that moment, which then retry.
+     *
+     * @return true if the barrier was process-wide; false in lock mode, where only the caller fenced
+     *         ({@link java.lang.invoke.VarHandle#fullFence}) and the light side must then fence too
+     */
+    boolean fenceAllThreads();
+
     /** The indexing of this instance; it accepts only areas created with the same indexing. */
     CpuIndexing indexing();
 

@@ -12,6 +12,12 @@ public enum Arch {
     X86_64("x86_64", 334, 324, 203, 204),
     AARCH64("aarch64", 293, 283, 122, 123);
 
+    /**
+     * {@code __NR_rseq_slice_yield} (Linux 7.0+): 471 in both tables (470 is {@code listns}; early
+     * patches of the extension used 470).
+     */
+    public static final long RSEQ_SLICE_YIELD_SYSCALL = 471;
+
     private final String name;
     private final long rseq;
     private final long membarrier;

@@ -11,6 +11,7 @@ import dev.rseq4j.core.internal.platform.Libc.SyscallResult;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -69,6 +70,8 @@ public final class RseqRuntime {
     private static final long MEMBARRIER_CMD_FLAG_CPU = 1;
     private static final int PR_RSEQ_SLICE_EXTENSION = 79;
     private static final int PR_RSEQ_SLICE_EXTENSION_GET = 1;
+    private static final int PR_RSEQ_SLICE_EXTENSION_SET = 2;
+    private static final int PR_RSEQ_SLICE_EXT_ENABLE = 1;
     /** A thread whose self-registration failed retries no more often than this. */
     private static final long REGISTRATION_RETRY_NANOS = 1_000_000_000L;
     /** Bound of the per-thread registration failure memory. */
@@ -381,6 +384,29 @@ public final class RseqRuntime {
             throw new IllegalStateException(failed + ", and the fallback fence (running this thread on "
                     + (cpu == ALL_CPUS ? "every CPU" : "CPU " + cpu) + ") failed: " + fallback.get());
         }
+    }
+
+    /**
+     * The calling OS thread's {@code struct rseq} (thread pointer + {@code __rseq_offset}), the
+     * {@link RseqAbi#REGISTRATION_LENGTH} bytes every registration has; requires RSEQ mode. A virtual
+     * thread gets its carrier's, which it may leave at its next blocking call.
+     */
+    public MemorySegment currentRseqArea() {
+        return MemorySegment.ofAddress(StubHandles.call(stubs(RseqAbi.Field.CPU_ID).areaAddress()))
+                .reinterpret(RseqAbi.REGISTRATION_LENGTH);
+    }
+
+    /** {@code prctl(PR_RSEQ_SLICE_EXTENSION, SET, ENABLE, 0, 0)} for the calling thread: the errno on failure. */
+    public Optional<String> enableSliceExtension() {
+        Optional<SyscallResult> r = Libc.prctl(PR_RSEQ_SLICE_EXTENSION, PR_RSEQ_SLICE_EXTENSION_SET,
+                PR_RSEQ_SLICE_EXT_ENABLE, 0, 0);
+        return r.isEmpty() ? Optional.of("no prctl in the C library")
+                : r.get().ok() ? Optional.empty() : Optional.of(Libc.errnoName(r.get().errno()));
+    }
+
+    /** {@code rseq_slice_yield()}: gives the CPU back after a granted extension; true if the call succeeded. */
+    public boolean sliceYield() {
+        return Libc.syscall(Arch.RSEQ_SLICE_YIELD_SYSCALL, 0, 0, 0, 0).ok();
     }
 
     /** Why membarrier failed at run time, when it did; every fence since then used the affinity fallback. */
