@@ -26,7 +26,8 @@ import java.util.concurrent.atomic.LongAdder;
  * </pre>
  * {@code ops} counts takes (pop, acquire, allocate) and returns; {@code heldTwice} counts takes of
  * something another thread held at that moment (a per-item ownership flag, set with a CAS);
- * {@code lost} counts items neither held nor free at the end. Then the rings ({@link RingSelfTest}).
+ * {@code lost} counts items neither held nor free at the end. Then the rings ({@link RingSelfTest}) and
+ * the locks ({@link LockSelfTest}).
  * Exits 1 if anything was held twice, duplicated, torn or lost.
  *
  * <p>Package-private with a {@code main}, launched as
@@ -85,7 +86,13 @@ final class PoolSelfTest {
             rings &= r.ok();
         }
         System.out.println(rings ? "rings=PASS" : "rings=FAIL");
-        System.exit(ok && rings ? 0 : 1);
+        boolean locks = true;
+        for (LockSelfTest.Result r : LockSelfTest.run(index, delay, threads, (long) (seconds * 1000))) {
+            System.out.println(r);
+            locks &= r.ok();
+        }
+        System.out.println(locks ? "locks=PASS" : "locks=FAIL");
+        System.exit(ok && rings && locks ? 0 : 1);
     }
 
     /** Tortures the three structures, one after the other, each over fresh operations (own stats). */
