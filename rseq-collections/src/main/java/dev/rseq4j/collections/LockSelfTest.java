@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The locks' part of {@code ./rseq4j diagnose}, run by {@link PoolSelfTest} after the rings with the
@@ -22,7 +23,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * </pre>
  * {@code ops} counts increments made; {@code lost} counts increments missing from the regions' totals
  * (two holders at once read the same value); {@code overlaps} counts takes that found another holder
- * inside (a plain per-region occupancy count); {@code parks} counts waiters that parked.
+ * inside (a plain per-region occupancy count), and unlocks that found the lock already freed by another
+ * holder; {@code parks} counts waiters that parked.
  */
 final class LockSelfTest {
     /** Busy-loop iterations while holding the lock: widens the window two holders would share. */
@@ -72,6 +74,7 @@ final class LockSelfTest {
         }).toArray(Shard[]::new);
         AtomicBoolean stop = new AtomicBoolean();
         AtomicReference<Throwable> error = new AtomicReference<>();
+        LongAdder released = new LongAdder();
         long[] made = new long[threads];
         List<Thread> started = new ArrayList<>();
         for (int t = 0; t < threads; t++) {
@@ -83,20 +86,19 @@ final class LockSelfTest {
                     while (!stop.get()) {
                         if (shards) {
                             perCpu.withCurrent(LockSelfTest::increment);
-                        } else if ((n & 7) == 7) {
-                            int region = random.nextInt(all.length);
-                            lock.lock(region);
-                            try {
-                                increment(all[region]);
-                            } finally {
-                                lock.unlock(region);
-                            }
                         } else {
-                            int region = lock.lock();
+                            int region;
+                            if ((n & 7) == 7) {
+                                region = random.nextInt(all.length);
+                                lock.lock(region);
+                            } else {
+                                region = lock.lock();
+                            }
+                            increment(all[region]);
                             try {
-                                increment(all[region]);
-                            } finally {
                                 lock.unlock(region);
+                            } catch (IllegalMonitorStateException e) {
+                                released.increment();     // another holder freed "our" lock: two held it
                             }
                         }
                         n++;
@@ -126,7 +128,7 @@ final class LockSelfTest {
             total += n;
         }
         long counted = perCpu.reduce(0L, (sum, s) -> sum + s.count);
-        long overlaps = perCpu.reduce(0L, (sum, s) -> sum + s.overlaps);
+        long overlaps = perCpu.reduce(0L, (sum, s) -> sum + s.overlaps) + released.sum();
         return new Result(shards ? "PerCpu.withCurrent" : "PerCpuSpinLock", total, ops.stats().aborts(),
                 ops.stats().slowPaths(), total - counted, overlaps, lock.lockStats().parks());
     }

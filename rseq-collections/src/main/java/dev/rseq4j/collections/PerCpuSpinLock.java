@@ -289,7 +289,8 @@ public final class PerCpuSpinLock {
      *
      * @param contended   takes that found the lock held (or lost the race for it) at the first attempt
      * @param parks       times a waiter parked
-     * @param wakeups     waiters an unlock woke
+     * @param wakeups     unparks issued by unlocks that found waiters (a waiter woken but not yet running
+     *                    may be unparked again by the next unlock)
      * @param sliceGrants unlocks that found a time-slice extension granted by the kernel
      * @param sliceYields {@code rseq_slice_yield} calls that followed a grant
      */
