@@ -54,12 +54,14 @@ class ModulePathTest {
     private static final String MAIN = """
             package demo;
 
+            import dev.rseq4j.collections.PerCpu;
             import dev.rseq4j.collections.PerCpuArena;
             import dev.rseq4j.collections.PerCpuCounter;
             import dev.rseq4j.collections.PerCpuMemoryPool;
             import dev.rseq4j.collections.PerCpuObjectPool;
             import dev.rseq4j.collections.PerCpuRecordRingBuffer;
             import dev.rseq4j.collections.PerCpuRingBuffer;
+            import dev.rseq4j.collections.PerCpuSpinLock;
             import dev.rseq4j.core.CpuIndexing;
             import org.jctools.queues.MessagePassingQueue;
             import java.lang.foreign.MemorySegment;
@@ -134,6 +136,14 @@ class ModulePathTest {
                     StringBuilder read = new StringBuilder();
                     records.read((typeId, payload) -> read.append(typeId).append(':')
                             .append(new String(payload.toArray(ValueLayout.JAVA_BYTE))));
+                    PerCpu<long[]> shards = PerCpu.of(r -> new long[1]);
+                    for (int i = 0; i < 5; i++) {
+                        shards.withCurrent(a -> a[0]++);
+                    }
+                    PerCpuSpinLock lock = new PerCpuSpinLock();
+                    int region = lock.lock();
+                    lock.unlock(region);
+                    long shardSum = shards.reduce(0L, (sum, a) -> sum + a[0]);
                     System.out.println("DEMO module=" + Main.class.getModule().getName()
                             + " library=" + PerCpuCounter.class.getModule().getName()
                             + " mode=" + Rseq.status().mode()
@@ -146,7 +156,8 @@ class ModulePathTest {
                             + " objectPool=" + (pooled ? "ok" : "WRONG")
                             + " blockAfterClose=" + blockAfterClose
                             + " ring=" + polled
-                            + " records=" + read);
+                            + " records=" + read
+                            + " shards=" + shardSum + (lock.isLocked(region) ? "/locked" : "/free"));
                 }
             }
             """;
@@ -202,6 +213,7 @@ class ModulePathTest {
         assertEquals("IllegalStateException", f.get("blockAfterClose"), line);
         assertEquals("hello", f.get("ring"), line);
         assertEquals("7:rec", f.get("records"), line);
+        assertEquals("5/free", f.get("shards"), line);
         // The documented flag is enough: the same mode as this JVM (which has native access), and no
         // warning about restricted methods (which would name the module that lacks access).
         assertEquals(Rseq.status().mode().toString(), f.get("mode"), output);

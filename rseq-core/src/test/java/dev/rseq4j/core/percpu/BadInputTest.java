@@ -169,10 +169,12 @@ class BadInputTest {
         for (int bad : new int[] {-1, area.regions()}) {
             assertThrows(IndexOutOfBoundsException.class, () -> area.getLongOpaque(bad, 8));
             assertThrows(IndexOutOfBoundsException.class, () -> area.getLongAcquire(bad, 8));
+            assertThrows(IndexOutOfBoundsException.class, () -> area.setLongRelease(bad, 8, 0));
         }
         for (long bad : new long[] {-8, 4, 121, 128}) {
             rejects("offset must be a multiple of 8 in [0, 120], was " + bad, () -> area.getLongOpaque(0, bad));
             rejects("offset must be a multiple of 8 in [0, 120], was " + bad, () -> area.getLongAcquire(0, bad));
+            rejects("offset must be a multiple of 8 in [0, 120], was " + bad, () -> area.setLongRelease(0, bad, 0));
         }
     }
 
