@@ -332,7 +332,7 @@ public final class CounterReport {
     }
 
     private static final String[] LOCK_UPDATES = {"updatePerCpu", "updateStriped", "updateSynchronized",
-        "updateReentrantLock", "countLongAdder", "countAtomicLong"};
+        "updateReentrantLock", "updateSpinLockDirect", "countLongAdder", "countAtomicLong"};
     private static final String[] LOCK_UNLOCKS = {"lockUnlockPerCpuSpinLock", "lockUnlockReentrantLock"};
 
     /**
@@ -369,7 +369,8 @@ public final class CounterReport {
         out.append('\n').append("update of a small object (Stats: count, sum, max; padded to 128 B), average time per")
                 .append(" operation per thread, ns (B/op) (lower is better). withCurrent = PerCpu.withCurrent, one Stats")
                 .append(" per CPU; striped = 2 x cpus ReentrantLocks by threadId; synchronized / ReentrantLock = one shared")
-                .append(" Stats; LongAdder / AtomicLong: reference rows, a count only.").append('\n')
+                .append(" Stats; lock() + Stats[region]: withCurrent written out without its lambda, a reference;"
+                        + " LongAdder / AtomicLong: reference rows, a count only.").append('\n')
                 .append("Target: withCurrent faster than striped at every thread count (withCurrent / striped < 1).\n\n");
         out.append(lockTable(results, LOCK_UPDATES, new String[] {"updateStriped", "updateSynchronized", "updateReentrantLock"},
                 "updateStriped", 1.0, 1));
@@ -434,6 +435,7 @@ public final class CounterReport {
             case "updateStriped" -> "striped";
             case "updateSynchronized" -> "synchronized";
             case "updateReentrantLock" -> "ReentrantLock";
+            case "updateSpinLockDirect" -> "lock() + Stats[region] (no lambda)";
             case "countLongAdder" -> "LongAdder (count)";
             case "countAtomicLong" -> "AtomicLong (count)";
             case "lockUnlockPerCpuSpinLock" -> "lock+unlock";

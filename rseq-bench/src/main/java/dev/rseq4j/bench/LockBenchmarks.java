@@ -32,7 +32,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>{@code 2 x availableProcessors} {@code ReentrantLock}s, each guarding its own {@code Stats},
  *       striped by {@code Thread.threadId()} (the hand-written sharded design);</li>
  * </ul>
- * and, as reference rows for an update that is only a count ({@code count*}), {@link LongAdder#increment}
+ * and, as a reference row, {@code updateSpinLockDirect}: what {@code withCurrent} does, written out
+ * ({@code lock()}, {@code Stats[region].add}, {@code unlock(region)}), without the capturing lambda
+ * (which C2 may not scalar-replace: read the B/op column), so the difference of the two rows is the
+ * API's cost; and, as reference rows for an update that is only a count ({@code count*}), {@link LongAdder#increment}
  * and {@link AtomicLong#incrementAndGet}: the floor a lock-based update cannot reach, not a peer.
  *
  * <p><b>lockUnlock</b> ({@code lockUnlock*}): {@link PerCpuSpinLock#lock()} then {@code unlock(region)}
@@ -93,6 +96,8 @@ public class LockBenchmarks {
         AtomicLong atomic;
         PerCpuSpinLock spinLock;
         ReentrantLock reentrant;
+        PerCpuSpinLock directLock;
+        Stats[] direct;
 
         @Setup
         public void setUp() {
@@ -111,6 +116,11 @@ public class LockBenchmarks {
             atomic = new AtomicLong();
             spinLock = new PerCpuSpinLock();
             reentrant = new ReentrantLock();
+            directLock = new PerCpuSpinLock();
+            direct = new Stats[directLock.regions()];
+            for (int r = 0; r < direct.length; r++) {
+                direct[r] = new Stats();
+            }
         }
     }
 
@@ -120,6 +130,19 @@ public class LockBenchmarks {
     public Stats updatePerCpu(Guarded g, Values v) {
         long x = v.next();
         return g.perCpu.withCurrent(s -> s.add(x));
+    }
+
+    /** Reference: {@link #updatePerCpu} written out over the lock, without a lambda. */
+    @Benchmark
+    public Stats updateSpinLockDirect(Guarded g, Values v) {
+        long x = v.next();
+        PerCpuSpinLock l = g.directLock;
+        int region = l.lock();
+        try {
+            return g.direct[region].add(x);
+        } finally {
+            l.unlock(region);
+        }
     }
 
     @Benchmark
