@@ -13,6 +13,8 @@ import org.openjdk.jmh.runner.options.VerboseMode;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -31,6 +33,8 @@ import java.util.Map;
  *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --pools --quick
  *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --rings   the ring tables alone ({@link RingBenchmarks}, {@link RecordRingBenchmarks})
  *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --rings --quick
+ *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --locks   the lock tables alone ({@link LockBenchmarks})
+ *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --locks --quick
  * </pre>
  * Full: threads 1, 2, 4, 8 (sum benchmarks: 1); 3 x 1 s warm-up, 5 x 1 s measurement, 1 fork per benchmark. Quick:
  * threads 1, 2, 4; PerCpuCounter, LongAdder, AtomicLong; 1 x 0.5 s warm-up, 2 x 0.5 s measurement.
@@ -40,6 +44,9 @@ import java.util.Map;
  * Rings: every queue of {@link RingBenchmarks}, then both rings of {@link RecordRingBenchmarks} at each
  * record size, with 1, 2, 4 and 8 producers and one consumer, successful offers (writes) per second
  * with ours / peer ratios; about 7 minutes (quick: 2).
+ * Locks: every {@link LockBenchmarks} benchmark, all in one JMH run per thread count (1, 2, 4, 8), with
+ * the GC profiler; ns/op and ours / peer ratios, also written to {@code rseq-bench/target/lock-benchmarks.md};
+ * about 6 minutes (quick: 2).
  */
 public final class CounterReport {
     private static final String[] FULL = {"perCpuCounter", "longAdder", "atomicLong", "jctoolsStriped", "emptyDowncall",
@@ -61,6 +68,10 @@ public final class CounterReport {
         }
         if (List.of(args).contains("--rings")) {   // the ring tables alone
             rings(quick);
+            return;
+        }
+        if (List.of(args).contains("--locks")) {   // the lock tables alone
+            locks(quick);
             return;
         }
         int[] threads = quick ? new int[] {1, 2, 4} : new int[] {1, 2, 4, 8};
@@ -318,6 +329,130 @@ public final class CounterReport {
             t.append('\n');
         });
         return t.toString();
+    }
+
+    private static final String[] LOCK_UPDATES = {"updatePerCpu", "updateStriped", "updateSynchronized",
+        "updateReentrantLock", "updateSpinLockDirect", "countLongAdder", "countAtomicLong"};
+    private static final String[] LOCK_UNLOCKS = {"lockUnlockPerCpuSpinLock", "lockUnlockReentrantLock"};
+
+    /**
+     * Runs every {@link LockBenchmarks} benchmark in one JMH run per thread count (1, 2, 4, 8; JMH takes
+     * one thread count per run) and prints two tables, update and lock+unlock, of ns/op (B/op) and
+     * ours / peer with the targets; writes them to {@code lock-benchmarks.md} beside the benchmarks jar
+     * ({@code rseq-bench/target}).
+     */
+    private static void locks(boolean quick) throws RunnerException, IOException {
+        int cpus = Runtime.getRuntime().availableProcessors();
+        StringBuilder out = new StringBuilder();
+        out.append("mode=").append(Rseq.status().mode()).append(" cpus=").append(cpus).append(" possibleCpus=")
+                .append(Rseq.possibleCpus()).append(" jdk=").append(Runtime.version())
+                .append(quick ? " (quick JMH run: noisy)" : "").append('\n');
+        out.append("Rows with more threads than cpus (").append(cpus).append(") are oversubscribed: a lock holder can be")
+                .append(" preempted inside, so they measure the scheduler as much as the lock.\n");
+        String regex = LockBenchmarks.class.getName() + "\\.";
+        Map<Integer, Map<String, RunResult>> results = new LinkedHashMap<>();
+        for (int t : new int[] {1, 2, 4, 8}) {
+            ChainedOptionsBuilder o = options(regex, quick).threads(t).addProfiler(GCProfiler.class);
+            Map<String, RunResult> row = new LinkedHashMap<>();
+            for (RunResult r : new Runner(o.build()).run()) {
+                String b = r.getParams().getBenchmark();
+                row.put(b.substring(b.lastIndexOf('.') + 1), r);
+            }
+            for (String b : concat(LOCK_UPDATES, LOCK_UNLOCKS)) {
+                if (!row.containsKey(b)) {
+                    throw new IllegalStateException("no result for " + b + " at " + t + " threads: " + row.keySet());
+                }
+                System.err.printf("  %-60s threads=%d %s ns/op%n", b, t, score(row.get(b)));
+            }
+            results.put(t, row);
+        }
+        out.append('\n').append("update of a small object (Stats: count, sum, max; padded to 128 B), average time per")
+                .append(" operation per thread, ns (B/op) (lower is better). withCurrent = PerCpu.withCurrent, one Stats")
+                .append(" per CPU; striped = 2 x cpus ReentrantLocks by threadId; synchronized / ReentrantLock = one shared")
+                .append(" Stats; lock() + Stats[region]: withCurrent written out without its lambda, a reference;"
+                        + " LongAdder / AtomicLong: reference rows, a count only.").append('\n')
+                .append("Target: withCurrent faster than striped at every thread count (withCurrent / striped < 1).\n\n");
+        out.append(lockTable(results, LOCK_UPDATES, new String[] {"updateStriped", "updateSynchronized", "updateReentrantLock"},
+                "updateStriped", 1.0, 1));
+        out.append('\n').append("lock() + unlock(region) of PerCpuSpinLock, empty section, against ReentrantLock.lock() +")
+                .append(" unlock() of one shared lock, average time per operation per thread, ns (B/op) (lower is better).\n")
+                .append("Target: lock+unlock / ReentrantLock <= 0.5 at 2 threads and more.\n\n");
+        out.append(lockTable(results, LOCK_UNLOCKS, new String[] {"lockUnlockReentrantLock"},
+                "lockUnlockReentrantLock", 0.5, 2));
+        System.out.println();
+        System.out.print(out);
+        Path file = reportDirectory().resolve("lock-benchmarks.md");
+        Files.writeString(file, out);
+        System.err.println("  written to " + file);
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+
+    /**
+     * ns/op (B/op) of {@code shown} per thread count, then ours (the first) / each of {@code peers}, and
+     * whether ours / {@code target} is at most {@code bound} (rows of {@code fromThreads} threads and more).
+     */
+    static String lockTable(Map<Integer, Map<String, RunResult>> results, String[] shown, String[] peers,
+            String target, double bound, int fromThreads) {
+        StringBuilder t = new StringBuilder("| threads |");
+        StringBuilder rule = new StringBuilder("|---|");
+        for (String b : shown) {
+            t.append(' ').append(lockLabel(b)).append(" |");
+            rule.append("---|");
+        }
+        for (String p : peers) {
+            t.append(' ').append(lockLabel(shown[0])).append(" / ").append(lockLabel(p)).append(" |");
+            rule.append("---|");
+        }
+        t.append(" target |");
+        rule.append("---|");
+        t.append('\n').append(rule).append('\n');
+        results.forEach((threads, row) -> {
+            t.append("| ").append(threads).append(" |");
+            for (String b : shown) {
+                t.append(' ').append(score(row.get(b))).append(allocated(row.get(b))).append(" |");
+            }
+            double ours = value(row.get(shown[0]));
+            for (String p : peers) {
+                t.append(String.format(" %.2f |", ours / value(row.get(p))));
+            }
+            double ratio = ours / value(row.get(target));
+            String bounds = bound == 1.0 ? "< 1" : "<= " + bound;
+            t.append(threads < fromThreads ? " (none below " + fromThreads + " threads)"
+                    : (bound == 1.0 ? ratio < bound : ratio <= bound) ? " met (" + bounds + ")" : " MISSED (" + bounds + ")").append(" |");
+            t.append('\n');
+        });
+        return t.toString();
+    }
+
+    private static String lockLabel(String benchmark) {
+        return switch (benchmark) {
+            case "updatePerCpu" -> "withCurrent";
+            case "updateStriped" -> "striped";
+            case "updateSynchronized" -> "synchronized";
+            case "updateReentrantLock" -> "ReentrantLock";
+            case "updateSpinLockDirect" -> "lock() + Stats[region] (no lambda)";
+            case "countLongAdder" -> "LongAdder (count)";
+            case "countAtomicLong" -> "AtomicLong (count)";
+            case "lockUnlockPerCpuSpinLock" -> "lock+unlock";
+            case "lockUnlockReentrantLock" -> "ReentrantLock";
+            default -> benchmark;
+        };
+    }
+
+    /** The directory of the benchmarks jar (or of the classes): rseq-bench/target when built by Maven. */
+    private static Path reportDirectory() {
+        try {
+            Path p = Path.of(CounterReport.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            Path dir = p.getParent();   // target/benchmarks.jar or target/classes: target
+            return dir != null ? dir : Path.of("");
+        } catch (Exception e) {
+            return Path.of("");
+        }
     }
 
     /** " (N B)" from the GC profiler's gc.alloc.rate.norm, or "" without it. */
