@@ -25,17 +25,17 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p><b>update</b> ({@code update*}): every thread adds a value to a {@link Stats} (count, sum, max),
  * the value derived from a per-thread sequence ({@link Values}), through
  * <ul>
- *   <li>{@link PerCpu#withCurrent}: one {@code Stats} per CPU, each under its region's
- *       {@link PerCpuSpinLock} (ours);</li>
+ *   <li>{@code PerCpu.withCurrent(value, (stats, v) -> ...)}: one {@code Stats} per CPU, each under
+ *       its region's {@link PerCpuSpinLock} (ours; the overload that passes the value, so no lambda
+ *       is allocated per call);</li>
  *   <li>{@code synchronized} on one shared {@code Stats};</li>
  *   <li>one {@link ReentrantLock} guarding one {@code Stats};</li>
  *   <li>{@code 2 x availableProcessors} {@code ReentrantLock}s, each guarding its own {@code Stats},
  *       striped by {@code Thread.threadId()} (the hand-written sharded design);</li>
  * </ul>
  * and, as a reference row, {@code updateSpinLockDirect}: what {@code withCurrent} does, written out
- * ({@code lock()}, {@code Stats[region].add}, {@code unlock(region)}), without the capturing lambda
- * (which C2 may not scalar-replace: read the B/op column), so the difference of the two rows is the
- * API's cost; and, as reference rows for an update that is only a count ({@code count*}), {@link LongAdder#increment}
+ * ({@code lock()}, {@code Stats[region].add}, {@code unlock(region)}), so the difference of the two
+ * rows is the API's cost; and, as reference rows for an update that is only a count ({@code count*}), {@link LongAdder#increment}
  * and {@link AtomicLong#incrementAndGet}: the floor a lock-based update cannot reach, not a peer.
  *
  * <p><b>lockUnlock</b> ({@code lockUnlock*}): {@link PerCpuSpinLock#lock()} then {@code unlock(region)}
@@ -126,10 +126,10 @@ public class LockBenchmarks {
 
     // ---------------------------------------------------------------- update
 
+    /** The allocation-free form a user should write: the value passed, not captured. */
     @Benchmark
-    public Stats updatePerCpu(Guarded g, Values v) {
-        long x = v.next();
-        return g.perCpu.withCurrent(s -> s.add(x));
+    public void updatePerCpu(Guarded g, Values v) {
+        g.perCpu.withCurrent(v.next(), Stats::add);
     }
 
     /** Reference: {@link #updatePerCpu} written out over the lock, without a lambda. */

@@ -47,7 +47,7 @@ import java.util.concurrent.locks.LockSupport;
  *       at all. Waiting is not fair (a newcomer can take the lock before a woken waiter) and not
  *       interruptible (the interrupt status is kept and restored).</li>
  *   <li>Time-slice extension (Linux 7.0+, where the kernel offers it): a platform thread that takes
- *       the lock without parking asks the kernel not to preempt it until it unlocks, and gives the CPU
+ *       the lock at its first attempt asks the kernel not to preempt it until it unlocks, and gives the CPU
  *       back at unlock if the kernel granted that ({@link TimeSliceExtension}). Counted in
  *       {@link #lockStats()}; elsewhere nothing changes.</li>
  *   <li>Lock mode (no rseq): the same contract; a take is the core's guarded compare-and-store.</li>
@@ -58,7 +58,7 @@ import java.util.concurrent.locks.LockSupport;
  * <h2>Implementation notes</h2>
  * <pre>
  *   words (native, one 64-byte line per region)       Java side, per region
- *   +-------+------------+---------+                  waiting[r * 16]: threads parked or parking (int)
+ *   +-------+------------+---------+                  waiting[(r + 1) * 16]: threads parked or parking
  *   | guard | lock word  | padding |  region r        queues[r]:       those threads
  *   +-------+------------+---------+
  *   0       8            16        64
@@ -247,7 +247,7 @@ public final class PerCpuSpinLock {
             VarHandle.fullFence();      // lock mode: the waiters' fence was not process-wide
         }
         // NOTE: no fence between the store above and this load: the waiter's membarrier orders them.
-        if ((int) WAITING.getAcquire(waiting, region * WAIT_STRIDE) != 0) {
+        if ((int) WAITING.getAcquire(waiting, waitIndex(region)) != 0) {
             Thread next = queues[region].peek();
             if (next != null) {
                 wakeups.increment();
@@ -316,6 +316,11 @@ public final class PerCpuSpinLock {
         }
     }
 
+    /** Region {@code region}'s waiter count: one line each, the first line after the array header. */
+    private static int waitIndex(int region) {
+        return (region + 1) * WAIT_STRIDE;
+    }
+
     /** The lock word of a hold by the calling thread: its id shifted past the slice bit (ids are positive). */
     private static long ownerWord() {
         return Thread.currentThread().threadId() << 1;
@@ -359,28 +364,32 @@ public final class PerCpuSpinLock {
         VarHandle.acquireFence();
     }
 
-    /** After a failed first attempt: spin briefly, a second attempt, then park until woken. */
+    /**
+     * After a failed first attempt: spin briefly, a second attempt, then park until woken. A take
+     * that got here holds the lock without a time-slice extension.
+     */
     private void acquireContended(int region, long word) {
         contended.increment();
+        // NOTE: an extension is for running a critical section, not for waiting: give it back first.
+        releaseSlice(word);
+        long owner = word & ~SLICE_REQUESTED;
         long seen = words.getLongAcquire(region, LOCK);
-        checkNotHeldByCaller(region, seen, word & ~SLICE_REQUESTED);
+        checkNotHeldByCaller(region, seen, owner);
         for (int i = 0; i < SPINS && seen != FREE; i++) {
             Thread.onSpinWait();
             seen = words.getLongAcquire(region, LOCK);
         }
-        if (seen == FREE && ops.compareAndStore(words, region, LOCK, FREE, word)) {
+        if (seen == FREE && ops.compareAndStore(words, region, LOCK, FREE, owner)) {
             return;
         }
-        // NOTE: an extension is for running, not for waiting: give it back before parking.
-        releaseSlice(word);
-        park(region, word & ~SLICE_REQUESTED);
+        park(region, owner);
     }
 
     private void park(int region, long word) {
         Thread me = Thread.currentThread();
         boolean interrupted = false;
         queues[region].add(me);
-        WAITING.getAndAdd(waiting, region * WAIT_STRIDE, 1);
+        WAITING.getAndAdd(waiting, waitIndex(region), 1);
         try {
             // NOTE: the heavy side of the handshake (see the class notes): after it, either the
             // unlock we wait for sees waiting != 0, or we see its store of 0 below.
@@ -394,7 +403,7 @@ public final class PerCpuSpinLock {
                 interrupted |= Thread.interrupted();
             }
         } finally {
-            WAITING.getAndAdd(waiting, region * WAIT_STRIDE, -1);
+            WAITING.getAndAdd(waiting, waitIndex(region), -1);
             queues[region].remove(me);
             if (interrupted) {
                 me.interrupt();

@@ -208,6 +208,9 @@ class PerCpuSpinLockTest {
         assertTrue(m.contains("factory returned null for region 1") || new PerCpuSpinLock().regions() == 1, m);
         PerCpu<int[]> shards = PerCpu.of(r -> new int[1]);
         assertThrows(NullPointerException.class, () -> shards.withCurrent(null));
+        assertThrows(NullPointerException.class, () -> shards.withCurrent(1, null));
+        shards.withCurrent(5, (a, v) -> a[0] += (int) v);
+        assertEquals(5, (int) shards.reduce(0, (sum, a) -> sum + a[0]));
         assertThrows(NullPointerException.class, () -> shards.forEach(null));
         assertThrows(NullPointerException.class, () -> shards.reduce(0, null));
         assertThrows(NullPointerException.class, () -> PerCpu.of(null, r -> 1));
