@@ -3,23 +3,30 @@ package dev.rseq4j.collections;
 import dev.rseq4j.testing.Forked;
 import org.junit.jupiter.api.Test;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The pools and rings in fresh JVMs ({@link PoolProbe}): forced lock mode, where every operation takes its
- * region's guard, and self-registration (glibc's rseq registration off), where every new thread
- * registers on its first operation. Each prints the probe's {@code POOLS ...} line.
+ * The pools, rings and locks in fresh JVMs ({@link PoolProbe}): forced lock mode, where every operation
+ * takes its region's guard; self-registration (glibc's rseq registration off), where every new thread
+ * registers on its first operation; and membarrier failing at run time. Each prints the probe's {@code POOLS ...} line.
  */
 class PoolForkedModesTest {
 
     private static Map<String, String> probe(Map<String, String> env, List<String> jvmArgs) throws Exception {
-        Forked.Result r = Forked.run(PoolProbe.class, env, jvmArgs);
+        return parse(Forked.run(PoolProbe.class, env, jvmArgs));
+    }
+
+    private static Map<String, String> parse(Forked.Result r) {
         String line = r.output().lines().filter(l -> l.startsWith("POOLS ")).findFirst()
                 .orElseThrow(() -> new AssertionError("no POOLS line, exit " + r.exitCode() + ":\n" + r.output()));
         System.out.println(line);
@@ -32,7 +39,7 @@ class PoolForkedModesTest {
             }
         }
         for (String part : List.of("earlyThreads", "freeList", "objectPool", "memoryPool", "virtualThreads", "ring",
-                "recordRing")) {
+                "recordRing", "lock", "shards")) {
             assertEquals("PASS", f.get(part), part + ": " + line);
         }
         return f;
@@ -44,6 +51,24 @@ class PoolForkedModesTest {
         assertEquals("LOCK", f.get("mode"));
         assertEquals("0", f.get("aborts"), "nothing to abort in lock mode: " + f);
         assertTrue(Long.parseLong(f.get("slowPaths")) > 0, "every operation takes the guard: " + f);
+    }
+
+    /**
+     * membarrier fails with EPERM after start-up (a seccomp policy installed later): the slow paths and
+     * the lock's parking waiters, whose wake-up handshake rests on a process-wide fence, fall back to
+     * the affinity fence, and everything still counts exactly.
+     */
+    @Test
+    void membarrierFailingAtRunTimeKeepsExactAccounting() throws Exception {
+        assumeTrue(System.getProperty("os.name").equals("Linux") && System.getProperty("os.arch").equals("amd64"));
+        Optional<Path> strace = Stream.of(System.getenv().getOrDefault("PATH", "").split(":"))
+                .map(dir -> Path.of(dir, "strace")).filter(Files::isExecutable).findFirst();
+        assumeTrue(strace.isPresent(), "strace is not installed (the CI image must install the strace package)");
+        Map<String, String> f = parse(Forked.runWrapped(List.of(strace.get().toString(), "-f", "-qq", "--seccomp-bpf",
+                "-o", "/dev/null", "-e", "trace=membarrier", "-e", "inject=membarrier:error=EPERM:when=4+"),
+                PoolProbe.class, Map.of(), List.of()));
+        assertEquals("RSEQ", f.get("mode"), f.toString());
+        assertTrue(Long.parseLong(f.get("fallbackFences")) > 0, "the affinity fence must have run: " + f);
     }
 
     @Test

@@ -20,7 +20,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * threads are new, so under self-registration each registers on its first operation.
  *
  * <p>Prints one line
- * {@code POOLS mode=<RSEQ|LOCK> registrant=.. earlyThreads=PASS freeList=PASS objectPool=PASS memoryPool=PASS virtualThreads=PASS ring=PASS recordRing=PASS aborts=.. slowPaths=.. invalidIndex=..}
+ * {@code POOLS mode=<RSEQ|LOCK> registrant=.. earlyThreads=PASS freeList=PASS objectPool=PASS memoryPool=PASS virtualThreads=PASS ring=PASS recordRing=PASS lock=PASS shards=PASS aborts=.. slowPaths=.. invalidIndex=.. fallbackFences=..}
  * (a failing part prints {@code FAIL(<exception>)}) and exits 0 when every part passed.
  */
 public final class PoolProbe {
@@ -74,9 +74,19 @@ public final class PoolProbe {
                 throw new AssertionError(r.toString());
             }
         });
+        for (boolean shards : new boolean[] {false, true}) {
+            pass &= part(line, shards ? "shards" : "lock", () -> {
+                LockSelfTest.Result r = LockSelfTest.hammer(dev.rseq4j.core.percpu.PerCpuOps.cpuIndexed(), shards, 4, 300,
+                        false);
+                if (!r.ok()) {
+                    throw new AssertionError(r.toString());
+                }
+            });
+        }
         PerCpuStats stats = list.stats();      // the shared production operations: every structure's counts
         line.append(" aborts=").append(stats.aborts()).append(" slowPaths=").append(stats.slowPaths())
-                .append(" invalidIndex=").append(stats.invalidIndex());
+                .append(" invalidIndex=").append(stats.invalidIndex())
+                .append(" fallbackFences=").append(dev.rseq4j.core.internal.runtime.RseqRuntime.get().fallbackFences());
         System.out.println(line);
         System.exit(pass ? 0 : 1);
     }
