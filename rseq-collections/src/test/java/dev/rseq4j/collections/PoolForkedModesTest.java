@@ -3,13 +3,9 @@ package dev.rseq4j.collections;
 import dev.rseq4j.testing.Forked;
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -61,10 +57,7 @@ class PoolForkedModesTest {
     @Test
     void membarrierFailingAtRunTimeKeepsExactAccounting() throws Exception {
         assumeTrue(System.getProperty("os.name").equals("Linux") && System.getProperty("os.arch").equals("amd64"));
-        Optional<Path> strace = Stream.of(System.getenv().getOrDefault("PATH", "").split(":"))
-                .map(dir -> Path.of(dir, "strace")).filter(Files::isExecutable).findFirst();
-        assumeTrue(strace.isPresent(), "strace is not installed (the CI image must install the strace package)");
-        Map<String, String> f = parse(Forked.runWrapped(List.of(strace.get().toString(), "-f", "-qq", "--seccomp-bpf",
+        Map<String, String> f = parse(Forked.runWrapped(List.of(Forked.straceOrSkip(), "-f", "-qq", "--seccomp-bpf",
                 "-o", "/dev/null", "-e", "trace=membarrier", "-e", "inject=membarrier:error=EPERM:when=4+"),
                 PoolProbe.class, Map.of(), List.of()));
         assertEquals("RSEQ", f.get("mode"), f.toString());

@@ -1,11 +1,18 @@
 package dev.rseq4j.testing;
 
+import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Runs a main class in a fresh JVM with this test's class path, extra JVM flags and environment;
@@ -18,6 +25,19 @@ public final class Forked {
     }
 
     private Forked() {
+    }
+
+    /** The first executable {@code tool} in the directories of {@code PATH}. */
+    public static Optional<Path> onPath(String tool) {
+        return Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(File.pathSeparator))
+                .map(dir -> Path.of(dir, tool)).filter(Files::isExecutable).findFirst();
+    }
+
+    /** The path of {@code strace}, for a fault-injection prefix; skips the calling test where it is not installed. */
+    public static String straceOrSkip() {
+        Optional<Path> strace = onPath("strace");
+        assumeTrue(strace.isPresent(), "strace is not installed (the CI image must install the strace package)");
+        return strace.get().toString();
     }
 
     public static Result run(Class<?> main, Map<String, String> env, List<String> jvmArgs, String... args)

@@ -3,7 +3,6 @@ package dev.rseq4j.core.tools;
 import dev.rseq4j.testing.Forked;
 import org.junit.jupiter.api.Test;
 
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -11,7 +10,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -30,22 +28,11 @@ class RuntimeFallbacksTest {
         assumeTrue(System.getProperty("os.name").equals("Linux") && System.getProperty("os.arch").equals("amd64"));
     }
 
-    private static Optional<Path> onPath(String tool) {
-        return Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(File.pathSeparator))
-                .map(dir -> Path.of(dir, tool)).filter(Files::isExecutable).findFirst();
-    }
-
-    private static String strace() {
-        Optional<Path> strace = onPath("strace");
-        assumeTrue(strace.isPresent(), "strace is not installed (the CI image must install the strace package)");
-        return strace.get().toString();
-    }
-
     /** Item 3: membarrier fails with EPERM after start-up; the affinity fence takes over and nothing is lost. */
     @Test
     void membarrierFailingAtRunTimeFallsBackToTheAffinityFence() throws Exception {
         assumeLinuxX86_64();
-        Forked.Result r = Forked.runWrapped(List.of(strace(), "-f", "-qq", "--seccomp-bpf", "-o", "/dev/null",
+        Forked.Result r = Forked.runWrapped(List.of(Forked.straceOrSkip(), "-f", "-qq", "--seccomp-bpf", "-o", "/dev/null",
                         "-e", "trace=membarrier", "-e", "inject=membarrier:error=EPERM:when=4+"),
                 MembarrierFallbackProbe.class, Map.of(), List.of());
         System.out.println("membarrier-fallback " + r.output());
@@ -62,7 +49,7 @@ class RuntimeFallbacksTest {
     @Test
     void fallbackFenceFailingTooNamesBothCausesAndReleasesTheGuards() throws Exception {
         assumeLinuxX86_64();
-        Forked.Result r = Forked.runWrapped(List.of(strace(), "-f", "-qq", "--seccomp-bpf", "-o", "/dev/null",
+        Forked.Result r = Forked.runWrapped(List.of(Forked.straceOrSkip(), "-f", "-qq", "--seccomp-bpf", "-o", "/dev/null",
                         "-e", "trace=membarrier,sched_setaffinity", "-e", "inject=membarrier:error=EPERM:when=4+",
                         "-e", "inject=sched_setaffinity:error=EPERM"),
                 MembarrierFallbackProbe.class, Map.of(), List.of(), "expect-failure");
@@ -82,7 +69,7 @@ class RuntimeFallbacksTest {
         assumeLinuxX86_64();
         Path log = Files.createTempFile("rseq4j-strace", ".log");
         try {
-            Forked.Result r = Forked.runWrapped(List.of(strace(), "-f", "-qq", "--seccomp-bpf", "-o", log.toString(),
+            Forked.Result r = Forked.runWrapped(List.of(Forked.straceOrSkip(), "-f", "-qq", "--seccomp-bpf", "-o", log.toString(),
                             "-e", "trace=rseq", "-e", "inject=rseq:error=EINVAL:when=2+"),
                     RegistrationBackoffProbe.class, Map.of("GLIBC_TUNABLES", "glibc.pthread.rseq=0"), List.of());
             long calls = Files.readAllLines(log).stream().filter(l -> l.contains("rseq(")).count();
@@ -109,7 +96,7 @@ class RuntimeFallbacksTest {
     @Test
     void possibleCpusIgnoresTasksetWhenTheListIsUnreadable() throws Exception {
         assumeTrue(System.getProperty("os.name").equals("Linux"));
-        Optional<Path> taskset = onPath("taskset");
+        Optional<Path> taskset = Forked.onPath("taskset");
         assumeTrue(taskset.isPresent(), "taskset (util-linux) is not installed");
         int real = realPossibleCpus();
         Forked.Result r = Forked.runWrapped(List.of(taskset.get().toString(), "-c", "0"), PossibleCpusProbe.class,
@@ -129,8 +116,8 @@ class RuntimeFallbacksTest {
     @Test
     void possibleCpusIgnoresTasksetWhenTheSysfsListIsEmpty() throws Exception {
         assumeTrue(System.getProperty("os.name").equals("Linux"));
-        Optional<Path> unshare = onPath("unshare");
-        Optional<Path> taskset = onPath("taskset");
+        Optional<Path> unshare = Forked.onPath("unshare");
+        Optional<Path> taskset = Forked.onPath("taskset");
         assumeTrue(unshare.isPresent() && taskset.isPresent(), "unshare and taskset (util-linux) are not installed");
         int real = realPossibleCpus();
         Path empty = Files.createTempFile("rseq4j-possible", "");

@@ -1,5 +1,6 @@
 package dev.rseq4j.core.internal.codegen.aarch64;
 
+import dev.rseq4j.testing.Forked;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -49,7 +50,7 @@ class Arm64EmulationTest {
     private static String missing() {
         List<String> missing = new ArrayList<>();
         for (String tool : new String[] {"aarch64-linux-gnu-gcc", "qemu-system-aarch64"}) {
-            if (!onPath(tool)) {
+            if (Forked.onPath(tool).isEmpty()) {
                 missing.add(tool);
             }
         }
@@ -59,15 +60,6 @@ class Arm64EmulationTest {
             }
         }
         return String.join(", ", missing);
-    }
-
-    private static boolean onPath(String tool) {
-        for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
-            if (Files.isExecutable(Path.of(dir, tool))) {
-                return true;
-            }
-        }
-        return false;
     }
 
     @BeforeAll
