@@ -68,10 +68,7 @@ final class LockSelfTest {
     static Result hammer(PerCpuOps ops, boolean shards, int threads, long millis, boolean virtual) {
         PerCpuSpinLock lock = new PerCpuSpinLock(ops, TimeSliceExtension.forThisProcess());
         PerCpu<Shard> perCpu = PerCpu.over(lock, r -> new Shard());
-        Shard[] all = perCpu.reduce(new ArrayList<Shard>(), (list, s) -> {
-            list.add(s);
-            return list;
-        }).toArray(Shard[]::new);
+        Shard[] all = shards(perCpu);
         AtomicBoolean stop = new AtomicBoolean();
         AtomicReference<Throwable> error = new AtomicReference<>();
         LongAdder released = new LongAdder();
@@ -131,6 +128,14 @@ final class LockSelfTest {
         long overlaps = perCpu.reduce(0L, (sum, s) -> sum + s.overlaps) + released.sum();
         return new Result(shards ? "PerCpu.withCurrent" : "PerCpuSpinLock", total, ops.stats().aborts(),
                 ops.stats().slowPaths(), total - counted, overlaps, lock.lockStats().parks());
+    }
+
+    /** Every region's shard, in region order: for threads that lock by index and then touch a shard. */
+    static Shard[] shards(PerCpu<Shard> perCpu) {
+        return perCpu.reduce(new ArrayList<Shard>(), (list, s) -> {
+            list.add(s);
+            return list;
+        }).toArray(Shard[]::new);
     }
 
     /** The critical section: a plain read-modify-write, with a busy loop between the read and the write. */

@@ -94,8 +94,8 @@ import java.util.concurrent.locks.LockSupport;
  * wakes a waiter or the waiter does not park. A waiter woken in vain (the lock was taken again first)
  * stays registered and parks again; the unlock of whoever took it sees it. Each unlock with waiters
  * wakes one (the queue's head), which retries; a waiter that wins removes itself, so the next unlock
- * wakes the next. In lock mode there is no process-wide fence ({@code fenceAllThreads} returns false)
- * and the unlock issues a full fence itself before its load.
+ * wakes the next. In lock mode there is no process-wide fence ({@code fenceAllThreads} fences the
+ * caller only) and the unlock issues a full fence itself before its load.
  *
  * <p><b>Ownership</b> is checked with one plain read of the lock word, which the caller wrote itself if
  * it holds the lock: a thread sees its own owner value there exactly while it holds the lock.
@@ -226,7 +226,7 @@ public final class PerCpuSpinLock {
             return false;
         }
         long word = requestSlice(owner);
-        if (ops.compareAndStore(words, region, LOCK, FREE, word)) {
+        if (take(region, word)) {
             // NOTE: acquire: the holder's accesses see the previous holder's writes (see the class notes).
             VarHandle.acquireFence();
             return true;
@@ -362,11 +362,16 @@ public final class PerCpuSpinLock {
         }
     }
 
+    /** One attempt: the lock word from free to {@code word}, atomically with respect to every other take of the region. */
+    private boolean take(int region, long word) {
+        PerCpuOps ops = this.ops;
+        return ops == CPU ? CPU.compareAndStore(words, region, LOCK, FREE, word)
+                : ops.compareAndStore(words, region, LOCK, FREE, word);
+    }
+
     private void acquire(int region) {
         long word = requestSlice(ownerWord());
-        PerCpuOps ops = this.ops;
-        if (!(ops == CPU ? CPU.compareAndStore(words, region, LOCK, FREE, word)
-                : ops.compareAndStore(words, region, LOCK, FREE, word))) {
+        if (!take(region, word)) {
             acquireContended(region, word);
         }
         // NOTE: acquire: the holder's accesses see the previous holder's writes (see the class notes).
@@ -388,7 +393,7 @@ public final class PerCpuSpinLock {
             Thread.onSpinWait();
             seen = words.getLongAcquire(region, LOCK);
         }
-        if (seen == FREE && ops.compareAndStore(words, region, LOCK, FREE, owner)) {
+        if (seen == FREE && take(region, owner)) {
             return;
         }
         park(region, owner);
@@ -403,8 +408,7 @@ public final class PerCpuSpinLock {
             // NOTE: the heavy side of the handshake (see the class notes): after it, either the
             // unlock we wait for sees waiting != 0, or we see its store of 0 below.
             ops.fenceAllThreads();
-            while (words.getLongAcquire(region, LOCK) != FREE
-                    || !ops.compareAndStore(words, region, LOCK, FREE, word)) {
+            while (words.getLongAcquire(region, LOCK) != FREE || !take(region, word)) {
                 parks.increment();
                 LockSupport.park(this);
                 // NOTE: park returns at once while the interrupt status is set: clear it, keep waiting,

@@ -37,7 +37,7 @@ class PinnedOps implements PerCpuOps {
     @Override public boolean storeThenCommit(PerCpuArea a, int i, long c, long e, long s, long v, long n) { return delegate.storeThenCommit(a, i, c, e, s, v, n); }
     @Override public boolean copyThenCommit(PerCpuArea a, int i, long c, long e, long d, int t, MemorySegment s, long l, long n) { return delegate.copyThenCommit(a, i, c, e, d, t, s, l, n); }
     @Override public long sumThenReset(PerCpuArea area, long offset) { return delegate.sumThenReset(area, offset); }
-    @Override public boolean fenceAllThreads() { return delegate.fenceAllThreads(); }
+    @Override public void fenceAllThreads() { delegate.fenceAllThreads(); }
     @Override public CpuIndexing indexing() { return delegate.indexing(); }
     @Override public int currentIndex(PerCpuArea area) { return here; }
     @Override public boolean restartable() { return delegate.restartable(); }

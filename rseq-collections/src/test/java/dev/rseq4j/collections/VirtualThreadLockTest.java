@@ -28,9 +28,7 @@ class VirtualThreadLockTest {
         for (boolean shards : new boolean[] {false, true}) {
             PerCpuSpinLock lock = new PerCpuSpinLock();
             PerCpu<LockSelfTest.Shard> perCpu = PerCpu.over(lock, r -> new LockSelfTest.Shard());
-            LockSelfTest.Shard[] all = new LockSelfTest.Shard[lock.regions()];
-            int[] i = {0};
-            perCpu.forEach(s -> all[i[0]++] = s);
+            LockSelfTest.Shard[] all = LockSelfTest.shards(perCpu);
             AtomicReference<Throwable> error = new AtomicReference<>();
             List<Thread> threads = new ArrayList<>();
             long start = System.nanoTime();

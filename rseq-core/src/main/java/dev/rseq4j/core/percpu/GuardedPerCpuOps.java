@@ -383,13 +383,12 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
     }
 
     @Override
-    public boolean fenceAllThreads() {
+    public void fenceAllThreads() {
         if (stubs == null) {
             VarHandle.fullFence();
-            return false;
+        } else {
+            runtime.fenceAllCpus();
         }
-        runtime.fenceAllCpus();
-        return true;
     }
 
     @Override

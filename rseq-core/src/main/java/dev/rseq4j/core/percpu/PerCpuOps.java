@@ -162,11 +162,10 @@ public interface PerCpuOps {
      * that is not running passed one when it was switched out) or, where membarrier fails at run time,
      * the calling thread run on every CPU in turn: a system call, for rare paths (a waiter about to
      * park). It also aborts the restartable sequences running at that moment, which then retry.
-     *
-     * @return true if the barrier was process-wide; false in lock mode, where only the caller fenced
-     *         ({@link java.lang.invoke.VarHandle#fullFence}) and the light side must then fence too
+     * In lock mode ({@link #restartable()} false) it is only a full fence of the caller
+     * ({@link java.lang.invoke.VarHandle#fullFence}): the light side must then fence too.
      */
-    boolean fenceAllThreads();
+    void fenceAllThreads();
 
     /** The indexing of this instance; it accepts only areas created with the same indexing. */
     CpuIndexing indexing();
