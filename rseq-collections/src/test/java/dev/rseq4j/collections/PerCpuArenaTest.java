@@ -7,6 +7,8 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
@@ -73,10 +75,23 @@ class PerCpuArenaTest {
             }
         });
         int threads = 4, rounds = 300, perRound = 50;
+        // NOTE: the collector above races the allocations (reclamation while counters are being
+        // taken); the barrier below bounds the garbage between two collections (every 5 rounds), so
+        // the reuse bound holds however slowly the collector thread is scheduled on a loaded machine.
+        // Without it, CI once saw 51 ranges where the bound is 30.
+        CyclicBarrier everyFiveRounds = new CyclicBarrier(threads, System::gc);
         List<Thread> workers = new ArrayList<>();
         for (int t = 0; t < threads; t++) {
             workers.add(Thread.ofPlatform().start(() -> {
                 for (int round = 0; round < rounds; round++) {
+                    if (round % 5 == 0) {
+                        try {
+                            everyFiveRounds.await();
+                        } catch (InterruptedException | BrokenBarrierException e) {
+                            errors.incrementAndGet();
+                            return;
+                        }
+                    }
                     List<PerCpuCounter> counters = new ArrayList<>();
                     for (int i = 0; i < perRound; i++) {
                         PerCpuCounter c = new PerCpuCounter(arena);
