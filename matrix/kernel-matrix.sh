@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # The kernel matrix (issue 13): boots Debian's cloud kernels in QEMU (TCG, 2 vCPUs) and runs the
 # freshly built jars in each guest, through virtiofs, with nothing copied and nothing installed on the
-# host. x86_64 guests run the host's own JDK from the host's root, shared read-only; arm64 guests run
-# Debian trixie's openjdk-25-jre-headless from an arm64 root filesystem extracted into the cache. Each
-# guest runs the diagnostics and the collections' self-test in the configurations below and prints
-# them on its console; this script checks them against what each kernel must show and prints one table.
+# host. x86_64 guests run the host's own JDK from the host's root, shared read-only; arm64 guests and
+# x86_64-7.2-trixie run Debian trixie's openjdk-25-jre-headless (and glibc 2.41) from a root
+# filesystem extracted into the cache. Each guest runs the diagnostics and the collections'
+# self-test in the configurations below and prints them on its console; this script checks them
+# against what each kernel must show and prints one table. How and why: docs/kernel-matrix.md.
 #
 #   kernel-matrix.sh fetch TARGET...    download kernels, busybox and the arm64 root filesystem
 #                                       (exit 10: the package registry could not be reached)
 #   kernel-matrix.sh run [--seconds S] [--configs "C ..."] TARGET...
 #                                       fetch what is missing, boot each target, print the summary;
 #                                       exit 1 if any configuration failed
-#   kernel-matrix.sh targets            the targets: x86_64-6.1 x86_64-6.12 x86_64-7.2 arm64-6.12 arm64-7.2
+#   kernel-matrix.sh targets            the targets: x86_64-6.1 x86_64-6.12 x86_64-7.2 x86_64-7.2-trixie
+#                                       arm64-6.12 arm64-7.2 (-trixie: trixie's JDK and glibc 2.41)
 #
 # Configurations (guest-job.sh): glibc-cpu glibc-mmcid self-cpu self-mmcid lock pinned
 #   glibc-*  glibc registered rseq (x86_64: the host's glibc 2.36, a 32-byte registration; arm64:
@@ -29,7 +31,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 cache="${RSEQ4J_CACHE:-$HOME/.cache/rseq4j}/matrix"
-all_targets="x86_64-6.1 x86_64-6.12 x86_64-7.2 arm64-6.12 arm64-7.2"
+all_targets="x86_64-6.1 x86_64-6.12 x86_64-7.2 x86_64-7.2-trixie arm64-6.12 arm64-7.2"
 all_configs="glibc-cpu glibc-mmcid self-cpu self-mmcid lock pinned"
 # Modules a guest may need for virtiofs and its console, in load order; those a kernel builds in are
 # simply absent from its packages.
@@ -38,6 +40,11 @@ guest_modules="virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev vi
 die() { echo "kernel-matrix: $*" >&2; exit 1; }
 log() { echo "kernel-matrix: $*" >&2; }
 
+# A target is ARCH-VERSION, or ARCH-VERSION-trixie for an x86_64 guest that runs Debian trixie's
+# JDK and glibc 2.41 (the kernel's "V2" registration) instead of the host's; arm64 always does.
+arch_of() { echo "${1%%-*}"; }
+version_of() { local v="${1#*-}"; echo "${v%-trixie}"; }
+uses_trixie_root() { [ "$(arch_of "$1")" = arm64 ] || [ "${1%-trixie}" != "$1" ]; }
 suite_of() { case "$1" in 6.1) echo bookworm;; 6.12) echo trixie;; 7.2) echo sid;; *) die "unknown kernel $1";; esac; }
 debarch_of() { case "$1" in x86_64) echo amd64;; arm64) echo arm64;; *) die "unknown architecture $1";; esac; }
 # What each kernel must report (measured once by hand, then fixed here so that a change is noticed):
@@ -127,25 +134,26 @@ fetch_busybox() { # fetch_busybox DEBARCH: $cache/busybox-DEBARCH, a static busy
   rm -rf "$tmp"
 }
 
-fetch_rootfs() { # $cache/rootfs-arm64: trixie's openjdk-25-jre-headless and its dependency closure
-  local root="$cache/rootfs-arm64" tmp d
+fetch_rootfs() { # fetch_rootfs DEBARCH: $cache/rootfs-DEBARCH, trixie's openjdk-25-jre-headless and its closure
+  local debarch="$1" root="$cache/rootfs-$1" tmp d
   [ -f "$root/.done" ] && return 0
-  apt_setup arm64 trixie
+  apt_setup "$debarch" trixie
   tmp="$(mktemp -d)"; rm -rf "$root"; mkdir -p "$root"
   # With an empty dpkg status, a download-only install fetches the whole dependency closure.
   apt-get "${apt_opts[@]}" -o "Dir::Cache::archives=$tmp" -y -d install openjdk-25-jre-headless >&2 \
-    || { log "the arm64 JRE and its dependencies could not be downloaded"; exit 10; }
+    || { log "the $debarch JRE and its dependencies could not be downloaded"; exit 10; }
   for d in "$tmp"/*.deb; do dpkg-deb -x "$d" "$root"; done
-  # Merged /usr, as a trixie system has it (the loader is looked up as /lib/ld-linux-aarch64.so.1).
-  for d in bin sbin lib; do
+  # Merged /usr, as a trixie system has it (the loader is looked up as /lib/ld-linux-aarch64.so.1
+  # or /lib64/ld-linux-x86-64.so.2).
+  for d in bin sbin lib lib64; do
     if [ -d "$root/$d" ] && [ ! -L "$root/$d" ]; then
       mkdir -p "$root/usr/$d"; cp -a "$root/$d/." "$root/usr/$d/"; rm -rf "${root:?}/$d"
     fi
-    [ -e "$root/$d" ] || ln -s "usr/$d" "$root/$d"
+    [ -e "$root/$d" ] || [ ! -d "$root/usr/$d" ] || ln -s "usr/$d" "$root/$d"
   done
   mkdir -p "$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/mnt"
-  [ -x "$root/usr/lib/jvm/java-25-openjdk-arm64/bin/java" ] || die "no arm64 java in $root"
-  log "arm64 root filesystem: $(ls "$tmp"/*.deb | wc -l) packages, $(du -sh "$root" | cut -f1), $(ls "$tmp"/openjdk-25-jre-headless_*.deb | xargs basename)"
+  [ -x "$root/usr/lib/jvm/java-25-openjdk-$debarch/bin/java" ] || die "no $debarch java in $root"
+  log "$debarch root filesystem: $(ls "$tmp"/*.deb | wc -l) packages, $(du -sh "$root" | cut -f1), $(ls "$tmp"/openjdk-25-jre-headless_*.deb | xargs basename)"
   rm -rf "$tmp"
   touch "$root/.done"
 }
@@ -155,10 +163,10 @@ fetch() { # fetch TARGET...
   mkdir -p "$cache"
   fetch_busybox amd64      # also packs every initramfs on the host
   for t in "$@"; do
-    arch="${t%%-*}"
-    fetch_kernel "$arch" "${t#*-}"
+    arch="$(arch_of "$t")"
+    fetch_kernel "$arch" "$(version_of "$t")"
     fetch_busybox "$(debarch_of "$arch")"
-    [ "$arch" = arm64 ] && fetch_rootfs
+    if uses_trixie_root "$t"; then fetch_rootfs "$(debarch_of "$arch")"; fi
   done
   return 0
 }
@@ -176,7 +184,7 @@ slice_probe() { # slice_probe ARCH: a static build of slice-probe.c, rebuilt whe
 
 boot() { # boot TARGET SECONDS CONFIGS LOG
   local t="$1" seconds="$2" configs="$3" logfile="$4" arch version kdir run java limit status=0 pids=()
-  arch="${t%%-*}"; version="${t#*-}"; kdir="$cache/$t"
+  arch="$(arch_of "$t")"; version="$(version_of "$t")"; kdir="$cache/$arch-$version"
   run="$(mktemp -d)"
   : > "$logfile.virtiofsd"
   mkdir -p "$run/initrd/modules" "$run/initrd/bin"
@@ -185,10 +193,10 @@ boot() { # boot TARGET SECONDS CONFIGS LOG
   cp "$(slice_probe "$arch")" "$run/initrd/slice-probe"
   cp "$kdir/modules.order" "$run/initrd/"; cp "$kdir"/modules/*.ko "$run/initrd/modules/" 2>/dev/null || true
   chmod +x "$run/initrd/init" "$run/initrd/slice-probe"
-  if [ "$arch" = x86_64 ]; then
-    java="$JAVA_HOME/bin/java"; root=/
+  if uses_trixie_root "$t"; then
+    java="/usr/lib/jvm/java-25-openjdk-$(debarch_of "$arch")/bin/java"; root="$cache/rootfs-$(debarch_of "$arch")"
   else
-    java=/usr/lib/jvm/java-25-openjdk-arm64/bin/java; root="$cache/rootfs-arm64"
+    java="$JAVA_HOME/bin/java"; root=/
   fi
   cat > "$run/initrd/job.env" <<ENV
 JAVA=$java
@@ -237,7 +245,8 @@ ENV
 # ---------------------------------------------------------------------------------------------------
 # check: one row per configuration, from the console log; "FAIL(...)" names what was wrong.
 check() { # check TARGET LOG: prints rows "target config mode registrant fs ops aborts minAborts lost result"
-  local t="$1" logfile="$2" version="${1#*-}"
+  local t="$1" logfile="$2" version
+  version="$(version_of "$t")"
   awk -v t="$t" -v fs="$(feature_size_of "$version")" -v mmcid="$(has_mmcid "$version" && echo 1 || echo 0)" '
     function finish(   why) {
       why = ""
