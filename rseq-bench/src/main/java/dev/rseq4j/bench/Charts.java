@@ -287,7 +287,8 @@ public final class Charts {
         st.setLegendPosition(Styler.LegendPosition.OutsideS);
         st.setChartTitleFont(st.getChartTitleFont().deriveFont(14f));
         chart.getStyler().setYAxisLogarithmic(log);
-        chart.getStyler().setYAxisLogarithmicDecadeOnly(false);
+        // Ticks between the decades help over a few decades and crowd the labels over more.
+        chart.getStyler().setYAxisLogarithmicDecadeOnly(max / min > 1000);
         chart.getStyler().setXAxisDecimalPattern("0");
         chart.getStyler().setYAxisDecimalPattern(max < 10 ? "0.##" : "#,##0.#");
         chart.getStyler().setPlotGridVerticalLinesVisible(false);
