@@ -4,6 +4,8 @@ import dev.rseq4j.core.Rseq;
 import org.openjdk.jmh.profile.GCProfiler;
 import org.openjdk.jmh.results.Result;
 import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.results.format.ResultFormatFactory;
+import org.openjdk.jmh.results.format.ResultFormatType;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
 import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
@@ -12,6 +14,7 @@ import org.openjdk.jmh.runner.options.TimeValue;
 import org.openjdk.jmh.runner.options.VerboseMode;
 
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,7 +38,16 @@ import java.util.Map;
  *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --rings --quick
  *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --locks   the lock tables alone ({@link LockBenchmarks})
  *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --locks --quick
+ *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --service the service tables alone ({@link ServiceBenchmark})
+ *   java -cp rseq-bench/target/benchmarks.jar dev.rseq4j.bench.CounterReport --service --quick
  * </pre>
+ * {@code --smoke} (with any of them) runs the quick benchmark sets with 0 warm-up and one 200 ms
+ * iteration: it checks the plumbing (tables, JSON, charts), its figures mean nothing.
+ * Every report also writes JMH's JSON results of all its runs, {@code rseq-bench/target/jmh-NAME.json}
+ * (NAME: counter, pools, rings, locks, service; rewritten after each run), and draws one SVG chart per
+ * table from it into {@code rseq-bench/target/charts/} ({@link Charts}). Quick and smoke runs write
+ * {@code jmh-NAME-quick.json} / {@code charts-quick/} and {@code jmh-NAME-smoke.json} / {@code charts-smoke/}
+ * instead, so that they never replace the charts of a full run.
  * Full: threads 1, 2, 4, 8 (sum benchmarks: 1); 3 x 1 s warm-up, 5 x 1 s measurement, 1 fork per benchmark. Quick:
  * threads 1, 2, 4; PerCpuCounter, LongAdder, AtomicLong; 1 x 0.5 s warm-up, 2 x 0.5 s measurement.
  * Pools: every {@link PoolBenchmarks} benchmark at threads 1, 2, 4, 8 (quick: the same, with the quick
@@ -47,6 +59,11 @@ import java.util.Map;
  * Locks: every {@link LockBenchmarks} benchmark, all in one JMH run per thread count (1, 2, 4, 8), with
  * the GC profiler; ns/op and ours / peer ratios, also written to {@code rseq-bench/target/lock-benchmarks.md};
  * about 6 minutes (quick: 2).
+ * Service: {@link ServiceBenchmark}, 10,000 virtual threads per batch, the three implementations, counters
+ * only and the full task, at 1, 2, 4 and 8 carrier threads, one JVM per carrier count started with
+ * {@code -Djdk.virtualThreadScheduler.parallelism=N}; tasks per second of the whole program and ours / peer;
+ * 3 x 2 s warm-up, 5 x 2 s measurement, about 7 minutes (quick: 1 and 2 carriers, 2 x 1 s warm-up and
+ * measurement, about 1.5 minutes).
  */
 public final class CounterReport {
     private static final String[] FULL = {"perCpuCounter", "longAdder", "atomicLong", "jctoolsStriped", "emptyDowncall",
@@ -61,19 +78,34 @@ public final class CounterReport {
             memory().forEach(System.out::println);
             return;
         }
-        boolean quick = List.of(args).contains("--quick");
+        smoke = List.of(args).contains("--smoke");
+        boolean quick = smoke || List.of(args).contains("--quick");
+        String tag = smoke ? "-smoke" : quick ? "-quick" : "";
         if (List.of(args).contains("--pools")) {   // the pool tables alone
+            record("pools", tag);
             pools(quick);
+            charts();
             return;
         }
         if (List.of(args).contains("--rings")) {   // the ring tables alone
+            record("rings", tag);
             rings(quick);
+            charts();
             return;
         }
         if (List.of(args).contains("--locks")) {   // the lock tables alone
+            record("locks", tag);
             locks(quick);
+            charts();
             return;
         }
+        if (List.of(args).contains("--service")) {   // the service tables alone
+            record("service", tag);
+            service(quick);
+            charts();
+            return;
+        }
+        record("counter", tag);
         int[] threads = quick ? new int[] {1, 2, 4} : new int[] {1, 2, 4, 8};
         String[] benchmarks = quick ? QUICK : FULL;
         System.out.println("mode=" + Rseq.status().mode() + " cpus=" + Runtime.getRuntime().availableProcessors()
@@ -87,6 +119,7 @@ public final class CounterReport {
             results.put(t, row);
         }
         printIncrementTable(results, benchmarks);
+        charts();
         if (!quick) {
             Map<String, RunResult> sums = new LinkedHashMap<>();
             for (String b : new String[] {"perCpuCounterSum", "longAdderSum"}) {
@@ -100,6 +133,47 @@ public final class CounterReport {
                     value(sums.get("perCpuCounterSum")) / value(sums.get("longAdderSum")));
             System.out.println();
             memory().forEach(System.out::println);
+        }
+    }
+
+    /** --smoke: 0 warm-up, one 200 ms iteration. */
+    private static boolean smoke;
+    /** Every result of this report so far, and the JSON file they are written to (null: none). */
+    private static final List<RunResult> RESULTS = new ArrayList<>();
+    private static Path resultFile;
+    private static Path chartDirectory;
+
+    /** Starts recording the results of the report {@code name} into {@code jmh-NAME{tag}.json}. */
+    private static void record(String name, String tag) {
+        resultFile = reportDirectory().resolve("jmh-" + name + tag + ".json");
+        chartDirectory = reportDirectory().resolve("charts" + tag);
+    }
+
+    /** Adds {@code results} to the report's and rewrites its JSON file (JMH's own format and writer). */
+    private static Collection<RunResult> recorded(Collection<RunResult> results) {
+        RESULTS.addAll(results);
+        if (resultFile != null) {
+            try (PrintStream out = new PrintStream(Files.newOutputStream(resultFile), false, StandardCharsets.UTF_8)) {
+                ResultFormatFactory.getInstance(ResultFormatType.JSON, out).writeOut(RESULTS);
+            } catch (IOException e) {
+                System.err.println("  could not write " + resultFile + ": " + e);
+            }
+        }
+        return results;
+    }
+
+    /** Draws the charts of the report's JSON file; a failure is reported, the tables stand. */
+    private static void charts() {
+        if (resultFile == null || RESULTS.isEmpty()) {
+            return;
+        }
+        try {
+            List<Path> written = Charts.write(resultFile, chartDirectory);
+            System.out.println();
+            System.out.println("JMH results: " + resultFile);
+            written.forEach(p -> System.out.println("chart: " + p));
+        } catch (Exception | Error e) {   // AWT without fonts throws Errors
+            System.err.println("rseq4j bench: charts FAILED (" + e + "); the tables above stand, results in " + resultFile);
         }
     }
 
@@ -117,18 +191,30 @@ public final class CounterReport {
         return result;
     }
 
-    /** The options every run shares: one fork, silent, the JDK 24+ flags, the quick iterations if asked. */
-    private static ChainedOptionsBuilder options(String regex, boolean quick) {
+    /**
+     * The options every run shares: one fork, silent, the JDK 24+ flags and {@code jvmArgs}, the quick
+     * (or smoke) iterations if asked.
+     */
+    private static ChainedOptionsBuilder options(String regex, boolean quick, String... jvmArgs) {
         ChainedOptionsBuilder o = new OptionsBuilder().include(regex).forks(1)
                 .verbosity(VerboseMode.SILENT).shouldFailOnError(true);
+        List<String> flags = new ArrayList<>();
         if (Runtime.version().feature() >= 24) {
             // JMH calls sun.misc.Unsafe, which JDK 24+ warns about in every fork; these flags replace the
             // benchmarks' own @Fork flags, so they include RecordRingBenchmarks' export for Agrona.
-            o.jvmArgsAppend("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+            flags.addAll(List.of("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
                     "--add-opens", "java.base/java.util.concurrent.atomic=ALL-UNNAMED",
-                    "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED");
+                    "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED"));
+        } else if (jvmArgs.length > 0) {
+            flags.add("--enable-native-access=ALL-UNNAMED");   // replaced @Fork flags: keep what every benchmark needs
         }
-        if (quick) {
+        flags.addAll(List.of(jvmArgs));
+        if (!flags.isEmpty()) {
+            o.jvmArgsAppend(flags.toArray(String[]::new));   // one call: a second would replace the first
+        }
+        if (smoke) {
+            o.warmupIterations(0).measurementIterations(1).measurementTime(TimeValue.milliseconds(200));
+        } else if (quick) {
             o.warmupIterations(1).warmupTime(TimeValue.milliseconds(500))
                     .measurementIterations(2).measurementTime(TimeValue.milliseconds(500));
         }
@@ -136,7 +222,7 @@ public final class CounterReport {
     }
 
     private static RunResult runOne(ChainedOptionsBuilder o, String regex) throws RunnerException {
-        Collection<RunResult> r = new Runner(o.build()).run();
+        Collection<RunResult> r = recorded(new Runner(o.build()).run());
         if (r.size() != 1) {
             throw new IllegalStateException("expected one result for " + regex + ", got " + r.size());
         }
@@ -331,6 +417,84 @@ public final class CounterReport {
         return t.toString();
     }
 
+    /**
+     * Runs {@link ServiceBenchmark} (every implementation, counters only and the full task) in one JVM per
+     * carrier count (the virtual-thread scheduler's parallelism is a JVM flag) and prints one table per
+     * task shape: millions of tasks per second and ours / each peer.
+     */
+    private static void service(boolean quick) throws RunnerException {
+        int cpus = Runtime.getRuntime().availableProcessors();
+        System.out.println("mode=" + Rseq.status().mode() + " cpus=" + cpus + " possibleCpus=" + Rseq.possibleCpus()
+                + " jdk=" + Runtime.version() + (quick ? " (quick JMH run: noisy)" : ""));
+        System.out.println("Rows with more carriers than cpus (" + cpus + ") are oversubscribed: the carriers take"
+                + " turns on the cores.");
+        String regex = ServiceBenchmark.class.getName() + ".batch$";
+        Map<String, Map<Integer, Map<String, RunResult>>> byWork = new LinkedHashMap<>();
+        for (int n : quick ? new int[] {1, 2} : new int[] {1, 2, 4, 8}) {
+            ChainedOptionsBuilder o = options(regex, quick, "-Djdk.virtualThreadScheduler.parallelism=" + n)
+                    .param("carriers", String.valueOf(n));
+            if (quick && !smoke) {
+                // A batch takes milliseconds and the JIT needs a few dozen of them: the common quick
+                // iterations (0.5 s) would measure a half-compiled program.
+                o.warmupIterations(2).warmupTime(TimeValue.seconds(1)).measurementIterations(2)
+                        .measurementTime(TimeValue.seconds(1));
+            }
+            for (RunResult r : recorded(new Runner(o.build()).run())) {
+                String impl = r.getParams().getParam("impl");
+                String work = r.getParams().getParam("work");
+                byWork.computeIfAbsent(work, w -> new LinkedHashMap<>()).computeIfAbsent(n, c -> new LinkedHashMap<>())
+                        .put(impl, r);
+                System.err.printf("  %-60s impl=%s work=%s carriers=%d %s M tasks/s%n", regex, impl, work, n,
+                        score(r.getPrimaryResult(), 1e-6));
+            }
+        }
+        byWork.forEach((work, results) -> {
+            System.out.println();
+            System.out.println(ServiceBenchmark.TASKS_PER_BATCH + " virtual threads per batch, each: about "
+                    + ServiceBenchmark.ROUNDS + " rounds of a 64-bit mix, 3 counters updated"
+                    + (work.equals("full") ? ", a 256-byte buffer taken from a pool, 16 bytes filled, an event offered to"
+                    + " a ring drained by one consumer thread, the buffer given back" : "")
+                    + "; tasks per second of the whole program (batch start to the last task and, with a ring, the"
+                    + " last event consumed), millions (higher is better; ours / peer > 1: ours faster). Counters and"
+                    + " events checked exactly after every iteration.");
+            for (String impl : ServiceBenchmark.IMPLS) {
+                System.out.println("  " + ServiceBenchmark.label(impl, work));
+            }
+            System.out.println();
+            System.out.print(serviceTable(results));
+        });
+    }
+
+    /** Millions of tasks per second per implementation and carrier count, then ours / each peer. */
+    static String serviceTable(Map<Integer, Map<String, RunResult>> results) {
+        String[] impls = ServiceBenchmark.IMPLS;
+        StringBuilder t = new StringBuilder("| carriers |");
+        StringBuilder rule = new StringBuilder("|---|");
+        for (String impl : impls) {
+            t.append(' ').append(impl).append(" M tasks/s |");
+            rule.append("---|");
+        }
+        for (int i = 1; i < impls.length; i++) {
+            t.append(" ours / ").append(impls[i]).append(" |");
+            rule.append("---|");
+        }
+        t.append('\n').append(rule).append('\n');
+        results.forEach((carriers, row) -> {
+            t.append("| ").append(carriers).append(" |");
+            for (String impl : impls) {
+                RunResult r = row.get(impl);
+                t.append(' ').append(r == null ? "-" : score(r.getPrimaryResult(), 1e-6)).append(" |");
+            }
+            RunResult ours = row.get(impls[0]);
+            for (int i = 1; i < impls.length; i++) {
+                RunResult peer = row.get(impls[i]);
+                t.append(ours == null || peer == null ? " - |" : String.format(" %.2f |", value(ours) / value(peer)));
+            }
+            t.append('\n');
+        });
+        return t.toString();
+    }
+
     private static final String[] LOCK_UPDATES = {"updatePerCpu", "updateStriped", "updateSynchronized",
         "updateReentrantLock", "updateSpinLockDirect", "countLongAdder", "countAtomicLong"};
     private static final String[] LOCK_UNLOCKS = {"lockUnlockPerCpuSpinLock", "lockUnlockReentrantLock"};
@@ -354,7 +518,7 @@ public final class CounterReport {
         for (int t : new int[] {1, 2, 4, 8}) {
             ChainedOptionsBuilder o = options(regex, quick).threads(t).addProfiler(GCProfiler.class);
             Map<String, RunResult> row = new LinkedHashMap<>();
-            for (RunResult r : new Runner(o.build()).run()) {
+            for (RunResult r : recorded(new Runner(o.build()).run())) {
                 String b = r.getParams().getBenchmark();
                 row.put(b.substring(b.lastIndexOf('.') + 1), r);
             }

@@ -1,0 +1,442 @@
+package dev.rseq4j.bench;
+
+import dev.rseq4j.collections.PerCpuCounter;
+import dev.rseq4j.collections.PerCpuObjectPool;
+import dev.rseq4j.collections.PerCpuRingBuffer;
+import org.jctools.queues.MpscArrayQueue;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+
+/**
+ * A benchmark shaped like a user's service: every invocation starts {@value #TASKS_PER_BATCH} virtual
+ * threads ({@link Executors#newVirtualThreadPerTaskExecutor()}, closed at the end: it waits for all),
+ * each doing a small unit of work, and reports the throughput of the whole program in tasks per
+ * second ({@link OperationsPerInvocation}): thread creation, scheduling, the work, the shared
+ * structures and, in the full variant, the consumer catching up are all in the figure.
+ *
+ * <p>One task: {@value #ROUNDS} rounds of a 64-bit mix (a few hundred nanoseconds of computation, about
+ * 250 ns on a 2-core x86_64 test machine,
+ * whose result feeds the counters, so it cannot be removed); three counters updated (requests, bytes,
+ * a checksum of the result); and with {@code work=full}, a 256-byte buffer taken from a pool, 16 bytes
+ * of it filled, an event built from it handed to a ring that one consumer thread drains, and the buffer
+ * given back. An offer to a full ring yields the virtual thread and retries: nothing is dropped.
+ *
+ * <p>Implementations ({@code impl}):
+ * <ul>
+ *   <li>{@code rseq}: {@link PerCpuCounter}, {@link PerCpuObjectPool}, {@link PerCpuRingBuffer} ({@value #RING} per CPU);</li>
+ *   <li>{@code jdk}: {@link LongAdder}, a {@link ConcurrentLinkedQueue} of buffers (new on empty) and JCTools'
+ *       {@link MpscArrayQueue} ({@value #RING}), the queue ours replaces. A {@code ThreadLocal} pool is
+ *       no peer here: every task is a new virtual thread, so it would never reuse a buffer;</li>
+ *   <li>{@code atomic}: the simplest code: {@link AtomicLong}, {@code new byte[256]} per task,
+ *       {@link ConcurrentLinkedQueue} as the ring.</li>
+ * </ul>
+ *
+ * <p>The benchmark cannot cheat: at the end of every iteration each counter must hold exactly what the
+ * tasks of all invocations so far added (requests = tasks, bytes and checksum precomputed), and in the
+ * full variant the consumer must have received every event exactly once with the bytes its task wrote
+ * into the buffer (a buffer held by two tasks at once would show there); otherwise the run fails.
+ *
+ * <p>{@code carriers}: the virtual-thread scheduler's parallelism, which only a JVM flag sets;
+ * {@code CounterReport --service} runs each value in a JVM started with
+ * {@code -Djdk.virtualThreadScheduler.parallelism=N}. 0 (the default, for plain JMH runs) keeps the
+ * JDK's default (one carrier per CPU); any other value must match the flag, or the run fails.
+ */
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@OperationsPerInvocation(ServiceBenchmark.TASKS_PER_BATCH)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
+@State(Scope.Benchmark)
+public class ServiceBenchmark {
+    /** Virtual threads (tasks) per invocation. */
+    public static final int TASKS_PER_BATCH = 10_000;
+    /** Rounds of the mix per task: a few hundred nanoseconds. */
+    static final int ROUNDS = 100;
+    /** Buffer size of the pools. */
+    static final int BUFFER = 256;
+    /** Bytes of the buffer a task fills. */
+    static final int FILLED = 16;
+    /** Capacity of the bounded rings (per CPU for ours, as in {@link RingBenchmarks}). */
+    static final int RING = 4096;
+    /** The implementations, ours first. */
+    static final String[] IMPLS = {"rseq", "jdk", "atomic"};
+
+    @Param({"rseq", "jdk", "atomic"})
+    String impl;
+
+    @Param({"counters", "full"})
+    String work;
+
+    @Param({"0"})
+    int carriers;
+
+    /** A counter as the three implementations have it. */
+    interface Counter {
+        void add(long x);
+
+        long sum();
+    }
+
+    /** A buffer pool: take gives a handle, bytes its buffer, give returns it. */
+    interface Pool {
+        Object take();
+
+        byte[] bytes(Object taken);
+
+        void give(Object taken);
+    }
+
+    /** A multi-producer, single-consumer queue. */
+    interface Ring {
+        boolean offer(Event e);
+
+        int drain(Consumer<Event> c, int limit);
+    }
+
+    /** What a task hands to the consumer: its number, its result and one byte read back from its buffer. */
+    record Event(int task, long hash, byte fromBuffer) {
+    }
+
+    Counter requests;
+    Counter bytes;
+    Counter checksum;
+    Pool pool;
+    Ring ring;
+    boolean full;
+
+    /** Per batch: the sum of the bytes counter and of the checksum counter. */
+    long bytesPerBatch;
+    long checksumPerBatch;
+    /** Invocations completed (the JMH thread only). */
+    long batches;
+
+    Thread consumer;
+    volatile boolean running;
+    /** Events consumed and the consumer's checksum of their results; written by the consumer only. */
+    volatile long consumed;
+    volatile long consumedChecksum;
+    /** Events whose byte from the buffer is not the one their task wrote. */
+    volatile long torn;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        String flag = System.getProperty("jdk.virtualThreadScheduler.parallelism");
+        if (carriers != 0 && !String.valueOf(carriers).equals(flag)) {
+            throw new IllegalStateException("carriers=" + carriers + " needs -Djdk.virtualThreadScheduler.parallelism="
+                    + carriers + " (CounterReport --service passes it), got " + flag);
+        }
+        full = work.equals("full");
+        switch (impl) {
+            case "rseq" -> {
+                requests = perCpu();
+                bytes = perCpu();
+                checksum = perCpu();
+                PerCpuObjectPool<byte[]> p = PerCpuObjectPool.builder(() -> new byte[BUFFER]).build();
+                pool = new Pool() {
+                    @Override
+                    public Object take() {
+                        return p.acquire();
+                    }
+
+                    @Override
+                    @SuppressWarnings("unchecked")
+                    public byte[] bytes(Object taken) {
+                        return ((PerCpuObjectPool.Lease<byte[]>) taken).get();
+                    }
+
+                    @Override
+                    @SuppressWarnings("unchecked")
+                    public void give(Object taken) {
+                        ((PerCpuObjectPool.Lease<byte[]>) taken).close();
+                    }
+                };
+                PerCpuRingBuffer<Event> q = new PerCpuRingBuffer<>(RING);
+                ring = new Ring() {
+                    @Override
+                    public boolean offer(Event e) {
+                        return q.offer(e);
+                    }
+
+                    @Override
+                    public int drain(Consumer<Event> c, int limit) {
+                        return q.drain(c::accept, limit);
+                    }
+                };
+            }
+            case "jdk" -> {
+                requests = longAdder();
+                bytes = longAdder();
+                checksum = longAdder();
+                ConcurrentLinkedQueue<byte[]> p = new ConcurrentLinkedQueue<>();
+                pool = new Pool() {
+                    @Override
+                    public Object take() {
+                        byte[] b = p.poll();
+                        return b != null ? b : new byte[BUFFER];
+                    }
+
+                    @Override
+                    public byte[] bytes(Object taken) {
+                        return (byte[]) taken;
+                    }
+
+                    @Override
+                    public void give(Object taken) {
+                        p.offer((byte[]) taken);
+                    }
+                };
+                MpscArrayQueue<Event> q = new MpscArrayQueue<>(RING);
+                ring = new Ring() {
+                    @Override
+                    public boolean offer(Event e) {
+                        return q.offer(e);
+                    }
+
+                    @Override
+                    public int drain(Consumer<Event> c, int limit) {
+                        return q.drain(c::accept, limit);
+                    }
+                };
+            }
+            case "atomic" -> {
+                requests = atomic();
+                bytes = atomic();
+                checksum = atomic();
+                pool = new Pool() {
+                    @Override
+                    public Object take() {
+                        return new byte[BUFFER];
+                    }
+
+                    @Override
+                    public byte[] bytes(Object taken) {
+                        return (byte[]) taken;
+                    }
+
+                    @Override
+                    public void give(Object taken) {
+                    }
+                };
+                ConcurrentLinkedQueue<Event> q = new ConcurrentLinkedQueue<>();
+                ring = new Ring() {
+                    @Override
+                    public boolean offer(Event e) {
+                        return q.offer(e);
+                    }
+
+                    @Override
+                    public int drain(Consumer<Event> c, int limit) {
+                        int n = 0;
+                        Event e;
+                        while (n < limit && (e = q.poll()) != null) {
+                            c.accept(e);
+                            n++;
+                        }
+                        return n;
+                    }
+                };
+            }
+            default -> throw new IllegalArgumentException("impl " + impl);
+        }
+        for (int t = 0; t < TASKS_PER_BATCH; t++) {
+            bytesPerBatch += length(t);
+            checksumPerBatch += compute(t) & 0xFF;
+        }
+        if (full) {
+            running = true;
+            consumer = Thread.ofPlatform().name("service-consumer").daemon().start(this::consume);
+        }
+    }
+
+    private static Counter perCpu() {
+        PerCpuCounter c = new PerCpuCounter();
+        return new Counter() {
+            @Override
+            public void add(long x) {
+                c.add(x);
+            }
+
+            @Override
+            public long sum() {
+                return c.sum();
+            }
+        };
+    }
+
+    private static Counter longAdder() {
+        LongAdder c = new LongAdder();
+        return new Counter() {
+            @Override
+            public void add(long x) {
+                c.add(x);
+            }
+
+            @Override
+            public long sum() {
+                return c.sum();
+            }
+        };
+    }
+
+    private static Counter atomic() {
+        AtomicLong c = new AtomicLong();
+        return new Counter() {
+            @Override
+            public void add(long x) {
+                c.addAndGet(x);
+            }
+
+            @Override
+            public long sum() {
+                return c.get();
+            }
+        };
+    }
+
+    /** The unit of computation: {@value #ROUNDS} rounds of a 64-bit mix (MurmurHash3's finaliser steps). */
+    static long compute(int task) {
+        long h = task * 0x9E3779B97F4A7C15L;
+        for (int r = 0; r < ROUNDS; r++) {
+            h ^= h >>> 33;
+            h *= 0xFF51AFD7ED558CCDL;
+        }
+        return h;
+    }
+
+    /** The request's size, as the bytes counter counts it. */
+    static int length(int task) {
+        return 100 + (task & 63);
+    }
+
+    /** One task: the work of one request. */
+    void task(int t) {
+        long h = compute(t);
+        requests.add(1);
+        bytes.add(length(t));
+        checksum.add(h & 0xFF);
+        if (full) {
+            Object taken = pool.take();
+            byte[] b = pool.bytes(taken);
+            for (int i = 0; i < FILLED; i++) {
+                b[i] = (byte) (h >>> (8 * (i & 7)));
+            }
+            Event e = new Event(t, h, b[t & (FILLED - 1)]);
+            while (!ring.offer(e)) {
+                Thread.yield();   // ring full: let the consumer (and other tasks) run
+            }
+            pool.give(taken);
+        }
+    }
+
+    /** The consumer: drains the ring, checks each event, spins briefly then parks when idle. */
+    private void consume() {
+        long n = 0;
+        long sum = 0;
+        long bad = 0;
+        long[] acc = new long[3];
+        Consumer<Event> check = e -> {
+            acc[0]++;
+            acc[1] += e.hash() & 0xFF;
+            if (e.fromBuffer() != (byte) (e.hash() >>> (8 * ((e.task() & (FILLED - 1)) & 7)))) {
+                acc[2]++;
+            }
+        };
+        int idle = 0;
+        while (running) {
+            int got = ring.drain(check, 256);
+            if (got > 0) {
+                n = acc[0];
+                sum = acc[1];
+                bad = acc[2];
+                consumedChecksum = sum;
+                torn = bad;
+                consumed = n;   // last: a reader that sees n sees the checksum of those n
+                idle = 0;
+            } else if (++idle < 200) {
+                Thread.onSpinWait();
+            } else {
+                LockSupport.parkNanos(20_000);
+            }
+        }
+    }
+
+    @Benchmark
+    public void batch() {
+        try (ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int i = 0; i < TASKS_PER_BATCH; i++) {
+                int t = i;
+                ex.execute(() -> task(t));
+            }
+        }   // close() waits for every task
+        batches++;
+        if (full) {
+            long want = batches * TASKS_PER_BATCH;
+            while (consumed < want) {   // the program's work ends when the consumer has every event
+                Thread.onSpinWait();
+            }
+        }
+    }
+
+    /** Every counter exact, every event delivered once and intact: else the figure is void. */
+    @TearDown(Level.Iteration)
+    public void check() {
+        long tasks = batches * TASKS_PER_BATCH;
+        expect("requests", requests.sum(), tasks);
+        expect("bytes", bytes.sum(), batches * bytesPerBatch);
+        expect("checksum", checksum.sum(), batches * checksumPerBatch);
+        if (full) {
+            long n = consumed;
+            expect("events consumed", n, tasks);
+            expect("consumer checksum", consumedChecksum, batches * checksumPerBatch);
+            expect("events with a byte not written by their task", torn, 0);
+        }
+    }
+
+    private void expect(String what, long got, long want) {
+        if (got != want) {
+            throw new IllegalStateException(impl + "/" + work + ": " + what + " = " + got + ", expected " + want
+                    + " after " + batches + " batches of " + TASKS_PER_BATCH);
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() throws InterruptedException {
+        running = false;
+        if (consumer != null) {
+            consumer.join();
+        }
+    }
+
+    /** The legend label of an implementation in the service charts and tables. */
+    static String label(String impl, String work) {
+        boolean full = work.equals("full");
+        return switch (impl) {
+            case "rseq" -> full ? "rseq: PerCpuCounter, PerCpuObjectPool, PerCpuRingBuffer (ours)" : "rseq: PerCpuCounter (ours)";
+            case "jdk" -> full ? "jdk: LongAdder, ConcurrentLinkedQueue pool, JCTools MpscArrayQueue" : "jdk: LongAdder";
+            case "atomic" -> full ? "atomic: AtomicLong, new byte[], ConcurrentLinkedQueue" : "atomic: AtomicLong";
+            default -> impl;
+        };
+    }
+}
