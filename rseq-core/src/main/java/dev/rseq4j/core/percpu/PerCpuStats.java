@@ -58,6 +58,8 @@ public final class PerCpuStats {
         for (Kind k : Kind.values()) {
             TOTALS[k.ordinal()] = new PerCpuStats(k, null);
         }
+        // the first per-CPU operations register the JFR events (once; never throws)
+        dev.rseq4j.core.internal.jfr.RseqEvents.register();
     }
 
     private final Kind kind;

@@ -1,0 +1,99 @@
+package dev.rseq4j.core.internal.jfr;
+
+import dev.rseq4j.core.Rseq;
+import dev.rseq4j.core.RseqStatus;
+import dev.rseq4j.core.percpu.LockTotals;
+import dev.rseq4j.core.percpu.PerCpuStats;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Registers this library's JDK Flight Recorder events: {@code dev.rseq4j.Status} (every chunk),
+ * {@code dev.rseq4j.PerCpuStatistics} (one per {@link PerCpuStats.Kind}) and
+ * {@code dev.rseq4j.LockStatistics} (periodic). Enable them as any event: {@code
+ * -XX:StartFlightRecording} (they are on in the {@code default} and {@code profile} settings through
+ * their annotations), {@code jcmd JFR.start}, or {@code jdk.jfr.Recording#enable("dev.rseq4j.*")}.
+ *
+ * <h2>Implementation notes</h2>
+ * <ul>
+ *   <li>Free when no recording runs: nothing here is on any operation's path; the structures only
+ *       add to process-wide totals on their rare paths ({@link PerCpuStats#total}, {@link LockTotals}),
+ *       and JFR calls the hooks only while a recording has the event enabled. A hook reads a few
+ *       dozen {@code LongAdder}s: no allocation beyond the events, no lock, no system call.</li>
+ *   <li>Registered once ({@link #register}, from the first {@link PerCpuStats} class use, i.e. the
+ *       first per-CPU operations), inside try/catch: a JVM without JFR (a minimal runtime image
+ *       would fail at module resolution instead, since the core requires {@code jdk.jfr}; a JVM
+ *       with JFR disabled or failing) still runs, without events.</li>
+ *   <li>A {@code beginChunk} hook runs when a chunk starts; a recording already running when the
+ *       library starts (the usual {@code -XX:StartFlightRecording}) would see no Status until its
+ *       next chunk, so {@link #register} also commits one at once.</li>
+ *   <li>The counts are cumulative since start and not snapshots: each figure is a sum of adders read
+ *       while updates may go on; a difference between two events of one kind is what happened in
+ *       between, give or take the updates in flight.</li>
+ * </ul>
+ */
+public final class RseqEvents {
+    private static final AtomicBoolean REGISTERED = new AtomicBoolean();
+
+    private RseqEvents() {
+    }
+
+    /** Adds the periodic hooks, once per process; never throws. */
+    public static void register() {
+        if (!REGISTERED.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            jdk.jfr.FlightRecorder.addPeriodicEvent(StatusEvent.class, RseqEvents::emitStatus);
+            jdk.jfr.FlightRecorder.addPeriodicEvent(PerCpuStatisticsEvent.class, RseqEvents::emitPerCpuStatistics);
+            jdk.jfr.FlightRecorder.addPeriodicEvent(LockStatisticsEvent.class, RseqEvents::emitLockStatistics);
+            emitStatus();   // for a recording that is already running (see the notes)
+        } catch (Throwable noJfr) {   // Error too: a JVM whose JFR cannot start must still run the library
+            // NOTE: nothing to report to: the library works the same without its events
+        }
+    }
+
+    private static void emitStatus() {
+        StatusEvent e = new StatusEvent();
+        if (!e.isEnabled()) {
+            return;
+        }
+        RseqStatus s = Rseq.status();
+        e.mode = s.mode().name();
+        e.reason = s.lockReason().orElse("");
+        e.registrant = s.registrant().name();
+        e.featureSize = s.featureSize();
+        e.mmCid = s.mmCid();
+        e.sliceExtension = s.sliceExtension();
+        e.possibleCpus = s.possibleCpus();
+        e.kernel = s.kernelRelease();
+        e.architecture = s.architecture();
+        e.commit();
+    }
+
+    private static void emitPerCpuStatistics() {
+        for (PerCpuStats.Kind kind : PerCpuStats.Kind.values()) {
+            PerCpuStats t = PerCpuStats.total(kind);
+            PerCpuStatisticsEvent e = new PerCpuStatisticsEvent();
+            e.kind = kind.label();
+            e.aborts = t.aborts();
+            e.slowPaths = t.slowPaths();
+            e.guarded = t.guarded();
+            e.invalidIndex = t.invalidIndex();
+            e.moved = t.moved();
+            e.guardWaits = t.guardWaits();
+            e.guardWaitTime = t.guardWaitNanos();
+            e.commit();
+        }
+    }
+
+    private static void emitLockStatistics() {
+        LockStatisticsEvent e = new LockStatisticsEvent();
+        e.contended = LockTotals.contended();
+        e.parks = LockTotals.parks();
+        e.wakeups = LockTotals.wakeups();
+        e.sliceGrants = LockTotals.sliceGrants();
+        e.sliceYields = LockTotals.sliceYields();
+        e.commit();
+    }
+}
