@@ -58,8 +58,6 @@ public final class PerCpuStats {
         for (Kind k : Kind.values()) {
             TOTALS[k.ordinal()] = new PerCpuStats(k, null);
         }
-        // the first per-CPU operations register the JFR events (once; never throws)
-        dev.rseq4j.core.internal.jfr.RseqEvents.register();
     }
 
     private final Kind kind;
@@ -76,6 +74,10 @@ public final class PerCpuStats {
     /** Counts of operations of {@code kind}, added to the kind's {@link #total} too. */
     PerCpuStats(Kind kind) {
         this(kind, TOTALS[kind.ordinal()]);
+        // NOTE: the first operations instance registers the JFR events (once; never throws). Here, not in
+        // the static initialiser: a periodic hook reads the totals, and must never wait for this class's
+        // initialisation while the initialising thread waits inside the recorder's registration.
+        dev.rseq4j.core.internal.jfr.RseqEvents.register();
     }
 
     private PerCpuStats(Kind kind, PerCpuStats total) {

@@ -20,13 +20,15 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *       add to process-wide totals on their rare paths ({@link PerCpuStats#total}, {@link LockTotals}),
  *       and JFR calls the hooks only while a recording has the event enabled. A hook reads a few
  *       dozen {@code LongAdder}s: no allocation beyond the events, no lock, no system call.</li>
- *   <li>Registered once ({@link #register}, from the first {@link PerCpuStats} class use, i.e. the
- *       first per-CPU operations), inside try/catch: a JVM without JFR (a minimal runtime image
+ *   <li>Registered once ({@link #register}, from the first {@link PerCpuStats} of an operations
+ *       instance, i.e. the first per-CPU operations, whatever the mode), as a recorder listener
+ *       that adds the hooks when the recorder initialises: a process that never records loads no
+ *       event metadata. Inside try/catch: a JVM without JFR (a minimal runtime image
  *       would fail at module resolution instead, since the core requires {@code jdk.jfr}; a JVM
  *       with JFR disabled or failing) still runs, without events.</li>
  *   <li>A {@code beginChunk} hook runs when a chunk starts; a recording already running when the
  *       library starts (the usual {@code -XX:StartFlightRecording}) would see no Status until its
- *       next chunk, so {@link #register} also commits one at once.</li>
+ *       next chunk, so adding the hooks also commits one at once (if a recording has it enabled).</li>
  *   <li>The counts are cumulative since start and not snapshots: each figure is a sum of adders read
  *       while updates may go on; a difference between two events of one kind is what happened in
  *       between, give or take the updates in flight.</li>
@@ -38,9 +40,35 @@ public final class RseqEvents {
     private RseqEvents() {
     }
 
-    /** Adds the periodic hooks, once per process; never throws. */
+    /**
+     * Adds the periodic hooks once the recorder is initialized (now, if it is); once per process; never
+     * throws.
+     */
     public static void register() {
         if (!REGISTERED.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            // NOTE: a listener (about 1 ms), not addPeriodicEvent at once: registering an event type
+            // initialises the recorder's metadata, some 350 ms of start-up measured on a busy 2-core
+            // machine, which a process that never records must not pay. The recorder calls the listener
+            // when it initialises (-XX:StartFlightRecording, jcmd JFR.start, new Recording()), or at
+            // once from addListener if it already has.
+            jdk.jfr.FlightRecorder.addListener(new jdk.jfr.FlightRecorderListener() {
+                @Override
+                public void recorderInitialized(jdk.jfr.FlightRecorder recorder) {
+                    addHooks();
+                }
+            });
+        } catch (Throwable noJfr) {   // Error too: a JVM whose JFR cannot start must still run the library
+            // NOTE: nothing to report to: the library works the same without its events
+        }
+    }
+
+    private static final AtomicBoolean HOOKED = new AtomicBoolean();
+
+    private static void addHooks() {
+        if (!HOOKED.compareAndSet(false, true)) {
             return;
         }
         try {
@@ -48,8 +76,8 @@ public final class RseqEvents {
             jdk.jfr.FlightRecorder.addPeriodicEvent(PerCpuStatisticsEvent.class, RseqEvents::emitPerCpuStatistics);
             jdk.jfr.FlightRecorder.addPeriodicEvent(LockStatisticsEvent.class, RseqEvents::emitLockStatistics);
             emitStatus();   // for a recording that is already running (see the notes)
-        } catch (Throwable noJfr) {   // Error too: a JVM whose JFR cannot start must still run the library
-            // NOTE: nothing to report to: the library works the same without its events
+        } catch (Throwable noJfr) {
+            // NOTE: as in register: no events, the library unchanged
         }
     }
 
