@@ -1,6 +1,6 @@
 package dev.rseq4j.core.percpu;
 
-import java.util.concurrent.atomic.LongAdder;
+import dev.rseq4j.core.internal.jfr.LockTally;
 
 /**
  * Process-wide totals of the rare events of every {@code PerCpuSpinLock} since start (the lock adds
@@ -9,62 +9,58 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <h2>Implementation notes</h2>
  * The lock lives in the collections module but the events in this one, hence totals here: a lock
- * registers nothing, however many are created. Each figure is a {@code LongAdder}: updates are
+ * registers nothing, however many are created. This exported class only forwards to the adders of
+ * the (non-exported) event package, which must not depend back on this one. Each figure is a {@code LongAdder}: updates are
  * atomic, reads are sums that are not snapshots (neither of one figure under concurrent updates nor
  * across figures). Never reset. Thread-safe.
  */
 public final class LockTotals {
-    private static final LongAdder CONTENDED = new LongAdder();
-    private static final LongAdder PARKS = new LongAdder();
-    private static final LongAdder WAKEUPS = new LongAdder();
-    private static final LongAdder SLICE_GRANTS = new LongAdder();
-    private static final LongAdder SLICE_YIELDS = new LongAdder();
 
     private LockTotals() {
     }
 
     /** A take found the lock held (or lost the race for it) at its first attempt. */
     public static void recordContended() {
-        CONTENDED.increment();
+        LockTally.CONTENDED.increment();
     }
 
     /** A waiter parked. */
     public static void recordPark() {
-        PARKS.increment();
+        LockTally.PARKS.increment();
     }
 
     /** An unlock unparked a waiter. */
     public static void recordWakeup() {
-        WAKEUPS.increment();
+        LockTally.WAKEUPS.increment();
     }
 
     /** An unlock found a time-slice extension granted. */
     public static void recordSliceGrant() {
-        SLICE_GRANTS.increment();
+        LockTally.SLICE_GRANTS.increment();
     }
 
     /** An unlock yielded the CPU after a granted extension. */
     public static void recordSliceYield() {
-        SLICE_YIELDS.increment();
+        LockTally.SLICE_YIELDS.increment();
     }
 
     public static long contended() {
-        return CONTENDED.sum();
+        return LockTally.CONTENDED.sum();
     }
 
     public static long parks() {
-        return PARKS.sum();
+        return LockTally.PARKS.sum();
     }
 
     public static long wakeups() {
-        return WAKEUPS.sum();
+        return LockTally.WAKEUPS.sum();
     }
 
     public static long sliceGrants() {
-        return SLICE_GRANTS.sum();
+        return LockTally.SLICE_GRANTS.sum();
     }
 
     public static long sliceYields() {
-        return SLICE_YIELDS.sum();
+        return LockTally.SLICE_YIELDS.sum();
     }
 }

@@ -77,11 +77,6 @@ public interface PerCpuOps {
         return GuardedPerCpuOps.production(CpuIndexing.CONCURRENCY_ID, kind);
     }
 
-    /** The shared production operations of {@code indexing} counted under {@code kind}. */
-    static PerCpuOps production(CpuIndexing indexing, PerCpuStats.Kind kind) {
-        return GuardedPerCpuOps.production(indexing, kind);
-    }
-
     /**
      * Operations indexed by concurrency id (mm_cid, Linux 6.3+): dense ids from 0 for processes with
      * few running threads. In lock mode this works as {@link #cpuIndexed()}. Counted under {@link PerCpuStats.Kind#CORE}.

@@ -1,5 +1,8 @@
 package dev.rseq4j.core.percpu;
 
+import dev.rseq4j.core.internal.jfr.KindTally;
+import dev.rseq4j.core.internal.jfr.RseqEvents;
+
 import java.util.Objects;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -9,8 +12,8 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <h2>Implementation notes: per-kind totals</h2>
  * Every instance belongs to a {@link Kind} (the structure whose operations it counts), and each
- * record method also adds to that kind's process-wide total ({@link #total}), which the JDK Flight
- * Recorder's {@code dev.rseq4j.PerCpuStatistics} event reads. The kind is a property of the
+ * record method also adds to that kind's process-wide tally (in the event package, which must not
+ * depend on this one), which the JDK Flight Recorder's {@code dev.rseq4j.PerCpuStatistics} event reads. The kind is a property of the
  * operations instance, not of a structure instance: each collection class takes its production
  * operations from a static final constant of its own kind ({@link PerCpuOps#cpuIndexed(Kind)}), so
  * a kind is counted without registering any structure (a program may create millions of counters),
@@ -41,9 +44,11 @@ public final class PerCpuStats {
         SPIN_LOCK("spinLock");
 
         private final String label;
+        private final KindTally tally;
 
         Kind(String label) {
             this.label = label;
+            this.tally = RseqEvents.tally(label);
         }
 
         /** The name in events and reports ({@code counter}, {@code freeList}, ...). */
@@ -52,17 +57,9 @@ public final class PerCpuStats {
         }
     }
 
-    private static final PerCpuStats[] TOTALS = new PerCpuStats[Kind.values().length];
-
-    static {
-        for (Kind k : Kind.values()) {
-            TOTALS[k.ordinal()] = new PerCpuStats(k, null);
-        }
-    }
-
     private final Kind kind;
-    /** The kind's total, or null for a total itself. */
-    private final PerCpuStats total;
+    /** The kind's process-wide tally. */
+    private final KindTally total;
     private final LongAdder aborts = new LongAdder();
     private final LongAdder slowPaths = new LongAdder();
     private final LongAdder guarded = new LongAdder();
@@ -71,26 +68,12 @@ public final class PerCpuStats {
     private final LongAdder guardWaits = new LongAdder();
     private final LongAdder guardWaitNanos = new LongAdder();
 
-    /** Counts of operations of {@code kind}, added to the kind's {@link #total} too. */
+    /** Counts of operations of {@code kind}, added to the kind's process-wide tally too. */
     PerCpuStats(Kind kind) {
-        this(kind, TOTALS[kind.ordinal()]);
-        // NOTE: the first operations instance registers the JFR events (once; never throws). Here, not in
-        // the static initialiser: a periodic hook reads the totals, and must never wait for this class's
-        // initialisation while the initialising thread waits inside the recorder's registration.
-        dev.rseq4j.core.internal.jfr.RseqEvents.register();
-    }
-
-    private PerCpuStats(Kind kind, PerCpuStats total) {
         this.kind = Objects.requireNonNull(kind, "kind must not be null");
-        this.total = total;
-    }
-
-    /**
-     * The process-wide counts of every operations instance of {@code kind} since start, cumulative
-     * (never reset); each figure a sum of adders, not an atomic snapshot.
-     */
-    public static PerCpuStats total(Kind kind) {
-        return TOTALS[kind.ordinal()];
+        this.total = kind.tally;
+        // NOTE: the first operations instance registers the JFR events (once; never throws)
+        RseqEvents.register();
     }
 
     /** The kind whose operations these are. */
@@ -100,46 +83,34 @@ public final class PerCpuStats {
 
     void recordAbort() {
         aborts.increment();
-        if (total != null) {
-            total.recordAbort();
-        }
+        total.recordAbort();
     }
 
     void recordSlowPath() {
         slowPaths.increment();
-        if (total != null) {
-            total.recordSlowPath();
-        }
+        total.recordSlowPath();
     }
 
     void recordGuarded() {
         guarded.increment();
-        if (total != null) {
-            total.recordGuarded();
-        }
+        total.recordGuarded();
     }
 
     void recordInvalidIndex() {
         invalidIndex.increment();
-        if (total != null) {
-            total.recordInvalidIndex();
-        }
+        total.recordInvalidIndex();
     }
 
     void recordMoved() {
         moved.increment();
-        if (total != null) {
-            total.recordMoved();
-        }
+        total.recordMoved();
     }
 
     /** A slow path found its guard held and waited {@code nanos} for it. */
     void recordGuardWait(long nanos) {
         guardWaits.increment();
         guardWaitNanos.add(nanos);
-        if (total != null) {
-            total.recordGuardWait(nanos);
-        }
+        total.recordGuardWait(nanos);
     }
 
     /** Restartable sequences the kernel aborted. */

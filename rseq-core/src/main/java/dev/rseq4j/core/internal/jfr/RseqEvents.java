@@ -2,14 +2,14 @@ package dev.rseq4j.core.internal.jfr;
 
 import dev.rseq4j.core.Rseq;
 import dev.rseq4j.core.RseqStatus;
-import dev.rseq4j.core.percpu.LockTotals;
-import dev.rseq4j.core.percpu.PerCpuStats;
 
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Registers this library's JDK Flight Recorder events: {@code dev.rseq4j.Status} (every chunk),
- * {@code dev.rseq4j.PerCpuStatistics} (one per {@link PerCpuStats.Kind}) and
+ * {@code dev.rseq4j.PerCpuStatistics} (one per structure kind, {@link #tally}) and
  * {@code dev.rseq4j.LockStatistics} (periodic). Enable them as any event: {@code
  * -XX:StartFlightRecording} (they are on in the {@code default} and {@code profile} settings through
  * their annotations), {@code jcmd JFR.start}, or {@code jdk.jfr.Recording#enable("dev.rseq4j.*")}.
@@ -17,10 +17,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <h2>Implementation notes</h2>
  * <ul>
  *   <li>Free when no recording runs: nothing here is on any operation's path; the structures only
- *       add to process-wide totals on their rare paths ({@link PerCpuStats#total}, {@link LockTotals}),
+ *       add to process-wide tallies on their rare paths ({@link KindTally}, {@link LockTally}),
  *       and JFR calls the hooks only while a recording has the event enabled. A hook reads a few
  *       dozen {@code LongAdder}s: no allocation beyond the events, no lock, no system call.</li>
- *   <li>Registered once ({@link #register}, from the first {@link PerCpuStats} of an operations
+ *   <li>Registered once ({@link #register}, from the first {@code PerCpuStats} of an operations
  *       instance, i.e. the first per-CPU operations, whatever the mode), as a recorder listener
  *       that adds the hooks when the recorder initialises: a process that never records loads no
  *       event metadata. Inside try/catch: a JVM without JFR (a minimal runtime image
@@ -36,8 +36,17 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class RseqEvents {
     private static final AtomicBoolean REGISTERED = new AtomicBoolean();
+    /** One per kind, in the order the kinds were created (a handful, at class initialisation). */
+    private static final List<KindTally> TALLIES = new CopyOnWriteArrayList<>();
 
     private RseqEvents() {
+    }
+
+    /** A new tally for structure kind {@code kind}, reported by {@code dev.rseq4j.PerCpuStatistics}; call once per kind. */
+    public static KindTally tally(String kind) {
+        KindTally t = new KindTally(kind);
+        TALLIES.add(t);
+        return t;
     }
 
     /**
@@ -100,28 +109,27 @@ public final class RseqEvents {
     }
 
     private static void emitPerCpuStatistics() {
-        for (PerCpuStats.Kind kind : PerCpuStats.Kind.values()) {
-            PerCpuStats t = PerCpuStats.total(kind);
+        for (KindTally t : TALLIES) {
             PerCpuStatisticsEvent e = new PerCpuStatisticsEvent();
-            e.kind = kind.label();
-            e.aborts = t.aborts();
-            e.slowPaths = t.slowPaths();
-            e.guarded = t.guarded();
-            e.invalidIndex = t.invalidIndex();
-            e.moved = t.moved();
-            e.guardWaits = t.guardWaits();
-            e.guardWaitTime = t.guardWaitNanos();
+            e.kind = t.kind();
+            e.aborts = t.aborts.sum();
+            e.slowPaths = t.slowPaths.sum();
+            e.guarded = t.guarded.sum();
+            e.invalidIndex = t.invalidIndex.sum();
+            e.moved = t.moved.sum();
+            e.guardWaits = t.guardWaits.sum();
+            e.guardWaitTime = t.guardWaitNanos.sum();
             e.commit();
         }
     }
 
     private static void emitLockStatistics() {
         LockStatisticsEvent e = new LockStatisticsEvent();
-        e.contended = LockTotals.contended();
-        e.parks = LockTotals.parks();
-        e.wakeups = LockTotals.wakeups();
-        e.sliceGrants = LockTotals.sliceGrants();
-        e.sliceYields = LockTotals.sliceYields();
+        e.contended = LockTally.CONTENDED.sum();
+        e.parks = LockTally.PARKS.sum();
+        e.wakeups = LockTally.WAKEUPS.sum();
+        e.sliceGrants = LockTally.SLICE_GRANTS.sum();
+        e.sliceYields = LockTally.SLICE_YIELDS.sum();
         e.commit();
     }
 }
