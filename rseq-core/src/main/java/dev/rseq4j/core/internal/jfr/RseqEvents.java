@@ -26,6 +26,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *       event metadata. Inside try/catch: a JVM without JFR (a minimal runtime image
  *       would fail at module resolution instead, since the core requires {@code jdk.jfr}; a JVM
  *       with JFR disabled or failing) still runs, without events.</li>
+ *   <li>Only a library loaded by the system class loader (the application's class path or module
+ *       path, the usual case; such a loader is never unloaded) registers. The recorder holds its
+ *       listeners and periodic hooks strongly for the life of the process, so a copy in another
+ *       loader (an application server's redeployable application) that registered would pin that
+ *       loader and every class of it after an undeploy: a leak per redeploy ({@code
+ *       ClassLoaderLeakTest}). Such copies emit no events.</li>
  *   <li>A {@code beginChunk} hook runs when a chunk starts; a recording already running when the
  *       library starts (the usual {@code -XX:StartFlightRecording}) would see no Status until its
  *       next chunk, so adding the hooks also commits one at once (if a recording has it enabled).</li>
@@ -56,6 +62,9 @@ public final class RseqEvents {
     public static void register() {
         if (!REGISTERED.compareAndSet(false, true)) {
             return;
+        }
+        if (RseqEvents.class.getClassLoader() != ClassLoader.getSystemClassLoader()) {
+            return;     // NOTE: a copy in a redeployable loader: no events, see the notes
         }
         try {
             // NOTE: a listener (about 1 ms), not addPeriodicEvent at once: registering an event type
