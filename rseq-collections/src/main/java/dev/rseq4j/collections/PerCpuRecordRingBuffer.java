@@ -355,7 +355,10 @@ public final class PerCpuRecordRingBuffer {
         return ops.restartable();
     }
 
-    /** Counts of rare events (aborts, slow paths) of this ring's operations, for diagnostics. */
+    /**
+     * Counts of rare events (aborts, slow paths) of this ring's operations, for diagnostics: shared by every
+     * record ring buffer of the same indexing (not per ring), and by no other kind of structure.
+     */
     public PerCpuStats stats() {
         return ops.stats();
     }

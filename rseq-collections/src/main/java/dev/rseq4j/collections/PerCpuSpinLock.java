@@ -290,7 +290,10 @@ public final class PerCpuSpinLock {
         return ops.restartable();
     }
 
-    /** Counts of the core's rare events (aborts, slow paths) of this lock's operations. */
+    /**
+     * Counts of the core's rare events (aborts, slow paths) of this lock's operations: shared by every lock
+     * (and {@link PerCpu}) of the same indexing, not per lock, and by no other kind of structure.
+     */
     public PerCpuStats stats() {
         return ops.stats();
     }
