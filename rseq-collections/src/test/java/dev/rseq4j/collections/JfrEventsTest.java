@@ -3,6 +3,9 @@ package dev.rseq4j.collections;
 import dev.rseq4j.core.CpuIndexing;
 import dev.rseq4j.core.Rseq;
 import dev.rseq4j.core.RseqStatus;
+import dev.rseq4j.core.percpu.OpsVariant;
+import dev.rseq4j.core.percpu.PerCpuArea;
+import dev.rseq4j.core.percpu.PerCpuOps;
 import jdk.jfr.Recording;
 import jdk.jfr.consumer.RecordedEvent;
 import jdk.jfr.consumer.RecordingFile;
@@ -44,6 +47,9 @@ class JfrEventsTest {
         List<RingSelfTest.Result> rings;
         List<LockSelfTest.Result> locks;
         PerCpuCounter counter = new PerCpuCounter();
+        PerCpuOps core = Rseq.status().mode() == RseqStatus.Mode.RSEQ
+                ? OpsVariant.of(CpuIndexing.CPU).withDelay(20_000).create() : OpsVariant.lockMode();
+        PerCpuArea area = PerCpuArea.forPossibleCpus(CpuIndexing.CPU, 64);
         try (Recording recording = new Recording()) {
             recording.enable("dev.rseq4j.Status");
             recording.enable("dev.rseq4j.PerCpuStatistics").withPeriod(Duration.ofMillis(100));
@@ -53,6 +59,7 @@ class JfrEventsTest {
             rings = RingSelfTest.run(CpuIndexing.CPU, 20_000, 4, 300);
             locks = LockSelfTest.run(CpuIndexing.CPU, 20_000, 4, 300);
             hammer(counter, 4, 200);
+            hammer(() -> core.add(area, 8, 1), 4, 200);   // PerCpuOps used directly: kind "core"
             Thread.sleep(300);  // at least two periods after the workloads
             recording.stop();
             recording.dump(file);
@@ -96,11 +103,15 @@ class JfrEventsTest {
         assertAtLeast(last.get("ring"), "slowPaths", rings.get(0).slowPaths());
         assertAtLeast(last.get("recordRing"), "slowPaths", rings.get(1).slowPaths());
         assertAtLeast(last.get("spinLock"), "slowPaths", locks.stream().mapToLong(LockSelfTest.Result::slowPaths).sum());
+        assertTrue(area.sumLongOpaque(8) >= 4 * 1000L, "every add counted");
+        assertAtLeast(last.get("core"), "aborts", core.stats().aborts());
+        assertAtLeast(last.get("core"), "slowPaths", core.stats().slowPaths());
         assertTrue(last.get("freeList").getLong("slowPaths") > 0, "forced and stealing slow paths: " + last.get("freeList"));
         if (status.mode() == RseqStatus.Mode.RSEQ) {
             // 20,000 delay loops before every commit: the kernel aborts some sequences
             assertTrue(last.get("freeList").getLong("aborts") > 0, last.get("freeList").toString());
             assertTrue(last.get("spinLock").getLong("aborts") > 0, last.get("spinLock").toString());
+            assertTrue(last.get("core").getLong("aborts") > 0, last.get("core").toString());
         } else {
             assertEquals(0, last.get("freeList").getLong("aborts"), "nothing aborts in lock mode");
             assertTrue(last.get("counter").getLong("slowPaths") >= 4000, "every add is a slow path in lock mode: "
@@ -192,13 +203,18 @@ class JfrEventsTest {
     }
 
     private static void hammer(PerCpuCounter counter, int threads, long millis) throws InterruptedException {
+        hammer(counter::increment, threads, millis);
+    }
+
+    /** {@code threads} threads run {@code op} at least 1000 times each and for at least {@code millis}. */
+    private static void hammer(Runnable op, int threads, long millis) throws InterruptedException {
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
         List<Thread> all = new ArrayList<>();
         for (int t = 0; t < threads; t++) {
             all.add(Thread.ofPlatform().start(() -> {
                 int n = 0;
                 while (n < 1000 || System.nanoTime() < end) {
-                    counter.increment();
+                    op.run();
                     n++;
                 }
             }));
