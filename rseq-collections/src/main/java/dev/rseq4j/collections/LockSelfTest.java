@@ -2,6 +2,7 @@ package dev.rseq4j.collections;
 
 import dev.rseq4j.core.CpuIndexing;
 import dev.rseq4j.core.percpu.PerCpuOps;
+import dev.rseq4j.core.percpu.PerCpuStats;
 import dev.rseq4j.core.percpu.TimeSliceExtension;
 
 import java.util.ArrayList;
@@ -46,8 +47,8 @@ final class LockSelfTest {
     }
 
     static List<Result> run(CpuIndexing index, int delay, int threads, long millis) {
-        return List.of(hammer(PoolSelfTest.ops(index, delay), false, threads, millis, false),
-                hammer(PoolSelfTest.ops(index, delay), true, threads, millis, false));
+        return List.of(hammer(PoolSelfTest.ops(index, delay, PerCpuStats.Kind.SPIN_LOCK), false, threads, millis, false),
+                hammer(PoolSelfTest.ops(index, delay, PerCpuStats.Kind.SPIN_LOCK), true, threads, millis, false));
     }
 
     /** What the holders share, per region: the protected count and the occupancy check, 64 bytes apart. */

@@ -87,7 +87,9 @@ public final class PerCpuFreeList {
      * The production CPU-indexed operations as a constant: calls through it let the JIT fold the stub
      * handle into a direct call (see {@code GuardedPerCpuOps}); {@link #ops} is compared with it.
      */
-    private static final PerCpuOps CPU = PerCpuOps.cpuIndexed();
+    /** The kind this structure's operations count under (JFR {@code dev.rseq4j.PerCpuStatistics}). */
+    private static final PerCpuStats.Kind KIND = PerCpuStats.Kind.FREE_LIST;
+    private static final PerCpuOps CPU = PerCpuOps.cpuIndexed(KIND);
 
     private final PerCpuOps ops;
     private final PerCpuArea lists;
@@ -106,7 +108,7 @@ public final class PerCpuFreeList {
     }
 
     private PerCpuFreeList(Builder b) {
-        this(b.indexing == CpuIndexing.CPU ? PerCpuOps.cpuIndexed() : PerCpuOps.concurrencyIdIndexed(), b.capacity,
+        this(b.indexing == CpuIndexing.CPU ? PerCpuOps.cpuIndexed(KIND) : PerCpuOps.concurrencyIdIndexed(KIND), b.capacity,
                 b.checked, b.batchSize);
     }
 

@@ -73,9 +73,11 @@ public final class PerCpuRecordRingBuffer {
     /** Region words: the guard at 0, the tail at 8; the ring starts on the next cache line. */
     private static final long TAIL = 8;
     private static final long DATA = 64;
+    /** The kind this structure's operations count under (JFR {@code dev.rseq4j.PerCpuStatistics}). */
+    private static final PerCpuStats.Kind KIND = PerCpuStats.Kind.RECORD_RING;
 
     /** The production CPU-indexed operations as a constant (see {@code PerCpuFreeList.CPU}). */
-    private static final PerCpuOps CPU = PerCpuOps.cpuIndexed();
+    private static final PerCpuOps CPU = PerCpuOps.cpuIndexed(KIND);
 
     private final PerCpuOps ops;
     private final PerCpuArea area;
@@ -99,7 +101,7 @@ public final class PerCpuRecordRingBuffer {
      *         [{@value #MIN_BYTES_PER_REGION}, {@value #MAX_BYTES_PER_REGION}]
      */
     public PerCpuRecordRingBuffer(int bytesPerRegion) {
-        this(PerCpuOps.cpuIndexed(), bytesPerRegion);
+        this(PerCpuOps.cpuIndexed(KIND), bytesPerRegion);
     }
 
     /** For tests and the builder: rings over the given operations (instrumented, lock mode, mm_cid). */
@@ -156,8 +158,8 @@ public final class PerCpuRecordRingBuffer {
          *         kernel has no mm_cid
          */
         public PerCpuRecordRingBuffer build() {
-            return new PerCpuRecordRingBuffer(indexing == CpuIndexing.CPU ? PerCpuOps.cpuIndexed()
-                    : PerCpuOps.concurrencyIdIndexed(), bytesPerRegion);
+            return new PerCpuRecordRingBuffer(indexing == CpuIndexing.CPU ? PerCpuOps.cpuIndexed(KIND)
+                    : PerCpuOps.concurrencyIdIndexed(KIND), bytesPerRegion);
         }
     }
 
@@ -353,7 +355,10 @@ public final class PerCpuRecordRingBuffer {
         return ops.restartable();
     }
 
-    /** Counts of rare events (aborts, slow paths) of this ring's operations, for diagnostics. */
+    /**
+     * Counts of rare events (aborts, slow paths) of this ring's operations, for diagnostics: shared by every
+     * record ring buffer of the same indexing (not per ring), and by no other kind of structure.
+     */
     public PerCpuStats stats() {
         return ops.stats();
     }

@@ -128,9 +128,11 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
     private static final Object SKIP = new Object();
 
     private static final VarHandle ELEMENT = MethodHandles.arrayElementVarHandle(Object[].class);
+    /** The kind this structure's operations count under (JFR {@code dev.rseq4j.PerCpuStatistics}). */
+    private static final PerCpuStats.Kind KIND = PerCpuStats.Kind.RING;
 
     /** The production CPU-indexed operations as a constant (see {@code PerCpuFreeList.CPU}). */
-    private static final PerCpuOps CPU = PerCpuOps.cpuIndexed();
+    private static final PerCpuOps CPU = PerCpuOps.cpuIndexed(KIND);
 
     private final PerCpuOps ops;
     private final PerCpuArea tails;
@@ -157,7 +159,7 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
      *         or all rings together exceed the largest Java array
      */
     public PerCpuRingBuffer(int capacityPerRegion) {
-        this(PerCpuOps.cpuIndexed(), capacityPerRegion);
+        this(PerCpuOps.cpuIndexed(KIND), capacityPerRegion);
     }
 
     /** For tests and the builder: a queue over the given operations (instrumented, lock mode, mm_cid). */
@@ -220,8 +222,8 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
          *         kernel has no mm_cid
          */
         public PerCpuRingBuffer<E> build() {
-            return new PerCpuRingBuffer<>(indexing == CpuIndexing.CPU ? PerCpuOps.cpuIndexed()
-                    : PerCpuOps.concurrencyIdIndexed(), capacityPerRegion);
+            return new PerCpuRingBuffer<>(indexing == CpuIndexing.CPU ? PerCpuOps.cpuIndexed(KIND)
+                    : PerCpuOps.concurrencyIdIndexed(KIND), capacityPerRegion);
         }
     }
 
@@ -563,7 +565,10 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
         return ops.restartable();
     }
 
-    /** Counts of rare events (aborts, slow paths) of this queue's operations, for diagnostics. */
+    /**
+     * Counts of rare events (aborts, slow paths) of this queue's operations, for diagnostics: shared by every
+     * ring buffer of the same indexing (not per queue), and by no other kind of structure.
+     */
     public PerCpuStats stats() {
         return ops.stats();
     }

@@ -3,6 +3,7 @@ package dev.rseq4j.collections;
 import dev.rseq4j.core.CpuIndexing;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
+import dev.rseq4j.core.percpu.LockTotals;
 import dev.rseq4j.core.percpu.PerCpuStats;
 import dev.rseq4j.core.percpu.TimeSliceExtension;
 
@@ -116,7 +117,9 @@ public final class PerCpuSpinLock {
      * through it let the JIT fold the stubs' method handles, which a call through the {@link #ops}
      * field cannot (measured: lock+unlock about twice as slow through the field).
      */
-    private static final PerCpuOps CPU = PerCpuOps.cpuIndexed();
+    /** The kind this structure's operations count under (JFR {@code dev.rseq4j.PerCpuStatistics}). */
+    private static final PerCpuStats.Kind KIND = PerCpuStats.Kind.SPIN_LOCK;
+    private static final PerCpuOps CPU = PerCpuOps.cpuIndexed(KIND);
 
     private final PerCpuOps ops;
     private final PerCpuArea words;
@@ -135,7 +138,7 @@ public final class PerCpuSpinLock {
 
     /** One lock per possible CPU, indexed by CPU number; all free. */
     public PerCpuSpinLock() {
-        this(PerCpuOps.cpuIndexed(), TimeSliceExtension.forThisProcess());
+        this(PerCpuOps.cpuIndexed(KIND), TimeSliceExtension.forThisProcess());
     }
 
     /** For tests and the builder: locks over the given operations and time-slice extension. */
@@ -180,8 +183,8 @@ public final class PerCpuSpinLock {
          *         kernel has no mm_cid
          */
         public PerCpuSpinLock build() {
-            return new PerCpuSpinLock(indexing == CpuIndexing.CPU ? PerCpuOps.cpuIndexed()
-                    : PerCpuOps.concurrencyIdIndexed(), TimeSliceExtension.forThisProcess());
+            return new PerCpuSpinLock(indexing == CpuIndexing.CPU ? PerCpuOps.cpuIndexed(KIND)
+                    : PerCpuOps.concurrencyIdIndexed(KIND), TimeSliceExtension.forThisProcess());
         }
     }
 
@@ -258,6 +261,7 @@ public final class PerCpuSpinLock {
             Thread next = queues[region].peek();
             if (next != null) {
                 wakeups.increment();
+                LockTotals.recordWakeup();
                 LockSupport.unpark(next);
             }
         }
@@ -286,7 +290,10 @@ public final class PerCpuSpinLock {
         return ops.restartable();
     }
 
-    /** Counts of the core's rare events (aborts, slow paths) of this lock's operations. */
+    /**
+     * Counts of the core's rare events (aborts, slow paths) of this lock's operations: shared by every lock
+     * (and {@link PerCpu}) of the same indexing, not per lock, and by no other kind of structure.
+     */
     public PerCpuStats stats() {
         return ops.stats();
     }
@@ -355,9 +362,11 @@ public final class PerCpuSpinLock {
             int r = slice.release();
             if ((r & TimeSliceExtension.GRANTED) != 0) {
                 sliceGrants.increment();
+                LockTotals.recordSliceGrant();
             }
             if ((r & TimeSliceExtension.YIELDED) != 0) {
                 sliceYields.increment();
+                LockTotals.recordSliceYield();
             }
         }
     }
@@ -384,6 +393,7 @@ public final class PerCpuSpinLock {
      */
     private void acquireContended(int region, long word) {
         contended.increment();
+        LockTotals.recordContended();
         // NOTE: an extension is for running a critical section, not for waiting: give it back first.
         releaseSlice(word);
         long owner = word & ~SLICE_REQUESTED;
@@ -410,6 +420,7 @@ public final class PerCpuSpinLock {
             ops.fenceAllThreads();
             while (words.getLongAcquire(region, LOCK) != FREE || !take(region, word)) {
                 parks.increment();
+                LockTotals.recordPark();
                 LockSupport.park(this);
                 // NOTE: park returns at once while the interrupt status is set: clear it, keep waiting,
                 // and set it again when we hold the lock (as AbstractQueuedSynchronizer does).

@@ -98,17 +98,21 @@ final class PoolSelfTest {
     /** Tortures the three structures, one after the other, each over fresh operations (own stats). */
     static List<Result> run(CpuIndexing index, int delay, int threads, long millis) {
         List<Result> results = new ArrayList<>();
-        results.add(freeList(ops(index, delay), threads, millis));
-        results.add(objectPool(ops(index, delay), threads, millis));
-        results.add(memoryPool(ops(index, delay), threads, millis));
+        results.add(freeList(ops(index, delay, PerCpuStats.Kind.FREE_LIST), threads, millis));
+        results.add(objectPool(ops(index, delay, PerCpuStats.Kind.FREE_LIST), threads, millis));
+        results.add(memoryPool(ops(index, delay, PerCpuStats.Kind.FREE_LIST), threads, millis));
         return results;
     }
 
-    /** Delayed operations with forced slow paths in rseq mode; a fresh lock-mode instance otherwise (as the core's torture). */
-    static PerCpuOps ops(CpuIndexing index, int delay) {
+    /**
+     * Delayed operations with forced slow paths in rseq mode; a fresh lock-mode instance otherwise (as the core's
+     * torture). Counted under {@code kind}, the structure they torture (the pools count as free lists, whose
+     * operations they use).
+     */
+    static PerCpuOps ops(CpuIndexing index, int delay, PerCpuStats.Kind kind) {
         return Rseq.status().mode() == RseqStatus.Mode.RSEQ
-                ? OpsVariant.of(index).withDelay(delay).forcingSlowPathEvery(SLOW_PATH_EVERY).create()
-                : OpsVariant.lockMode();
+                ? OpsVariant.of(index).withDelay(delay).forcingSlowPathEvery(SLOW_PATH_EVERY).create(kind)
+                : OpsVariant.lockMode(kind);
     }
 
     /** What one thread does per round: take an item (or -1), later give it back. */

@@ -2,6 +2,7 @@ package dev.rseq4j.collections;
 
 import dev.rseq4j.core.CpuIndexing;
 import dev.rseq4j.core.percpu.PerCpuOps;
+import dev.rseq4j.core.percpu.PerCpuStats;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -40,8 +41,8 @@ final class RingSelfTest {
     }
 
     static List<Result> run(CpuIndexing index, int delay, int producers, long millis) {
-        return List.of(objectRing(PoolSelfTest.ops(index, delay), producers, millis),
-                recordRing(PoolSelfTest.ops(index, delay), producers, millis));
+        return List.of(objectRing(PoolSelfTest.ops(index, delay, PerCpuStats.Kind.RING), producers, millis),
+                recordRing(PoolSelfTest.ops(index, delay, PerCpuStats.Kind.RECORD_RING), producers, millis));
     }
 
     /** An element: the producer's plain writes before the offer, checked by the consumer. */

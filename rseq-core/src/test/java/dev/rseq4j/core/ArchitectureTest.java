@@ -25,6 +25,7 @@ class ArchitectureTest {
             List.of("dev.rseq4j.core.internal.codegen.x86_64", "dev.rseq4j.core.internal.codegen.aarch64"),
             List.of("dev.rseq4j.core.internal.runtime"),
             List.of("dev.rseq4j.core"),
+            List.of("dev.rseq4j.core.internal.jfr"),
             List.of("dev.rseq4j.core.percpu"),
             List.of("dev.rseq4j.core.tools"));
 

@@ -117,47 +117,68 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
     /** Depth of the stack headroom check before a guard is taken (see {@link #checkStackHeadroom}). */
     static final int HEADROOM_FRAMES = 40;
 
+    /**
+     * The shared production instances, one per {@link PerCpuStats.Kind} and indexing: the same stubs,
+     * each with its own counts (so each kind's rare events are told apart without per-structure
+     * registration). Indexed by kind ordinal; the concurrency-id array holds nulls where there is none.
+     */
     private static final class Production {
-        static final GuardedPerCpuOps CPU = create(CpuIndexing.CPU);
-        static final GuardedPerCpuOps CONCURRENCY_ID = RseqRuntime.get().status().mmCid() || !RseqRuntime.get().rseqMode()
-                ? create(CpuIndexing.CONCURRENCY_ID) : null;
+        static final GuardedPerCpuOps[] CPU = create(CpuIndexing.CPU);
+        static final GuardedPerCpuOps[] CONCURRENCY_ID = RseqRuntime.get().status().mmCid() || !RseqRuntime.get().rseqMode()
+                ? create(CpuIndexing.CONCURRENCY_ID) : new GuardedPerCpuOps[PerCpuStats.Kind.values().length];
 
-        private static GuardedPerCpuOps create(CpuIndexing indexing) {
+        private static GuardedPerCpuOps[] create(CpuIndexing indexing) {
             RseqRuntime rt = RseqRuntime.get();
-            return new GuardedPerCpuOps(rt, rt.rseqMode() ? rt.stubs(PerCpuArea.indexField(indexing)) : null, indexing,
-                    new PerCpuStats(), 0, false);
+            StubHandles stubs = rt.rseqMode() ? rt.stubs(PerCpuArea.indexField(indexing)) : null;
+            GuardedPerCpuOps[] all = new GuardedPerCpuOps[PerCpuStats.Kind.values().length];
+            for (PerCpuStats.Kind kind : PerCpuStats.Kind.values()) {
+                all[kind.ordinal()] = new GuardedPerCpuOps(rt, stubs, indexing, new PerCpuStats(kind), 0, false);
+            }
+            return all;
         }
     }
 
-    /** The shared production instance for {@code indexing}. */
+    /** The shared production instance for {@code indexing} of kind {@link PerCpuStats.Kind#CORE}. */
     static GuardedPerCpuOps production(CpuIndexing indexing) {
+        return production(indexing, PerCpuStats.Kind.CORE);
+    }
+
+    /** As {@link #productionOrNull(CpuIndexing, PerCpuStats.Kind)} of kind {@link PerCpuStats.Kind#CORE}. */
+    static GuardedPerCpuOps productionOrNull(CpuIndexing indexing) {
+        return productionOrNull(indexing, PerCpuStats.Kind.CORE);
+    }
+
+    /** The shared production instance for {@code indexing} and {@code kind}. */
+    static GuardedPerCpuOps production(CpuIndexing indexing, PerCpuStats.Kind kind) {
         if (indexing == CpuIndexing.CPU) {
-            return Production.CPU;
+            return Production.CPU[kind.ordinal()];
         }
-        if (Production.CONCURRENCY_ID == null) {
+        GuardedPerCpuOps ops = Production.CONCURRENCY_ID[kind.ordinal()];
+        if (ops == null) {
             RseqRuntime.get().stubs(PerCpuArea.indexField(indexing)); // throws with the reason
         }
-        return Production.CONCURRENCY_ID;
+        return ops;
     }
 
     /**
-     * The shared production instance for {@code indexing}, or null where there is none (rseq works
+     * The shared production instance of kind {@code kind} for {@code indexing}, or null where there is none (rseq works
      * but the kernel has no mm_cid); never throws, for static initialisers.
      */
-    static GuardedPerCpuOps productionOrNull(CpuIndexing indexing) {
-        return indexing == CpuIndexing.CPU ? Production.CPU : Production.CONCURRENCY_ID;
+    static GuardedPerCpuOps productionOrNull(CpuIndexing indexing, PerCpuStats.Kind kind) {
+        return (indexing == CpuIndexing.CPU ? Production.CPU : Production.CONCURRENCY_ID)[kind.ordinal()];
     }
 
     /** A fresh instance over stubs built with {@code options} and the given test hooks. */
-    static GuardedPerCpuOps withOptions(StubOptions options, int slowPathEvery, boolean skipFence) {
+    static GuardedPerCpuOps withOptions(StubOptions options, int slowPathEvery, boolean skipFence,
+                                        PerCpuStats.Kind kind) {
         RseqRuntime rt = RseqRuntime.get();
-        return new GuardedPerCpuOps(rt, rt.stubs(options), PerCpuArea.indexingOf(options.index()), new PerCpuStats(),
+        return new GuardedPerCpuOps(rt, rt.stubs(options), PerCpuArea.indexingOf(options.index()), new PerCpuStats(kind),
                 slowPathEvery, skipFence);
     }
 
     /** A fresh lock-mode instance, whatever the process mode (tests compare both). */
-    static GuardedPerCpuOps lockMode() {
-        return new GuardedPerCpuOps(RseqRuntime.get(), null, CpuIndexing.CPU, new PerCpuStats(), 0, false);
+    static GuardedPerCpuOps lockMode(PerCpuStats.Kind kind) {
+        return new GuardedPerCpuOps(RseqRuntime.get(), null, CpuIndexing.CPU, new PerCpuStats(kind), 0, false);
     }
 
     @Override

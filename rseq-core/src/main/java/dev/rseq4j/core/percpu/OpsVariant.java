@@ -17,7 +17,9 @@ import java.util.Objects;
  *   PerCpuOps ops = OpsVariant.of(CpuIndexing.CPU).withDelay(2_000).create();   // aborts often
  *   PerCpuOps lossy = OpsVariant.of(CpuIndexing.CPU).withDelay(2_000).nonRestartable().create();
  * </pre>
- * Every {@link #create()} returns a fresh instance with its own {@link PerCpuStats}; stubs are
+ * Every {@link #create()} returns a fresh instance with its own {@link PerCpuStats} (whose rare events
+ * also count in the process-wide total of its {@link PerCpuStats.Kind}: {@code CORE} unless
+ * {@link #create(PerCpuStats.Kind)} names the structure the self-test tortures); stubs are
  * generated once per distinct stub options and process.
  *
  * @param indexing      how regions are chosen
@@ -70,13 +72,29 @@ public record OpsVariant(CpuIndexing indexing, int delayLoops, boolean restartab
      * @throws UnsupportedOperationException in lock mode, or for concurrency-id indexing without mm_cid
      */
     public PerCpuOps create() {
-        RseqRuntime rt = RseqRuntime.get();
-        StubOptions options = rt.productionOptions(PerCpuArea.indexField(indexing)).withDelay(delayLoops);
-        return GuardedPerCpuOps.withOptions(restartable ? options : options.nonRestartable(), slowPathEvery, skipFence);
+        return create(PerCpuStats.Kind.CORE);
     }
 
-    /** A fresh lock-mode instance (CPU indexing), whatever the process mode. */
+    /**
+     * A fresh instance counted under {@code kind}.
+     *
+     * @throws UnsupportedOperationException in lock mode, or for concurrency-id indexing without mm_cid
+     */
+    public PerCpuOps create(PerCpuStats.Kind kind) {
+        Objects.requireNonNull(kind, "kind must not be null");
+        RseqRuntime rt = RseqRuntime.get();
+        StubOptions options = rt.productionOptions(PerCpuArea.indexField(indexing)).withDelay(delayLoops);
+        return GuardedPerCpuOps.withOptions(restartable ? options : options.nonRestartable(), slowPathEvery, skipFence,
+                kind);
+    }
+
+    /** A fresh lock-mode instance (CPU indexing), whatever the process mode, counted under {@code CORE}. */
     public static PerCpuOps lockMode() {
-        return GuardedPerCpuOps.lockMode();
+        return lockMode(PerCpuStats.Kind.CORE);
+    }
+
+    /** A fresh lock-mode instance (CPU indexing), whatever the process mode, counted under {@code kind}. */
+    public static PerCpuOps lockMode(PerCpuStats.Kind kind) {
+        return GuardedPerCpuOps.lockMode(Objects.requireNonNull(kind, "kind must not be null"));
     }
 }

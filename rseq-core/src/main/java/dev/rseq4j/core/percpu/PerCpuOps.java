@@ -55,14 +55,31 @@ public interface PerCpuOps {
         return (long) typeId << 32 | length;
     }
 
-    /** Operations indexed by CPU number (the default). */
+    /** Operations indexed by CPU number (the default), counted under {@link PerCpuStats.Kind#CORE}. */
     static PerCpuOps cpuIndexed() {
         return GuardedPerCpuOps.production(CpuIndexing.CPU);
     }
 
     /**
+     * As {@link #cpuIndexed()}, counted under {@code kind}: a shared instance per kind (same stubs, own
+     * {@link #stats()}), for a collection's static final constant.
+     */
+    static PerCpuOps cpuIndexed(PerCpuStats.Kind kind) {
+        return GuardedPerCpuOps.production(CpuIndexing.CPU, kind);
+    }
+
+    /**
+     * As {@link #concurrencyIdIndexed()}, counted under {@code kind}.
+     *
+     * @throws UnsupportedOperationException when rseq works but the kernel has no mm_cid
+     */
+    static PerCpuOps concurrencyIdIndexed(PerCpuStats.Kind kind) {
+        return GuardedPerCpuOps.production(CpuIndexing.CONCURRENCY_ID, kind);
+    }
+
+    /**
      * Operations indexed by concurrency id (mm_cid, Linux 6.3+): dense ids from 0 for processes with
-     * few running threads. In lock mode this is the same as {@link #cpuIndexed()}.
+     * few running threads. In lock mode this works as {@link #cpuIndexed()}. Counted under {@link PerCpuStats.Kind#CORE}.
      *
      * @throws UnsupportedOperationException when rseq works but the kernel has no mm_cid
      */

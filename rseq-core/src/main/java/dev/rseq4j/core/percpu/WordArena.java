@@ -284,7 +284,8 @@ public final class WordArena {
     }
 
     private static GuardedPerCpuOps production(CpuIndexing indexing) {
-        return GuardedPerCpuOps.production(indexing);   // throws the reason where unavailable
+        // the counters' own kind, so that the JFR statistics tell them apart; same stubs as every kind
+        return GuardedPerCpuOps.production(indexing, PerCpuStats.Kind.COUNTER);   // throws the reason where unavailable
     }
 
     private static int minGcThreshold() {
