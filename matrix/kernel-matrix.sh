@@ -7,7 +7,7 @@
 # self-test in the configurations below and prints them on its console; this script checks them
 # against what each kernel must show and prints one table. How and why: docs/kernel-matrix.md.
 #
-#   kernel-matrix.sh fetch TARGET...    download kernels, busybox and the arm64 root filesystem
+#   kernel-matrix.sh fetch TARGET...    download kernels, busybox and the trixie root filesystems
 #                                       (exit 10: the package registry could not be reached)
 #   kernel-matrix.sh run [--seconds S] [--configs "C ..."] TARGET...
 #                                       fetch what is missing, boot each target, print the summary;
@@ -16,15 +16,15 @@
 #                                       arm64-6.12 arm64-7.2 (-trixie: trixie's JDK and glibc 2.41)
 #
 # Configurations (guest-job.sh): glibc-cpu glibc-mmcid self-cpu self-mmcid lock pinned
-#   glibc-*  glibc registered rseq (x86_64: the host's glibc 2.36, a 32-byte registration; arm64:
-#            trixie's glibc 2.41, which registers the kernel's full feature size: 7.x's "V2" mode)
+#   glibc-*  glibc registered rseq (x86_64: the host's glibc 2.36, a 32-byte registration; arm64 and
+#            -trixie: glibc 2.41, which registers the kernel's full feature size: 7.x's "V2" mode)
 #   self-*   GLIBC_TUNABLES=glibc.pthread.rseq=0: rseq4j registers each thread itself
 #   *-cpu / *-mmcid   regions indexed by CPU number or by mm_cid (6.1 has no mm_cid: n/a expected)
 #   lock     -Drseq4j.mode=lock;  pinned: glibc-cpu with every thread on CPU 0 (taskset), so every
 #            abort comes from a preemption on the same CPU, the case Linux 6.19 broke on arm64
 #
 # Needs root (virtiofsd), qemu-system-x86 and qemu-system-arm, gcc and gcc-aarch64-linux-gnu (the
-# static slice probe), xz-utils, and JAVA_HOME (a JDK 22+, used by the x86_64 guests). The jars must be
+# static slice probe), xz-utils, and JAVA_HOME (a JDK 22+, used by the x86_64 guests but -trixie). The jars must be
 # built (./rseq4j matrix does both). Cache: ${RSEQ4J_CACHE:-~/.cache/rseq4j}/matrix; a second run
 # downloads nothing.
 set -euo pipefail
@@ -318,10 +318,10 @@ run() {
     fi
   done
   echo
-  printf '%-12s %-12s %-5s %-10s %-3s %10s %8s %9s %5s  %s\n' kernel config mode registrant fs ops aborts minAborts lost result
+  printf '%-17s %-12s %-5s %-10s %-3s %10s %8s %9s %5s  %s\n' kernel config mode registrant fs ops aborts minAborts lost result
   while read -r t c mode reg size ops aborts minab lost res; do
     [ -n "$t" ] || continue
-    printf '%-12s %-12s %-5s %-10s %-3s %10s %8s %9s %5s  %s\n' "$t" "$c" "$mode" "$reg" "$size" "$ops" "$aborts" "$minab" "$lost" "$res"
+    printf '%-17s %-12s %-5s %-10s %-3s %10s %8s %9s %5s  %s\n' "$t" "$c" "$mode" "$reg" "$size" "$ops" "$aborts" "$minab" "$lost" "$res"
     case "$res" in PASS|n/a*) ;; *) failed=1;; esac
   done <<< "$rows"
   for t in "$@"; do
