@@ -27,6 +27,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
+import java.util.function.LongConsumer;
+import java.util.function.LongSupplier;
 
 /**
  * A benchmark shaped like a user's service: every invocation starts {@value #TASKS_PER_BATCH} virtual
@@ -93,10 +95,15 @@ public class ServiceBenchmark {
     int carriers;
 
     /** A counter as the three implementations have it. */
-    interface Counter {
-        void add(long x);
+    /** A counter as the tasks see it: the implementation's add and sum. */
+    record Counter(LongConsumer adder, LongSupplier summer) {
+        void add(long x) {
+            adder.accept(x);
+        }
 
-        long sum();
+        long sum() {
+            return summer.getAsLong();
+        }
     }
 
     /** A buffer pool: take gives a handle, bytes its buffer, give returns it. */
@@ -272,47 +279,17 @@ public class ServiceBenchmark {
 
     private static Counter perCpu() {
         PerCpuCounter c = new PerCpuCounter();
-        return new Counter() {
-            @Override
-            public void add(long x) {
-                c.add(x);
-            }
-
-            @Override
-            public long sum() {
-                return c.sum();
-            }
-        };
+        return new Counter(c::add, c::sum);
     }
 
     private static Counter longAdder() {
         LongAdder c = new LongAdder();
-        return new Counter() {
-            @Override
-            public void add(long x) {
-                c.add(x);
-            }
-
-            @Override
-            public long sum() {
-                return c.sum();
-            }
-        };
+        return new Counter(c::add, c::sum);
     }
 
     private static Counter atomic() {
         AtomicLong c = new AtomicLong();
-        return new Counter() {
-            @Override
-            public void add(long x) {
-                c.addAndGet(x);
-            }
-
-            @Override
-            public long sum() {
-                return c.get();
-            }
-        };
+        return new Counter(c::addAndGet, c::get);
     }
 
     /** The unit of computation: {@value #ROUNDS} rounds of a 64-bit mix (MurmurHash3's finaliser steps). */
