@@ -295,15 +295,19 @@ check() { # check TARGET LOG: prints rows "target config mode registrant fs ops 
 }
 
 run() {
-  local seconds=1 configs="$all_configs" t logfile rows="" failed=0 missing
-  while [ $# -gt 0 ]; do
+  local seconds=1 configs="$all_configs" t c logfile rows="" failed=0 missing targets=()
+  while [ $# -gt 0 ]; do   # options and targets in any order
     case "$1" in
-      --seconds) seconds="$2"; shift 2;;
-      --configs) configs="$2"; shift 2;;
-      *) break;;
+      --seconds) seconds="${2:?--seconds needs a value}"; shift 2;;
+      --configs) configs="${2:?--configs needs a value}"; shift 2;;
+      -*) die "unknown option $1";;
+      *) case " $all_targets " in *" $1 "*) targets+=("$1"); shift;; *) die "unknown target $1 (targets: $all_targets)";; esac;;
     esac
   done
-  [ $# -gt 0 ] || set -- $all_targets
+  for c in $configs; do
+    case " $all_configs " in *" $c "*) ;; *) die "unknown configuration $c (configurations: $all_configs)";; esac
+  done
+  if [ ${#targets[@]} -gt 0 ]; then set -- "${targets[@]}"; else set -- $all_targets; fi
   [ "$(id -u)" = 0 ] || die "needs root (virtiofsd shares the host's root with the guests)"
   : "${JAVA_HOME:?JAVA_HOME must name the JDK 22+ the x86_64 guests run}"
   core_jar="$(ls "$repo"/rseq-core/target/rseq-core-*.jar | grep -v -- '-sources\|-javadoc\|-tests' | head -1)"
