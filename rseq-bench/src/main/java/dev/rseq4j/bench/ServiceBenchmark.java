@@ -3,6 +3,7 @@ package dev.rseq4j.bench;
 import dev.rseq4j.collections.PerCpuCounter;
 import dev.rseq4j.collections.PerCpuObjectPool;
 import dev.rseq4j.collections.PerCpuRingBuffer;
+import org.jctools.queues.MessagePassingQueue;
 import org.jctools.queues.MpscArrayQueue;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -179,18 +180,7 @@ public class ServiceBenchmark {
                         ((PerCpuObjectPool.Lease<byte[]>) taken).close();
                     }
                 };
-                PerCpuRingBuffer<Event> q = new PerCpuRingBuffer<>(RING);
-                ring = new Ring() {
-                    @Override
-                    public boolean offer(Event e) {
-                        return q.offer(e);
-                    }
-
-                    @Override
-                    public int drain(Consumer<Event> c, int limit) {
-                        return q.drain(c::accept, limit);
-                    }
-                };
+                ring = ring(new PerCpuRingBuffer<>(RING));
             }
             case "jdk" -> {
                 requests = longAdder();
@@ -214,18 +204,7 @@ public class ServiceBenchmark {
                         p.offer((byte[]) taken);
                     }
                 };
-                MpscArrayQueue<Event> q = new MpscArrayQueue<>(RING);
-                ring = new Ring() {
-                    @Override
-                    public boolean offer(Event e) {
-                        return q.offer(e);
-                    }
-
-                    @Override
-                    public int drain(Consumer<Event> c, int limit) {
-                        return q.drain(c::accept, limit);
-                    }
-                };
+                ring = ring(new MpscArrayQueue<>(RING));
             }
             case "atomic" -> {
                 requests = atomic();
@@ -275,6 +254,21 @@ public class ServiceBenchmark {
             running = true;
             consumer = Thread.ofPlatform().name("service-consumer").daemon().start(this::consume);
         }
+    }
+
+    /** Both MPSC peers implement JCTools' {@link MessagePassingQueue}: one adapter serves them. */
+    private static Ring ring(MessagePassingQueue<Event> q) {
+        return new Ring() {
+            @Override
+            public boolean offer(Event e) {
+                return q.offer(e);
+            }
+
+            @Override
+            public int drain(Consumer<Event> c, int limit) {
+                return q.drain(c::accept, limit);
+            }
+        };
     }
 
     private static Counter perCpu() {
