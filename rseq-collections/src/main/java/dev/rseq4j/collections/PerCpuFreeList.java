@@ -83,12 +83,13 @@ public final class PerCpuFreeList {
      */
     static final int PADDED_UP_TO = 16_384;
 
+    /** The kind this structure's operations count under (JFR {@code dev.rseq4j.PerCpuStatistics}). */
+    private static final PerCpuStats.Kind KIND = PerCpuStats.Kind.FREE_LIST;
+
     /**
      * The production CPU-indexed operations as a constant: calls through it let the JIT fold the stub
      * handle into a direct call (see {@code GuardedPerCpuOps}); {@link #ops} is compared with it.
      */
-    /** The kind this structure's operations count under (JFR {@code dev.rseq4j.PerCpuStatistics}). */
-    private static final PerCpuStats.Kind KIND = PerCpuStats.Kind.FREE_LIST;
     private static final PerCpuOps CPU = PerCpuOps.cpuIndexed(KIND);
 
     private final PerCpuOps ops;

@@ -112,13 +112,14 @@ public final class PerCpuSpinLock {
     /** Ints per region in {@link #waiting}: one cache line each. */
     private static final int WAIT_STRIDE = 16;
     private static final VarHandle WAITING = MethodHandles.arrayElementVarHandle(int[].class);
+    /** The kind this structure's operations count under (JFR {@code dev.rseq4j.PerCpuStatistics}). */
+    private static final PerCpuStats.Kind KIND = PerCpuStats.Kind.SPIN_LOCK;
+
     /**
      * The production CPU-indexed operations as a constant (see {@code PerCpuFreeList.CPU}): calls
      * through it let the JIT fold the stubs' method handles, which a call through the {@link #ops}
      * field cannot (measured: lock+unlock about twice as slow through the field).
      */
-    /** The kind this structure's operations count under (JFR {@code dev.rseq4j.PerCpuStatistics}). */
-    private static final PerCpuStats.Kind KIND = PerCpuStats.Kind.SPIN_LOCK;
     private static final PerCpuOps CPU = PerCpuOps.cpuIndexed(KIND);
 
     private final PerCpuOps ops;
