@@ -53,40 +53,13 @@ feature_size_of() { case "$1" in 6.1) echo 20;; 6.12) echo 28;; 7.2) echo 33;; e
 has_mmcid() { [ "$1" != 6.1 ]; }
 
 # ---------------------------------------------------------------------------------------------------
-# fetch: a private APT configuration per architecture (own lists, cache and empty dpkg status), so
-# the host's sources and dpkg database are never touched.
-apt_opts=()
-apt_setup() { # apt_setup DEBARCH SUITE...: sets apt_opts for a private configuration with those suites
+# fetch: a private APT configuration per architecture and suites (matrix/private-apt.sh), so the
+# host's sources and dpkg database are never touched.
+# shellcheck source=private-apt.sh
+. "$here/private-apt.sh"
+apt_for() { # apt_for DEBARCH SUITE...: apt_setup in this cache, one directory per combination
   local debarch="$1"; shift
-  local dir="$cache/apt-$debarch-$(echo "$@" | tr ' ' '-')" mirror keyring=/usr/share/keyrings/debian-archive-keyring.gpg suite
-  mirror="$(awk '/^URIs:/ && $2 ~ /debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)"
-  [ -n "$mirror" ] || mirror="$(awk '$1 == "deb" && $2 ~ /debian\/?$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)"
-  [ -n "$mirror" ] || die "no Debian mirror in the host's APT sources"
-  mkdir -p "$dir/lists/partial" "$dir/archives/partial" "$dir/parts"
-  : > "$dir/status"
-  : > "$dir/sources.list"
-  for suite in "$@"; do
-    # bookworm is signed with the host's keyring; the newer suites' keys may be newer than it.
-    if [ "$suite" = bookworm ]; then
-      echo "deb [arch=$debarch signed-by=$keyring] $mirror $suite main" >> "$dir/sources.list"
-    else
-      echo "deb [arch=$debarch trusted=yes] $mirror $suite main" >> "$dir/sources.list"
-    fi
-  done
-  apt_opts=(-o "Dir::State=$dir" -o "Dir::State::Lists=$dir/lists" -o "Dir::State::status=$dir/status"
-            -o "Dir::Cache=$dir" -o "Dir::Cache::archives=$dir/archives"
-            -o "Dir::Etc::SourceList=$dir/sources.list" -o "Dir::Etc::SourceParts=$dir/parts"
-            -o "APT::Architecture=$debarch" -o "APT::Architectures::=$debarch" -o "Debug::NoLocking=1"
-            -o "APT::Sandbox::User=root" -o "APT::Install-Recommends=false" -q)
-  # Package lists are refreshed at most once a day.
-  if [ -z "$(find "$dir/lists" -maxdepth 1 -name '*Packages*' -mtime -1 -print -quit)" ]; then
-    apt-get "${apt_opts[@]}" update >&2 || { log "the package registry could not be reached"; exit 10; }
-  fi
-}
-
-download() { # download DIR PACKAGE/SUITE...: .deb files into DIR
-  local dir="$1"; shift
-  (cd "$dir" && apt-get "${apt_opts[@]}" download "$@" >&2) || { log "download of $* failed"; exit 10; }
+  apt_setup "$cache/apt-$debarch-$(echo "$@" | tr ' ' '-')" "$debarch" "$@"
 }
 
 fetch_kernel() { # fetch_kernel ARCH VERSION: $cache/ARCH-VERSION/{vmlinuz,release,modules/,modules.order}
@@ -94,7 +67,7 @@ fetch_kernel() { # fetch_kernel ARCH VERSION: $cache/ARCH-VERSION/{vmlinuz,relea
   out="$cache/$arch-$version"
   [ -f "$out/done" ] && return 0
   debarch="$(debarch_of "$arch")"; suite="$(suite_of "$version")"
-  apt_setup "$debarch" "$suite"
+  apt_for "$debarch" "$suite"
   tmp="$(mktemp -d)"; rm -rf "$out"; mkdir -p "$out/modules"
   download "$tmp" "linux-image-cloud-$debarch/$suite"
   meta="$(ls "$tmp"/linux-image-cloud-"$debarch"_*.deb)"
@@ -131,7 +104,7 @@ fetch_kernel() { # fetch_kernel ARCH VERSION: $cache/ARCH-VERSION/{vmlinuz,relea
 fetch_busybox() { # fetch_busybox DEBARCH: $cache/busybox-DEBARCH, a static busybox for the initramfs
   local debarch="$1" tmp
   [ -x "$cache/busybox-$debarch" ] && return 0
-  apt_setup "$debarch" bookworm
+  apt_for "$debarch" bookworm
   tmp="$(mktemp -d)"
   download "$tmp" busybox-static/bookworm
   dpkg-deb -x "$tmp"/busybox-static_*.deb "$tmp/x"
@@ -142,7 +115,7 @@ fetch_busybox() { # fetch_busybox DEBARCH: $cache/busybox-DEBARCH, a static busy
 fetch_rootfs() { # fetch_rootfs DEBARCH: $cache/rootfs-DEBARCH, trixie's openjdk-25-jre-headless and its closure
   local debarch="$1" root="$cache/rootfs-$1" tmp d
   [ -f "$root/.done" ] && return 0
-  apt_setup "$debarch" trixie
+  apt_for "$debarch" trixie
   tmp="$(mktemp -d)"; rm -rf "$root"; mkdir -p "$root"
   # With an empty dpkg status, a download-only install fetches the whole dependency closure.
   apt-get "${apt_opts[@]}" -o "Dir::Cache::archives=$tmp" -y -d install openjdk-25-jre-headless >&2 \
