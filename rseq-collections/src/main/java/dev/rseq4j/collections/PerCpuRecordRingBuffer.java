@@ -192,10 +192,18 @@ public final class PerCpuRecordRingBuffer {
      * Copies all of {@code src} (heap or native; not this ring's memory) as one record of type
      * {@code typeId} into the current CPU's ring.
      *
+     * <p>A native {@code src} is first copied to the Java heap, by Java (one allocation of its length):
+     * native code reads only the ring's own memory and the Java heap, never the caller's, because the
+     * caller's can fault (a mapped file truncated under it raises SIGBUS, which kills the JVM inside
+     * native code). Such a fault throws here, as it does in {@link MemorySegment#copy}, before anything
+     * is committed; the ring is unchanged. {@link #write(int, byte[], int, int)} copies straight from
+     * the array.
+     *
      * @return {@code false} if and only if the record does not fit in that ring now
      * @throws IllegalArgumentException if {@code typeId < 1} or {@code src.byteSize()} is above {@link #maxRecordLength()}
      * @throws NullPointerException if {@code src} is null
      * @throws IllegalStateException if {@code src}'s arena is closed
+     * @throws InternalError if reading {@code src} faults (a mapped file truncated under it); nothing is written
      */
     public boolean write(int typeId, MemorySegment src) {
         Objects.requireNonNull(src, "src must not be null");

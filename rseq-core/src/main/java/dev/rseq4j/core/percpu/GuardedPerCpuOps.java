@@ -23,6 +23,7 @@ import static dev.rseq4j.core.internal.codegen.StubStatus.FAILED;
 import static dev.rseq4j.core.internal.codegen.StubStatus.GUARDED;
 import static dev.rseq4j.core.internal.codegen.StubStatus.INDEX_INVALID;
 import static dev.rseq4j.core.internal.codegen.StubStatus.MOVED;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
@@ -452,6 +453,10 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
                                   int typeId, MemorySegment src, long length, long newCounter) {
         checkRecord(area, index, counterOffset, dstOffset, src, length);
         long header = PerCpuOps.recordHeader(typeId, length);     // length checked: in [0, MAX_COPY_BYTES]
+        // NOTE: native code reads only the library's memory and the Java heap. A native source is the
+        // caller's (a mapped file can be truncated under it: SIGBUS inside the stub kills the JVM), so
+        // it is copied to the heap in Java first, where such a fault throws InternalError instead.
+        src = src.isNative() ? heapCopy(src, length) : src;
         try {
             long r = fastPath()
                     ? (long) stubs.loadCompareMemcpyStore().invokeExact(area.descriptorAddress(), (long) index,
@@ -465,6 +470,13 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         } finally {
             Reference.reachabilityFence(area);
         }
+    }
+
+    /** The first {@code length} bytes of a caller's native {@code src}, copied by Java into a heap segment. */
+    private static MemorySegment heapCopy(MemorySegment src, long length) {
+        byte[] copy = new byte[(int) length];                     // length checked: in [0, MAX_COPY_BYTES]
+        MemorySegment.copy(src, JAVA_BYTE, 0, copy, 0, (int) length);
+        return MemorySegment.ofArray(copy);
     }
 
     /** The checks of {@link #copyThenCommit}, out of line to keep its fast path small. */
