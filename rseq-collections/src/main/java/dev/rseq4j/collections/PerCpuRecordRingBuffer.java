@@ -346,16 +346,12 @@ public final class PerCpuRecordRingBuffer {
     }
 
     /**
-     * Bytes in all rings not yet read (headers and padding included): an estimate while writers or
-     * the reader run, each ring read at a different moment.
+     * Bytes in all rings not yet read (headers and padding included): exact when writers and the
+     * reader are quiescent, always in [0, {@code regions() * bytesPerRegion()}], and while they run at
+     * most what the rings held at once at some moment of the call (as {@link PerCpuRingBuffer#size()}).
      */
     public long size() {
-        long size = 0;
-        for (int r = 0; r < regions; r++) {
-            long head = indices.lvHead(r);
-            size += Math.max(0, Math.min(area.getLongOpaque(r, TAIL) - head, bytesPerRegion));
-        }
-        return size;
+        return indices.occupancy(area, TAIL);
     }
 
     /** Whether writers commit with restartable sequences ({@code false} in lock mode). */

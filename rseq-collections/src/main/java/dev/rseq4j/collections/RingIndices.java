@@ -1,5 +1,7 @@
 package dev.rseq4j.collections;
 
+import dev.rseq4j.core.percpu.PerCpuArea;
+
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
@@ -54,6 +56,58 @@ final class RingIndices {
     void soHead(int region, long head) {
         INDEX.setRelease(indices, (region + 1) * STRIDE, head);
     }
+
+    /**
+     * How much all rings hold (in the ring's unit): the sum over regions of {@code tail - head}, each
+     * tail the word at {@code tailOffset} of {@code tails}' region. Always in [0, regions * capacity]
+     * and exact when producers and the consumer are quiescent. While they run, each ring's share is
+     * what it held at one moment of the call, and the sum at most what all rings held at once at one
+     * moment, plus the elements that left one ring and entered another while the call ran (possible
+     * only when attempts to read every ring between two unchanged reads of the heads keep failing).
+     *
+     * <p>Why: reading a head, then its tail, can count elements that came and went in between (a reader
+     * preempted between the two reads saw a whole time slice of offers and polls: the ring reported
+     * itself full while it never held more than one element). So, as JCTools' {@code size()} re-reads
+     * the consumer index around the producer index, this reads every head and tail, then every head
+     * again, and retries while any head moved: the heads only grow, so equal sums mean no element was
+     * consumed between the first head read and the last tail read, and nothing counted can have been
+     * counted twice or have left. After {@value #SIZE_ATTEMPTS} attempts under a busy consumer it
+     * settles for ring-by-ring counts, each taken between two equal reads of its head.
+     */
+    long occupancy(PerCpuArea tails, long tailOffset) {
+        int regions = tails.regions();
+        for (int attempt = 0; attempt < SIZE_ATTEMPTS; attempt++) {
+            long heads = 0;
+            long sum = 0;
+            for (int r = 0; r < regions; r++) {
+                long head = lvHead(r);
+                // NOTE: acquire: orders this tail read after the head read before it and before the
+                // head reads after it.
+                sum += Math.max(0, Math.min(tails.getLongAcquire(r, tailOffset) - head, capacity));
+                heads += head;
+            }
+            for (int r = 0; r < regions; r++) {
+                heads -= lvHead(r);
+            }
+            if (heads == 0) {
+                return sum;
+            }
+        }
+        long sum = 0;
+        for (int r = 0; r < regions; r++) {
+            for (;;) {
+                long head = lvHead(r);
+                long inRing = tails.getLongAcquire(r, tailOffset) - head;
+                if (lvHead(r) == head) {
+                    sum += Math.max(0, Math.min(inRing, capacity));
+                    break;
+                }
+            }
+        }
+        return sum;
+    }
+
+    private static final int SIZE_ATTEMPTS = 64;
 
     /** The producers' cached limit, read plain. */
     long lpLimit(int region) {

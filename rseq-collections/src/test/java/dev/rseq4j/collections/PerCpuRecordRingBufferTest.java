@@ -168,4 +168,40 @@ class PerCpuRecordRingBufferTest {
         }
         assertEquals(List.of(3, 1, 2), order, "FIFO per ring, no order across rings");
     }
+
+    /** As the object ring's size test: one record at most is in the ring, so size() is 0 or one record's bytes. */
+    @Test
+    void sizeNeverExceedsWhatTheRingsHeldWhileOthersWriteAndRead() throws Exception {
+        PerCpuRecordRingBuffer ring = new PerCpuRecordRingBuffer(4096);
+        long oneRecord = RecordDescriptor.recordBytes(8);
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        byte[] payload = bytes(8, 1);
+        Thread writerReader = new Thread(() -> {
+            try {
+                while (!stop.get()) {
+                    assertTrue(ring.write(1, payload, 0, 8));
+                    assertEquals(1, ring.read((typeId, p) -> { }));
+                }
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        writerReader.start();
+        long samples = 0;
+        long worst = 0;
+        long end = System.nanoTime() + 1_000_000_000L;
+        while (System.nanoTime() < end) {
+            long size = ring.size();
+            samples++;
+            if (size != 0 && size != oneRecord) {
+                worst = Math.max(worst, size);
+            }
+        }
+        stop.set(true);
+        writerReader.join();
+        assertEquals(null, failure.get());
+        assertEquals(0, worst, "size() other than 0 or " + oneRecord + " in " + samples + " samples");
+        assertEquals(0, ring.size(), "exact when quiescent");
+    }
 }
