@@ -192,7 +192,7 @@ public final class PerCpuRecordRingBuffer {
      * Copies all of {@code src} (heap or native; not this ring's memory) as one record of type
      * {@code typeId} into the current CPU's ring.
      *
-     * <p>A native {@code src} is first copied to the Java heap, by Java (one allocation of its length):
+     * <p>A native {@code src} is first copied by Java into a reused heap staging buffer:
      * native code reads only the ring's own memory and the Java heap, never the caller's, because the
      * caller's can fault (a mapped file truncated under it raises SIGBUS, which kills the JVM inside
      * native code). Such a fault throws here, as it does in {@link MemorySegment#copy}, before anything

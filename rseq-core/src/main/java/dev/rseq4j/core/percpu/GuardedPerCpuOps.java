@@ -14,6 +14,7 @@ import java.lang.invoke.VarHandle;
 import java.lang.ref.Reference;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.LockSupport;
 
 import static dev.rseq4j.core.internal.codegen.StubStatus.ABORTED;
@@ -23,7 +24,6 @@ import static dev.rseq4j.core.internal.codegen.StubStatus.FAILED;
 import static dev.rseq4j.core.internal.codegen.StubStatus.GUARDED;
 import static dev.rseq4j.core.internal.codegen.StubStatus.INDEX_INVALID;
 import static dev.rseq4j.core.internal.codegen.StubStatus.MOVED;
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
@@ -455,9 +455,14 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         long header = PerCpuOps.recordHeader(typeId, length);     // length checked: in [0, MAX_COPY_BYTES]
         // NOTE: native code reads only the library's memory and the Java heap. A native source is the
         // caller's (a mapped file can be truncated under it: SIGBUS inside the stub kills the JVM), so
-        // it is copied to the heap in Java first, where such a fault throws InternalError instead.
-        src = src.isNative() ? heapCopy(src, length) : src;
+        // it is copied in Java first, where such a fault throws InternalError instead, into a staging
+        // buffer the library owns (reused, so the fast path still allocates nothing).
+        MemorySegment staged = src.isNative() ? Staging.take(index) : null;
         try {
+            if (staged != null) {
+                MemorySegment.copy(src, 0, staged, 0, length);
+                src = staged;
+            }
             long r = fastPath()
                     ? (long) stubs.loadCompareMemcpyStore().invokeExact(area.descriptorAddress(), (long) index,
                             area.address(counterOffset), expected, area.address(dstOffset), header, src, newCounter)
@@ -468,15 +473,32 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         } catch (Throwable t) {
             throw Libc.rethrowUnchecked(t);
         } finally {
+            if (staged != null) {
+                Staging.give(index, staged);
+            }
             Reference.reachabilityFence(area);
         }
     }
 
-    /** The first {@code length} bytes of a caller's native {@code src}, copied by Java into a heap segment. */
-    private static MemorySegment heapCopy(MemorySegment src, long length) {
-        byte[] copy = new byte[(int) length];                     // length checked: in [0, MAX_COPY_BYTES]
-        MemorySegment.copy(src, JAVA_BYTE, 0, copy, 0, (int) length);
-        return MemorySegment.ofArray(copy);
+    /**
+     * Heap buffers of {@link #MAX_COPY_BYTES} that {@link #copyThenCommit} copies a caller's native
+     * source into before its downcall: one slot per region index (modulo a power of two at least the
+     * processor count), taken by an atomic exchange and put back with a release store. A thread that
+     * finds its slot empty (another thread on the same index is copying) allocates a fresh buffer,
+     * and the one put back last stays, so memory stays at one buffer per slot.
+     */
+    private static final class Staging {
+        private static final AtomicReferenceArray<MemorySegment> SLOTS = new AtomicReferenceArray<>(
+                Integer.highestOneBit(Math.max(1, Runtime.getRuntime().availableProcessors() - 1)) << 1);
+
+        static MemorySegment take(int index) {
+            MemorySegment buffer = SLOTS.getAndSet(index & (SLOTS.length() - 1), null);
+            return buffer != null ? buffer : MemorySegment.ofArray(new byte[(int) MAX_COPY_BYTES]);
+        }
+
+        static void give(int index, MemorySegment buffer) {
+            SLOTS.setRelease(index & (SLOTS.length() - 1), buffer);
+        }
     }
 
     /** The checks of {@link #copyThenCommit}, out of line to keep its fast path small. */

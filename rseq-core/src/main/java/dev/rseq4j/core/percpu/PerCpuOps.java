@@ -153,8 +153,8 @@ public interface PerCpuOps {
      * <p>{@code length} in [0, {@link #MAX_COPY_BYTES}]; {@code dstOffset} a multiple of 8; the whole
      * {@code [dstOffset, dstOffset + 8 + length)} inside the region, not overlapping the counter or the guard;
      * {@code src} (heap or native, at least {@code length} bytes) not overlapping the area; {@code typeId} any int.
-     * A native {@code src} is first copied to the Java heap by Java code (one allocation of {@code length}
-     * bytes): native code never reads a caller's memory, which can fault (a mapped file truncated under it
+     * A native {@code src} is first copied by Java code into a heap staging buffer the library reuses
+     * (no allocation unless two threads of one region index copy at once): native code never reads a caller's memory, which can fault (a mapped file truncated under it
      * raises SIGBUS, fatal inside a stub; in Java's copy it throws {@link InternalError}, nothing committed).
      *
      * @return true if committed, false on mismatch (the record may have been partly written, never published)
