@@ -9,6 +9,7 @@ import dev.rseq4j.core.percpu.PerCpuStats;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * Per-CPU free-lists of {@code int} handles in {@code [0, capacity)}: the primitive under
@@ -44,6 +45,14 @@ import java.util.Objects;
  * thread does after the {@code pop()} that returns {@code h}.
  *
  * <p>Thread-safety: every method may be called by any thread, concurrently.
+ *
+ * <p>Failure atomicity: an operation that throws changed nothing. The one failure an ordinary caller can
+ * meet is a slow path that cannot fence (membarrier denied by a policy installed after start-up, and
+ * its fallback, running on the target CPU, denied too): {@link #push} then throws
+ * {@link IllegalStateException} with the handle still taken, so a retry behaves the same; {@link #pop}
+ * throws with nothing taken. Handles that no caller holds when such a push fails inside the list (the
+ * rest of a stolen batch) go on a Java-side stash that the next pop on an empty list takes from:
+ * nothing is ever stranded.
  *
  * <h2>Implementation notes</h2>
  * One {@link PerCpuArea} with a cache line per region: the guard word at 0 and the list head at 8.
@@ -98,6 +107,13 @@ public final class PerCpuFreeList {
     private final NodePool nodes;
     private final boolean checked;
     private final int batchSize;
+    /**
+     * Free handles that no list took: the rest of a stolen batch, or a pool's carved blocks, whose push
+     * failed because its slow path could not fence (membarrier and the affinity fallback denied). Empty
+     * in every other case; {@link #pop} takes from it before stealing. Plain Java concurrency: it is
+     * touched only after such a failure, and by a pop whose own list is empty (one volatile read).
+     */
+    private final ConcurrentLinkedQueue<Integer> stash = new ConcurrentLinkedQueue<>();
 
     /**
      * An empty, CPU-indexed list of handles in {@code [0, capacity)}, default mode, batch size 16.
@@ -220,27 +236,70 @@ public final class PerCpuFreeList {
      *
      * @throws IllegalArgumentException if {@code handle} is not in [0, capacity())
      * @throws IllegalStateException if {@code handle} is free already (pushed twice; see the class
-     *         notes for which double pushes each mode sees); the list is unchanged
+     *         notes for which double pushes each mode sees), or if the push's slow path could not fence
+     *         (membarrier and its fallback both denied); either way the list and the handle's state are
+     *         unchanged, so the caller still owns the handle and may push it again
      */
     public void push(int handle) {
+        if (!tryPush(handle)) {
+            throw pushedTwice(handle);
+        }
+    }
+
+    /**
+     * {@link #push}, but a handle that is free already returns {@code false} instead of throwing, so
+     * that the pools tell "freed twice" apart from an operation that failed (which throws, unchanged).
+     */
+    boolean tryPush(int handle) {
         checkHandle(handle);
+        long state = stateOffset(handle);
         if (checked) {
-            if (!STATE.compareAndSet(nodes.memory(), stateOffset(handle), TAKEN, FREE)) {
-                throw pushedTwice(handle);
+            if (!STATE.compareAndSet(nodes.memory(), state, TAKEN, FREE)) {
+                return false;
             }
         } else {
-            if ((int) STATE.getOpaque(nodes.memory(), stateOffset(handle)) == FREE) {
-                throw pushedTwice(handle);
+            if ((int) STATE.getOpaque(nodes.memory(), state) == FREE) {
+                return false;
             }
-            STATE.setOpaque(nodes.memory(), stateOffset(handle), FREE);
+            STATE.setOpaque(nodes.memory(), state, FREE);
         }
         // NOTE: release fence: the caller's writes (the object or block behind the handle) come
         // before the push's commit, and so before any pop that returns the handle (see pop).
         VarHandle.releaseFence();
-        if (ops == CPU) {
-            CPU.push(lists, HEAD, nodes, handle);
-        } else {
-            ops.push(lists, HEAD, nodes, handle);
+        try {
+            if (ops == CPU) {
+                CPU.push(lists, HEAD, nodes, handle);
+            } else {
+                ops.push(lists, HEAD, nodes, handle);
+            }
+        } catch (Throwable t) {
+            // NOTE: the operation changed nothing (its slow path throws before it touches the list):
+            // give the handle back to the caller, or it would be marked free and on no list.
+            STATE.setOpaque(nodes.memory(), state, TAKEN);
+            throw t;
+        }
+        return true;
+    }
+
+    /**
+     * Makes a handle that no caller holds free (the rest of a stolen batch, free already; a pool's
+     * newly carved block, never pushed) and puts it on the current CPU's list, or, if that push fails,
+     * on the {@link #stash}. Never throws, so that such a handle is never left on no list.
+     */
+    void give(int handle) {
+        long state = stateOffset(handle);
+        if ((int) STATE.getOpaque(nodes.memory(), state) != FREE) {
+            STATE.setOpaque(nodes.memory(), state, FREE);
+            VarHandle.releaseFence();       // as in tryPush
+        }
+        try {
+            if (ops == CPU) {
+                CPU.push(lists, HEAD, nodes, handle);
+            } else {
+                ops.push(lists, HEAD, nodes, handle);
+            }
+        } catch (Throwable t) {
+            stash.add(handle);
         }
     }
 
@@ -253,7 +312,8 @@ public final class PerCpuFreeList {
     public int pop() {
         int handle = ops == CPU ? CPU.pop(lists, HEAD, nodes) : ops.pop(lists, HEAD, nodes);
         if (handle < 0) {
-            handle = steal();
+            Integer stashed = stash.isEmpty() ? null : stash.poll();
+            handle = stashed != null ? stashed : steal();
             if (handle < 0) {
                 return -1;
             }
@@ -297,13 +357,18 @@ public final class PerCpuFreeList {
         return free;
     }
 
-    /** Free handles on all lists: the sum of {@link #freePerRegion()}, with the same caveat. */
+    /** Free handles on all lists and the stash: the sum of {@link #freePerRegion()} and {@link #stashed()}, with the same caveat. */
     int freeCount() {
-        int sum = 0;
+        int sum = stashed();
         for (int n : freePerRegion()) {
             sum += n;
         }
         return sum;
+    }
+
+    /** Free handles on the {@link #stash}: zero unless pushes failed for want of a fence. */
+    int stashed() {
+        return stash.size();
     }
 
     /** Counts of the rare events (aborts, slow paths, steals' guarded pops) of this list's operations. */
@@ -325,7 +390,7 @@ public final class PerCpuFreeList {
             int n = ops.popBatch(lists, r, HEAD, nodes, batch, batchSize);
             if (n > 0) {
                 for (int k = 1; k < n; k++) {
-                    ops.push(lists, HEAD, nodes, batch[k]);     // still free: their states stay FREE
+                    give(batch[k]);     // still free: their states stay FREE
                 }
                 return batch[0];
             }

@@ -7,6 +7,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Cleaner;
 import java.util.Objects;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * A pool of fixed-size off-heap blocks with one free-list per CPU, for buffers and slabs: allocate
@@ -272,9 +273,9 @@ public final class PerCpuMemoryPool implements AutoCloseable {
             throw new IllegalArgumentException("block " + index + " (offset " + index * blocks.stride()
                     + ") was never allocated: not a block of this pool yet");
         }
-        try {
-            free.push((int) index);     // checks that the block is not free already (atomically in checked mode)
-        } catch (IllegalStateException e) {
+        // NOTE: checks that the block is not free already (atomically in checked mode); a push that
+        // throws (no fence to be had) leaves the block allocated, so the caller may free it again.
+        if (!free.tryPush((int) index)) {
             throw freedTwice(index);
         }
     }
@@ -283,23 +284,38 @@ public final class PerCpuMemoryPool implements AutoCloseable {
      * Closes the pool: invalidates every block's segment, allocated or free (accessing one throws
      * {@link IllegalStateException}), and unmaps the memory. Idempotent.
      *
-     * @throws IllegalStateException if a block is in use by a native call at this moment (as
-     *         {@link Arena#close()} does); the pool is then left open
+     * <p>Closing makes progress by itself: {@link #allocate()} and {@link #free} fail fast with
+     * "pool is closed" from the moment it starts. A block passed to a native call that is still
+     * running keeps the memory mapped (as {@link Arena#close()} refuses then); close waits up to
+     * {@value #CLOSE_WAIT_MILLIS} ms for such calls to return, then throws. The pool then stays
+     * closed to new calls with its memory mapped until a later {@code close()} (or the cleaner, once
+     * the pool is unreachable) succeeds.
+     *
+     * @throws IllegalStateException if blocks were still in use by native calls after that wait
      */
     @Override
     public void close() {
+        closed = true;          // new calls fail fast from now on
         synchronized (this) {   // not while carve() commits memory of the arena
-            if (arena.scope().isAlive()) {
+            long deadline = System.nanoTime() + CLOSE_WAIT_MILLIS * 1_000_000L;
+            for (long pause = 1_000; arena.scope().isAlive(); pause = Math.min(pause * 2, 1_000_000)) {
                 try {
                     arena.close();
-                } catch (IllegalStateException e) {
-                    throw new IllegalStateException("a block of this pool is in use by a native call: not closed", e);
+                } catch (IllegalStateException inUse) {
+                    if (System.nanoTime() - deadline > 0) {
+                        throw new IllegalStateException("a block of this pool was still in use by a native call after "
+                                + CLOSE_WAIT_MILLIS + " ms: the pool is closed to new calls, its memory still mapped;"
+                                + " close() again later", inUse);
+                    }
+                    LockSupport.parkNanos(pause);
                 }
             }
-            closed = true;
             cleanable.clean();  // the arena is closed: its action has nothing left to do
         }
     }
+
+    /** How long {@link #close()} waits for native calls that use a block to return. */
+    static final long CLOSE_WAIT_MILLIS = 1_000;
 
     /** The index of {@code block} in this pool (see {@link BlockMemory#indexOf}): for tests and the self-test. */
     long indexOf(MemorySegment block) {
@@ -336,7 +352,7 @@ public final class PerCpuMemoryPool implements AutoCloseable {
             carved = first + n;
         }
         for (int k = 1; k < n; k++) {
-            free.push((int) (first + k));
+            free.give((int) (first + k));   // never throws: a block it cannot push waits on the list's stash
         }
         return (int) first;
     }

@@ -248,7 +248,7 @@ public final class PerCpuObjectPool<T> {
         try {
             lease.object = newObject();
         } catch (Throwable t) {
-            idle.push(lease.slot);
+            idle.give(lease.slot);      // never throws: the factory's exception is the one to see
             throw t;
         }
     }
@@ -258,22 +258,29 @@ public final class PerCpuObjectPool<T> {
     }
 
     private void release(int slot, T object) {
+        runOnRelease(slot, object);
+        returnSlot(slot);
+    }
+
+    /** Runs {@code onRelease}; if it throws, drops the object and returns the slot (to be refilled), then rethrows. */
+    private void runOnRelease(int slot, T object) {
         if (onRelease != null) {
             try {
                 onRelease.accept(object);
             } catch (Throwable t) {
                 slots[slot].object = null;      // dropped: refilled by a later acquire
-                returnSlot(slot);
+                idle.give(slot);                // never throws: onRelease's exception is the one to see
                 throw t;
             }
         }
-        returnSlot(slot);
     }
 
+    /**
+     * Puts the slot back on the free-list; a push that throws (no fence to be had) leaves it taken, so
+     * the lease stays open and its close may be retried.
+     */
     private void returnSlot(int slot) {
-        try {
-            idle.push(slot);
-        } catch (IllegalStateException pushedTwice) {
+        if (!idle.tryPush(slot)) {
             throw Lease.closedTwice();      // two closes raced past the lease's own check
         }
     }
@@ -348,7 +355,10 @@ public final class PerCpuObjectPool<T> {
          * Returns the object to the pool (runs {@code onRelease} first), or leaves it to the garbage
          * collector if it is not pooled. The object must not be used afterwards.
          *
-         * @throws IllegalStateException if this lease is closed already
+         * @throws IllegalStateException if this lease is closed already, or if the pool could not take
+         *         the object back because the free-list's slow path could not fence (membarrier and its
+         *         fallback denied): then the lease stays open, and close may be called again
+         *         ({@code onRelease} runs again then)
          */
         @Override
         public void close() {
@@ -362,6 +372,14 @@ public final class PerCpuObjectPool<T> {
                 if (!OPEN.compareAndSet(this, true, false)) {
                     throw closedTwice();
                 }
+                pool.runOnRelease(slot, object);
+                try {
+                    pool.returnSlot(slot);
+                } catch (RuntimeException | Error e) {
+                    open = true;        // not returned (no fence to be had): the lease stays open, close may be retried
+                    throw e;
+                }
+                return;
             } else {
                 if (!open) {
                     throw closedTwice();

@@ -182,6 +182,96 @@ class PerCpuMemoryPoolTest {
         assertTrue(pool.toString().contains("closed"), pool.toString());
     }
 
+    /** libc's {@code memset}, {@code pipe}, {@code read}, {@code write}: native calls that hold a block's arena while they run. */
+    private static final class Libc {
+        static final java.lang.foreign.Linker LINKER = java.lang.foreign.Linker.nativeLinker();
+        static final java.lang.foreign.SymbolLookup LIBC = LINKER.defaultLookup();
+
+        static java.lang.invoke.MethodHandle handle(String name, java.lang.foreign.FunctionDescriptor d) {
+            return LINKER.downcallHandle(LIBC.find(name).orElseThrow(), d);
+        }
+
+        static final java.lang.invoke.MethodHandle MEMSET = handle("memset", java.lang.foreign.FunctionDescriptor.of(
+                ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+        static final java.lang.invoke.MethodHandle PIPE = handle("pipe", java.lang.foreign.FunctionDescriptor.of(
+                ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+        static final java.lang.invoke.MethodHandle READ = handle("read", java.lang.foreign.FunctionDescriptor.of(
+                ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+        static final java.lang.invoke.MethodHandle WRITE = handle("write", java.lang.foreign.FunctionDescriptor.of(
+                ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    }
+
+    /**
+     * Issue 29.5: close() under load threw "in use by a native call" 106,973 times before it went
+     * through. Now new calls fail fast once close starts, and close waits for native calls in flight.
+     */
+    @Test
+    void closeMakesProgressWhileAnotherThreadPassesBlocksToNativeCalls() throws Exception {
+        PerCpuMemoryPool pool = PerCpuMemoryPool.builder(4096).maxBlocks(64).build();
+        CountDownLatch running = new CountDownLatch(1);
+        AtomicLong calls = new AtomicLong();
+        AtomicReference<Throwable> ended = new AtomicReference<>();
+        Thread user = Thread.ofPlatform().start(() -> {
+            try {
+                for (;;) {
+                    MemorySegment block = pool.allocate();
+                    MemorySegment unused = (MemorySegment) Libc.MEMSET.invokeExact(block, 7, block.byteSize());
+                    calls.incrementAndGet();
+                    running.countDown();
+                    pool.free(block);
+                }
+            } catch (Throwable t) {
+                ended.set(t);
+                running.countDown();
+            }
+        });
+        running.await();
+        assertTrue(calls.get() > 0, "the user thread failed at once: " + ended.get());
+        pool.close();                   // once; it used to throw while the user thread ran
+        user.join(10_000);
+        assertFalse(user.isAlive());
+        assertTrue(pool.isClosed());
+        assertTrue(ended.get() instanceof IllegalStateException, String.valueOf(ended.get()));
+        assertIllegalState("closed", pool::allocate);
+        System.out.println("memory pool closed under load after " + calls.get() + " native calls by another thread");
+    }
+
+    /** A native call that blocks with a block as its argument: close gives up after its wait, names why, and a later close succeeds. */
+    @Test
+    void closeGivesUpAfterItsWaitWhileANativeCallHoldsABlockAndSucceedsLater() throws Throwable {
+        PerCpuMemoryPool pool = PerCpuMemoryPool.builder(4096).maxBlocks(64).build();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment fds = arena.allocate(ValueLayout.JAVA_INT, 2);
+            assertEquals(0, (int) Libc.PIPE.invokeExact(fds));
+            int readEnd = fds.getAtIndex(ValueLayout.JAVA_INT, 0);
+            int writeEnd = fds.getAtIndex(ValueLayout.JAVA_INT, 1);
+            MemorySegment block = pool.allocate();
+            AtomicLong read = new AtomicLong(-2);
+            Thread reader = Thread.ofPlatform().start(() -> {
+                try {
+                    read.set((long) Libc.READ.invokeExact(readEnd, block, 1L));   // blocks, holding the pool's arena
+                } catch (Throwable t) {
+                    read.set(-3);
+                }
+            });
+            while (reader.getState() != Thread.State.RUNNABLE) {
+                Thread.onSpinWait();
+            }
+            Thread.sleep(100);          // inside read(2) by now
+            long start = System.nanoTime();
+            assertIllegalState("still in use by a native call", pool::close);
+            long waitedMillis = (System.nanoTime() - start) / 1_000_000;
+            assertTrue(waitedMillis >= PerCpuMemoryPool.CLOSE_WAIT_MILLIS, "waited " + waitedMillis + " ms");
+            assertTrue(pool.isClosed(), "closed to new calls");
+            assertIllegalState("closed", pool::allocate);
+            assertEquals(1L, (long) Libc.WRITE.invokeExact(writeEnd, fds, 1L));    // let the read return
+            reader.join(10_000);
+            assertEquals(1, read.get());
+            pool.close();               // nothing in flight now
+            assertThrows(IllegalStateException.class, () -> block.get(ValueLayout.JAVA_LONG, 0), "unmapped");
+        }
+    }
+
     @Test
     void memoryIsCommittedInStepsFarBelowTheReservation() {
         long blockSize = 4096;
