@@ -230,7 +230,7 @@ public final class PerCpuSpinLock {
             return false;
         }
         long word = requestSlice(owner);
-        if (take(region, word)) {
+        if (takeRequested(region, word)) {
             // NOTE: acquire: the holder's accesses see the previous holder's writes (see the class notes).
             VarHandle.acquireFence();
             return true;
@@ -379,9 +379,22 @@ public final class PerCpuSpinLock {
                 : ops.compareAndStore(words, region, LOCK, FREE, word);
     }
 
+    /**
+     * {@link #take} with a lock word that may carry a slice request: if the take throws (its slow path
+     * could not fence), the request is given back first, so that a failed take leaves nothing changed.
+     */
+    private boolean takeRequested(int region, long word) {
+        try {
+            return take(region, word);
+        } catch (RuntimeException | Error e) {
+            releaseSlice(word);
+            throw e;
+        }
+    }
+
     private void acquire(int region) {
         long word = requestSlice(ownerWord());
-        if (!take(region, word)) {
+        if (!takeRequested(region, word)) {
             acquireContended(region, word);
         }
         // NOTE: acquire: the holder's accesses see the previous holder's writes (see the class notes).

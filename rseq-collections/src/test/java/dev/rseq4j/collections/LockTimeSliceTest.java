@@ -6,6 +6,8 @@ import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -14,6 +16,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
  * The lock's use of the time-slice extension, over a simulated kernel (one {@code struct rseq} image
@@ -98,5 +101,36 @@ class LockTimeSliceTest {
         waiter.join();
         assertEquals(0, kernel.ctrl(waiter));
         assertFalse(lock.isLocked(0));
+    }
+
+    /**
+     * A take whose slow path throws (no fence to be had) gives its request back: a failed lock() or
+     * tryLock() leaves the thread without a pending extension request, as if it had not been called.
+     */
+    @Test
+    void aTakeThatThrowsGivesItsRequestBack() {
+        PerThreadKernel kernel = new PerThreadKernel();
+        PerCpuOps real = PerCpuOps.cpuIndexed();
+        PerCpuOps failing = (PerCpuOps) Proxy.newProxyInstance(PerCpuOps.class.getClassLoader(),
+                new Class<?>[] {PerCpuOps.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("compareAndStore")) {
+                        throw new IllegalStateException("injected: no fence to be had");
+                    }
+                    try {
+                        return method.invoke(real, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        PerCpuSpinLock lock = new PerCpuSpinLock(failing, TimeSliceExtension.over(kernel));
+        Thread me = Thread.currentThread();
+
+        assertThrows(IllegalStateException.class, lock::lock);
+        assertEquals(0, kernel.ctrl(me), "lock(): the request was given back");
+        assertThrows(IllegalStateException.class, () -> lock.tryLock(0));
+        assertEquals(0, kernel.ctrl(me), "tryLock(): the request was given back");
+        for (int r = 0; r < lock.regions(); r++) {
+            assertFalse(lock.isLocked(r), "region " + r);
+        }
     }
 }

@@ -64,6 +64,28 @@ class PoolForkedModesTest {
         assertTrue(Long.parseLong(f.get("fallbackFences")) > 0, "the affinity fence must have run: " + f);
     }
 
+    /**
+     * Every slow path's fence fails (membarrier from its fourth call, and the affinity fallback denied),
+     * so operations throw: each structure retries its failed calls and must still account exactly
+     * ({@link FenceDeniedProbe}), so nothing an operation changed before throwing stays changed.
+     */
+    @Test
+    void anOperationThatThrowsLeavesNothingStranded() throws Exception {
+        assumeTrue(System.getProperty("os.name").equals("Linux") && System.getProperty("os.arch").equals("amd64"));
+        Forked.Result r = Forked.runWrapped(List.of(Forked.straceOrSkip(), "-f", "-qq", "--seccomp-bpf",
+                "-o", "/dev/null", "-e", "trace=membarrier,sched_setaffinity",
+                "-e", "inject=membarrier:error=EPERM:when=4+", "-e", "inject=sched_setaffinity:error=EPERM"),
+                FenceDeniedProbe.class, Map.of(), List.of());
+        String line = r.output().lines().filter(l -> l.startsWith("STRANDED ")).findFirst()
+                .orElseThrow(() -> new AssertionError("no STRANDED line, exit " + r.exitCode() + ":\n" + r.output()));
+        System.out.println(line);
+        assertTrue(line.startsWith("STRANDED mode=RSEQ "), line);
+        for (String part : List.of("freeList", "objectPool", "memoryPool", "ring", "recordRing", "counter", "perCpu")) {
+            assertTrue(line.contains(" " + part + "=PASS(thrown="), part + ": " + line);
+        }
+        assertEquals(0, r.exitCode(), r.output());
+    }
+
     @Test
     void selfRegistrationKeepsExactAccounting() throws Exception {
         assumeTrue(System.getProperty("os.name").equals("Linux") && System.getProperty("os.arch").equals("amd64"));
