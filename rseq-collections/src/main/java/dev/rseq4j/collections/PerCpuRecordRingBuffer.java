@@ -92,6 +92,8 @@ public final class PerCpuRecordRingBuffer {
 
     // Consumer state (one consumer thread at a time).
     private int cursor;
+    /** Whether a read is running: plain, as the consumer is one thread; catches a handler that reads again. */
+    private boolean reading;
 
     /**
      * Empty rings of {@code bytesPerRegion} bytes (rounded up to a power of two) per possible CPU,
@@ -270,8 +272,9 @@ public final class PerCpuRecordRingBuffer {
      * @return the number of records handed out
      * @throws NullPointerException if {@code handler} is null
      * @throws IllegalArgumentException if {@code limit} is not positive
-     * @throws IllegalStateException if a record header is corrupt (its length reaches past the ring's
-     *         end or tail): only a write into the ring's memory that bypassed this class can do that;
+     * @throws IllegalStateException if called from inside a handler of this ring (the outer call has not
+     *         published its progress, so the inner one would deliver the same records again); or if a
+     *         record header is corrupt (its length reaches past the ring's end or tail): only a write into the ring's memory that bypassed this class can do that;
      *         the records before it are consumed, the ring stays stuck at it
      */
     public int read(RecordHandler handler, int limit) {
@@ -279,14 +282,23 @@ public final class PerCpuRecordRingBuffer {
         if (limit < 1) {
             throw new IllegalArgumentException("limit must be positive, was " + limit);
         }
-        int read = 0;
-        int region = cursor;
-        for (int visited = 0; visited < regions && read < limit; visited++) {
-            read += readRegion(region, handler, limit - read);
-            region = region + 1 == regions ? 0 : region + 1;
+        if (reading) {
+            throw new IllegalStateException("read called from inside a RecordHandler: the outer read has not "
+                    + "published its head yet, so the records would be delivered twice");
         }
-        cursor = region;
-        return read;
+        reading = true;
+        try {
+            int read = 0;
+            int region = cursor;
+            for (int visited = 0; visited < regions && read < limit; visited++) {
+                read += readRegion(region, handler, limit - read);
+                region = region + 1 == regions ? 0 : region + 1;
+            }
+            cursor = region;
+            return read;
+        } finally {
+            reading = false;
+        }
     }
 
     private int readRegion(int region, RecordHandler handler, int limit) {

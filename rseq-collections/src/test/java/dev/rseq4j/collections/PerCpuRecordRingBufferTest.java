@@ -153,6 +153,31 @@ class PerCpuRecordRingBufferTest {
         assertEquals(List.of(2, 3), rest.stream().map(Read::typeId).toList(), "record 1 was consumed, not redelivered");
     }
 
+    /** A handler that reads the same ring again would see the records of the outer read: refused, nothing lost. */
+    @Test
+    void aReadFromInsideAHandlerIsRefusedAndDeliversNothingTwice() {
+        PerCpuRecordRingBuffer ring = new PerCpuRecordRingBuffer(PinnedOps.lockMode(0), 1024);
+        for (int i = 1; i <= 3; i++) {
+            assertTrue(ring.write(i, bytes(16, i), 0, 16));
+        }
+        List<Integer> seen = new ArrayList<>();
+        List<RuntimeException> refused = new ArrayList<>();
+        ring.read((typeId, payload) -> {
+            seen.add(typeId);
+            try {
+                ring.read((t, p) -> seen.add(-t));
+            } catch (IllegalStateException e) {
+                refused.add(e);
+            }
+        });
+        assertEquals(List.of(1, 2, 3), seen, "each record once, none from the inner read");
+        assertEquals(3, refused.size());
+        assertTrue(refused.get(0).getMessage().contains("read called from inside a RecordHandler"),
+                refused.get(0).getMessage());
+        assertTrue(ring.write(4, bytes(16, 4), 0, 16));
+        assertEquals(List.of(4), readAll(ring).stream().map(Read::typeId).toList(), "usable afterwards");
+    }
+
     @Test
     void readVisitsRingsInTurnAndAMigratingWriterMaySeeItsRecordsReordered() {
         assumeTrue(new PerCpuRecordRingBuffer(256).regions() >= 2, "needs two regions");
