@@ -74,50 +74,43 @@ final class LockSelfTest {
         AtomicReference<Throwable> error = new AtomicReference<>();
         LongAdder released = new LongAdder();
         long[] made = new long[threads];
-        List<Thread> started = new ArrayList<>();
-        for (int t = 0; t < threads; t++) {
-            int me = t;
-            Runnable body = () -> {
-                try {
-                    ThreadLocalRandom random = ThreadLocalRandom.current();
-                    long n = 0;
-                    while (!stop.get()) {
-                        if (shards) {
-                            perCpu.withCurrent(LockSelfTest::increment);
+        SelfTestWorkers started = new SelfTestWorkers(threads, "rseq4j-lock-selftest", virtual, me -> {
+            try {
+                ThreadLocalRandom random = ThreadLocalRandom.current();
+                long n = 0;
+                while (!stop.get()) {
+                    if (shards) {
+                        perCpu.withCurrent(LockSelfTest::increment);
+                    } else {
+                        int region;
+                        if ((n & 7) == 7) {
+                            region = random.nextInt(all.length);
+                            lock.lock(region);
                         } else {
-                            int region;
-                            if ((n & 7) == 7) {
-                                region = random.nextInt(all.length);
-                                lock.lock(region);
-                            } else {
-                                region = lock.lock();
-                            }
-                            increment(all[region]);
-                            try {
-                                lock.unlock(region);
-                            } catch (IllegalMonitorStateException e) {
-                                released.increment();     // another holder freed "our" lock: two held it
-                            }
+                            region = lock.lock();
                         }
-                        n++;
+                        increment(all[region]);
+                        try {
+                            lock.unlock(region);
+                        } catch (IllegalMonitorStateException e) {
+                            released.increment();     // another holder freed "our" lock: two held it
+                        }
                     }
-                    made[me] = n;
-                } catch (Throwable e) {
-                    error.compareAndSet(null, e);
+                    n++;
                 }
-            };
-            started.add(virtual ? Thread.ofVirtual().start(body) : Thread.ofPlatform().start(body));
-        }
+                made[me] = n;
+            } catch (Throwable e) {
+                error.compareAndSet(null, e);
+            }
+        });
+        started.go();
         try {
             Thread.sleep(millis);
-            stop.set(true);
-            for (Thread t : started) {
-                t.join();
-            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
         }
+        stop.set(true);
+        started.join();
         if (error.get() != null) {
             throw new IllegalStateException("a locking thread failed", error.get());
         }

@@ -11,7 +11,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.LongAdder;
@@ -200,49 +199,35 @@ final class PoolSelfTest {
         LongAdder ops = new LongAdder();
         LongAdder heldTwice = new LongAdder();
         AtomicBoolean stop = new AtomicBoolean();
-        CountDownLatch ready = new CountDownLatch(threads);
-        CountDownLatch go = new CountDownLatch(1);
-        List<Thread> workers = new ArrayList<>();
-        for (int t = 0; t < threads; t++) {
-            workers.add(Thread.ofPlatform().name("rseq4j-pool-selftest-" + t).start(() -> {
-                ready.countDown();
-                awaitUninterruptibly(go);
-                long n = 0;
-                while (!stop.get()) {
-                    int item = work.take();
-                    n++;
-                    if (item < 0) {
-                        continue;
-                    }
-                    if (!owner.compareAndSet(item, 0, 1)) {
-                        heldTwice.increment();
-                        continue;       // do not give back what another thread holds
-                    }
-                    Thread.onSpinWait();
-                    owner.set(item, 0);
-                    work.give(item);
-                    n++;
+        SelfTestWorkers workers = new SelfTestWorkers(threads, "rseq4j-pool-selftest", false, me -> {
+            long n = 0;
+            while (!stop.get()) {
+                int item = work.take();
+                n++;
+                if (item < 0) {
+                    continue;
                 }
-                ops.add(n);
-            }));
-        }
-        awaitUninterruptibly(ready);
+                if (!owner.compareAndSet(item, 0, 1)) {
+                    heldTwice.increment();
+                    continue;       // do not give back what another thread holds
+                }
+                Thread.onSpinWait();
+                owner.set(item, 0);
+                work.give(item);
+                n++;
+            }
+            ops.add(n);
+        });
         long aborts = stats.aborts();
         long slow = stats.slowPaths();
-        go.countDown();
+        workers.go();
         try {
             Thread.sleep(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
         stop.set(true);
-        for (Thread w : workers) {
-            try {
-                w.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        workers.join();
         return new Result(name, ops.sum(), stats.aborts() - aborts, stats.slowPaths() - slow, heldTwice.sum(), 0);
     }
 
@@ -263,14 +248,4 @@ final class PoolSelfTest {
         return n;
     }
 
-    private static void awaitUninterruptibly(CountDownLatch latch) {
-        while (true) {
-            try {
-                latch.await();
-                return;
-            } catch (InterruptedException e) {
-                // keep waiting: the run must finish
-            }
-        }
-    }
 }

@@ -6,7 +6,6 @@ import dev.rseq4j.core.percpu.PerCpuStats;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -101,34 +100,24 @@ final class RingSelfTest {
     private static int[] produce(int producers, long millis, Producer producer, Runnable consume) {
         AtomicBoolean stop = new AtomicBoolean();
         int[] offered = new int[producers];
-        List<Thread> threads = new ArrayList<>();
-        for (int p = 0; p < producers; p++) {
-            int me = p;
-            threads.add(Thread.ofPlatform().name("ring-producer-" + p).start(() -> {
-                int sequence = 0;
-                while (!stop.get()) {
-                    if (producer.offer(me, sequence + 1)) {
-                        sequence++;
-                    } else {
-                        Thread.yield();
-                    }
+        SelfTestWorkers threads = new SelfTestWorkers(producers, "ring-producer", false, me -> {
+            int sequence = 0;
+            while (!stop.get()) {
+                if (producer.offer(me, sequence + 1)) {
+                    sequence++;
+                } else {
+                    Thread.yield();
                 }
-                offered[me] = sequence;
-            }));
-        }
+            }
+            offered[me] = sequence;
+        });
+        threads.go();
         long deadline = System.nanoTime() + millis * 1_000_000;
         while (System.nanoTime() < deadline) {
             consume.run();
         }
         stop.set(true);
-        for (Thread t : threads) {
-            try {
-                t.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-        }
+        threads.join();
         consume.run();
         return offered;
     }
