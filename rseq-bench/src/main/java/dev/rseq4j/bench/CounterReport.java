@@ -73,7 +73,33 @@ public final class CounterReport {
     private CounterReport() {
     }
 
+    /** The suites, of which a run takes at most one (none: the counter tables), and the modifiers. */
+    private static final List<String> SUITES = List.of("--pools", "--rings", "--locks", "--service", "--memory");
+    private static final List<String> MODIFIERS = List.of("--quick", "--smoke");
+
+    /**
+     * Refuses an unknown option or two suites with exit status 2 (the launcher then prints its usage),
+     * so that a typo never starts the wrong suite, which takes minutes.
+     */
+    private static void checkArguments(String[] args) {
+        long suites = 0;
+        for (String a : args) {
+            if (!SUITES.contains(a) && !MODIFIERS.contains(a)) {
+                System.err.println("rseq4j bench: unknown option '" + a + "' (options: one of " + String.join(", ", SUITES)
+                        + ", and " + String.join(", ", MODIFIERS) + ")");
+                System.exit(2);
+            }
+            suites += SUITES.contains(a) ? 1 : 0;
+        }
+        if (suites > 1) {
+            System.err.println("rseq4j bench: at most one of " + String.join(", ", SUITES) + " per run, got "
+                    + String.join(" ", args));
+            System.exit(2);
+        }
+    }
+
     public static void main(String[] args) throws Exception {
+        checkArguments(args);
         if (List.of(args).contains("--memory")) {   // the memory section alone (no JMH)
             memory().forEach(System.out::println);
             return;
