@@ -171,6 +171,9 @@ public final class PerCpuRecordRingBuffer {
      * Copies {@code src[offset, offset + length)} as one record of type {@code typeId} into the
      * current CPU's ring.
      *
+     * <p><b>Not FIFO per producer:</b> a thread that runs on another CPU than at its previous write
+     * may see this record read before that one; only records written on one CPU keep their order.
+     *
      * @return {@code false} if and only if the record does not fit in that ring now
      * @throws IllegalArgumentException if {@code typeId < 1} or {@code length} is above {@link #maxRecordLength()}
      * @throws NullPointerException if {@code src} is null

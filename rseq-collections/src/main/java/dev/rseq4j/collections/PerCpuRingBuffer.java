@@ -239,6 +239,10 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
     /**
      * Inserts {@code e} at the tail of the current CPU's ring.
      *
+     * <p><b>Not FIFO per producer:</b> if the calling thread runs on another CPU than at its previous
+     * offer (a migration, or a virtual thread on another carrier), this element may be consumed
+     * before that one. Only elements offered on one CPU keep their order (see the class notes).
+     *
      * @return {@code false} if and only if that ring is full
      * @throws NullPointerException if {@code e} is null
      */
