@@ -267,11 +267,7 @@ public final class PerCpuFreeList {
         // before the push's commit, and so before any pop that returns the handle (see pop).
         VarHandle.releaseFence();
         try {
-            if (ops == CPU) {
-                CPU.push(lists, HEAD, nodes, handle);
-            } else {
-                ops.push(lists, HEAD, nodes, handle);
-            }
+            pushOnList(handle);
         } catch (Throwable t) {
             // NOTE: the operation changed nothing (its slow path throws before it touches the list):
             // give the handle back to the caller, or it would be marked free and on no list.
@@ -293,13 +289,18 @@ public final class PerCpuFreeList {
             VarHandle.releaseFence();       // as in tryPush
         }
         try {
-            if (ops == CPU) {
-                CPU.push(lists, HEAD, nodes, handle);
-            } else {
-                ops.push(lists, HEAD, nodes, handle);
-            }
+            pushOnList(handle);
         } catch (Throwable t) {
             stash.add(handle);
+        }
+    }
+
+    /** The list operation of a push, on the current CPU's list; the handle's state is set already. */
+    private void pushOnList(int handle) {
+        if (ops == CPU) {
+            CPU.push(lists, HEAD, nodes, handle);
+        } else {
+            ops.push(lists, HEAD, nodes, handle);
         }
     }
 
