@@ -129,6 +129,12 @@ public class CounterBenchmarks {
         OPS.add(AREA, 8, 1);
     }
 
+    /** PerCpuOps.currentIndex on a constant area: the region a per-CPU structure's operation starts from. */
+    @Benchmark
+    public int currentIndex() {
+        return OPS.currentIndex(AREA);
+    }
+
     @Benchmark
     public long emptyDowncall() throws Throwable {
         if (NOTHING == null) {

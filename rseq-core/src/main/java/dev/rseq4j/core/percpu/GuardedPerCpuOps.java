@@ -10,6 +10,7 @@ import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import dev.rseq4j.core.internal.runtime.StubHandles;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.Reference;
 import java.util.Objects;
@@ -568,8 +569,36 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         }
     }
 
+    /**
+     * The cpu_id probe in a static final, where the JIT folds the handle (through the runtime's
+     * instance field it is a chain of loads per call); null in lock mode.
+     */
+    private static final class CpuIdProbe {
+        static final MethodHandle HANDLE = RseqRuntime.get().cpuIdProbe();
+    }
+
     @Override
     public int currentIndex(PerCpuArea area) {
+        Objects.requireNonNull(area, "area must not be null");
+        if (area.indexing() == CpuIndexing.CPU && indexing == CpuIndexing.CPU && stubs != null) {
+            // NOTE: the fast path: one critical downcall, no status chase, no divide. A registered
+            // thread's cpu_id is below the possible CPUs, which is a CPU-indexed area's region count;
+            // an unregistered thread (negative) or a smaller area takes the general path below.
+            long cpu;
+            try {
+                cpu = (long) CpuIdProbe.HANDLE.invokeExact();
+            } catch (Throwable t) {
+                throw Libc.rethrowUnchecked(t);
+            }
+            if (cpu >= 0 && cpu < area.regions()) {
+                return (int) cpu;
+            }
+        }
+        return generalCurrentIndex(area);
+    }
+
+    /** {@link #currentIndex} for every case but a registered thread on a CPU-indexed area. */
+    private int generalCurrentIndex(PerCpuArea area) {
         checkArea(area);
         int id = stubs == null ? Libc.schedGetcpu()
                 : indexing == CpuIndexing.CONCURRENCY_ID ? runtime.concurrencyId() : runtime.currentCpu();

@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
+import java.lang.invoke.MethodHandle;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -417,6 +418,15 @@ public final class RseqRuntime {
     /** Fences done by running this thread on the target CPUs because membarrier failed (diagnostics, tests). */
     public long fallbackFences() {
         return affinityFence.fences();
+    }
+
+    /**
+     * The critical downcall {@code ()long} that returns the calling thread's rseq cpu_id (negative
+     * while the thread is not registered: then {@link #currentCpu()} registers it), for callers that
+     * keep it in a static final so that the JIT folds the handle; null in lock mode.
+     */
+    public MethodHandle cpuIdProbe() {
+        return cpuStubs == null ? null : cpuStubs.cpuId();
     }
 
     /** The calling thread's CPU: rseq's cpu_id, else sched_getcpu(), else -1. */
