@@ -77,6 +77,8 @@ struct stubs {
     op6 pop;                       /* headOffset, nextOffset, poolFirst, poolLast, nodeMask */
     op7 trystore;                  /* expectedIndex, counterOffset, expected, slotOffset, value, newCounter */
     op8 copy;                      /* expectedIndex, counterOffset, expected, dstOffset, header, src, newCounter */
+    op4 take;                      /* offset, expected, newValue: returns the index with the outcome */
+    op4 reserve;                   /* offset, limitOffset, n: returns the index, the outcome and the old word */
     probe probes[PROBE_COUNT];
 };
 
@@ -112,6 +114,8 @@ static struct stubs install(const struct rseq4j_blob *b) {
     s.pop = (op6) (p + b->ops[OP_LIST_POP]);
     s.trystore = (op7) (p + b->ops[OP_LOAD_COMPARE_TRYSTORE_STORE]);
     s.copy = (op8) (p + b->ops[OP_LOAD_COMPARE_MEMCPY_STORE]);
+    s.take = (op4) (p + b->ops[OP_CURRENT_LOAD_COMPARE_STORE]);
+    s.reserve = (op4) (p + b->ops[OP_CURRENT_LOAD_LIMIT_ADD_STORE]);
     for (int i = 0; i < PROBE_COUNT; i++) {
         s.probes[i] = (probe) (p + b->probes[i]);
     }
@@ -206,6 +210,26 @@ static void semantics(const struct stubs *s) {
           "cas=%ld/%ld trystore=%ld memcpy=%ld",
           mcas, mcas2, mtry, mcopy);
 
+    /* the take returns the region its section ran on with the outcome (StubStatus.indexed) */
+    snprintf(name, sizeof name, "%s/take", s->name);
+    long tkmiss = RETRY(s->take(D(a), W(a, 80), 5, 9));
+    long tkhit = RETRY(s->take(D(a), W(a, 80), 0, 9));
+    long tkregion = tkhit & RSEQ4J_INDEX_MASK;
+    check((tkmiss & ~RSEQ4J_INDEX_MASK) == RSEQ4J_INDEXED_FAILED && (tkmiss & RSEQ4J_INDEX_MASK) < REGIONS
+          && (tkhit & ~RSEQ4J_INDEX_MASK) == RSEQ4J_INDEXED_COMMITTED && tkregion < REGIONS
+          && *at(a, (int) tkregion, 80) == 9 && sum(a, 80) == 9, name, "miss=0x%lx hit=0x%lx", tkmiss, tkhit);
+
+    /* the reservation: the old word in the high half, full at the limit word of the same region */
+    snprintf(name, sizeof name, "%s/reserve", s->name);
+    for (int reg = 0; reg < REGIONS; reg++) { *at(a, reg, 96) = 0x100000005L; *at(a, reg, 104) = 0x100000007L; }
+    long rv1 = RETRY(s->reserve(D(a), W(a, 96), W(a, 104), 2));
+    long rv1region = rv1 & RSEQ4J_INDEX_MASK;
+    long rvfull = RETRY(s->reserve(D(a), W(a, 96), W(a, 104), 3));   /* 7 + 3 > 7 on any region */
+    check((rv1 & 0xffffffffL & ~RSEQ4J_INDEX_MASK) == RSEQ4J_INDEXED_COMMITTED && rv1region < REGIONS
+          && (unsigned long) rv1 >> 32 == 5 && *at(a, (int) rv1region, 96) == 0x100000007L
+          && (rvfull & ~RSEQ4J_INDEX_MASK) == RSEQ4J_INDEXED_FAILED
+          && sum(a, 96) == 0x100000005L * REGIONS + 2, name, "reserved=0x%lx full=0x%lx", rv1, rvfull);
+
     snprintf(name, sizeof name, "%s/list", s->name);
     long *pool = aligned_alloc(16, 4 * 32);
     memset(pool, 0, 4 * 32);
@@ -261,13 +285,15 @@ static void semantics(const struct stubs *s) {
     struct area *none = area_new();
     desc_put32(none, RSEQ4J_AREA_COUNT, 0);
     long inv = RETRY(s->add(D(none), W(none, 8), 1));
-    check(inv == INDEX_INVALID && sum(none, 8) == 0, name, "status=%ld", inv);
+    long tkinv = RETRY(s->take(D(none), W(none, 8), 0, 1));
+    check(inv == INDEX_INVALID && tkinv == INDEX_INVALID && sum(none, 8) == 0, name, "status=%ld take=%ld", inv, tkinv);
 
     snprintf(name, sizeof name, "%s/guarded", s->name);
     struct area *g = area_new();
     for (int reg = 0; reg < REGIONS; reg++) *(int *) at(g, reg, 0) = 1;
     long gr = RETRY(s->add(D(g), W(g, 8), 1));
-    check(gr == GUARDED && sum(g, 8) == 0, name, "status=%ld", gr);
+    long tkg = RETRY(s->take(D(g), W(g, 8), 0, 1));
+    check(gr == GUARDED && tkg == GUARDED && sum(g, 8) == 0, name, "status=%ld take=%ld", gr, tkg);
 
     snprintf(name, sizeof name, "%s/probes", s->name);
     long cpu = s->probes[PROBE_CPU_ID](), nothing = s->probes[PROBE_NOTHING]();
@@ -279,8 +305,8 @@ static void semantics(const struct stubs *s) {
 
 /* ---- torture ------------------------------------------------------------------------------------ */
 
-enum workload { W_ADD, W_CAS, W_LIST, W_TRYSTORE, W_MEMCPY };
-static const char *workload_names[] = {"add", "compare-store", "list", "trystore", "memcpy"};
+enum workload { W_ADD, W_CAS, W_LIST, W_TRYSTORE, W_MEMCPY, W_TAKE, W_RESERVE };
+static const char *workload_names[] = {"add", "compare-store", "list", "trystore", "memcpy", "take", "reserve"};
 enum stressor { S_NONE, S_SIGNALS, S_MEMBARRIER, S_PINNED };
 static const char *stressor_names[] = {"", "+signals", "+membarrier", "+pinned-cpu0"};
 
@@ -317,6 +343,16 @@ static void *worker(void *arg) {
             done += RETRY(s->cas(D(a), here, W(a, WORD), v, v + 1)) == COMMITTED;
             break;
         }
+        case W_TAKE: {              /* a commit on another region that held the same value is an increment there */
+            long v = lp(a, current(s), WORD);
+            long r = RETRY(s->take(D(a), W(a, WORD), v, v + 1));
+            done += (r & ~RSEQ4J_INDEX_MASK) == RSEQ4J_INDEXED_COMMITTED;
+            break;
+        }
+        case W_RESERVE:             /* the limit word (WORD + 8) is never reached */
+            done += (RETRY(s->reserve(D(a), W(a, WORD), W(a, WORD + 8), 1)) & 0xffffffffL & ~RSEQ4J_INDEX_MASK)
+                    == RSEQ4J_INDEXED_COMMITTED;
+            break;
         case W_LIST: {
             long node = RETRY(s->pop(D(a), W(a, WORD), 0, first, last, NODE_SIZE - 1));
             if (node >= 4096) {
@@ -350,7 +386,7 @@ static long lost(struct torture *t, long total) {
     struct area *a = t->a;
     long bad = 0;
     switch (t->w) {
-    case W_ADD: case W_CAS:
+    case W_ADD: case W_CAS: case W_TAKE: case W_RESERVE:
         return labs(total - sum(a, WORD));
     case W_LIST: {
         char seen[NODES] = {0};
@@ -386,6 +422,7 @@ static void torture(const struct stubs *s, enum workload w, enum stressor st, in
     if (threads < 4) threads = 4;
     struct torture t = {.s = s, .w = w, .a = area_new(), .pinned = st == S_PINNED};
     t.nodes = aligned_alloc(64, NODES * NODE_SIZE);
+    for (int r = 0; r < REGIONS; r++) *at(t.a, r, WORD + 8) = 1L << 62;   /* the reservation's limit */
     memset(t.nodes, 0, NODES * NODE_SIZE);
     if (w == W_LIST) {               /* every node on a list the workers can reach before they start */
         cpu_set_t all, cpu0;
@@ -449,7 +486,7 @@ int main(void) {
     struct stubs cpu = install(blob("cpu")), cpu_delay = install(blob("cpu_delay")),
                  unarmed = install(blob("cpu_unarmed"));
     semantics(&cpu);
-    for (enum workload w = W_ADD; w <= W_MEMCPY; w++) torture(&cpu_delay, w, S_NONE, 0);
+    for (enum workload w = W_ADD; w <= W_RESERVE; w++) torture(&cpu_delay, w, S_NONE, 0);
     torture(&cpu_delay, W_ADD, S_SIGNALS, 0);
     torture(&cpu_delay, W_ADD, S_MEMBARRIER, 0);
     torture(&cpu_delay, W_ADD, S_PINNED, 0);
@@ -458,7 +495,7 @@ int main(void) {
     if (feature >= 28) {
         struct stubs mmcid = install(blob("mmcid")), mmcid_delay = install(blob("mmcid_delay"));
         semantics(&mmcid);
-        for (enum workload w = W_ADD; w <= W_MEMCPY; w++) torture(&mmcid_delay, w, S_NONE, 0);
+        for (enum workload w = W_ADD; w <= W_RESERVE; w++) torture(&mmcid_delay, w, S_NONE, 0);
         torture(&mmcid_delay, W_ADD, S_PINNED, 0);
     } else {
         printf("MMCID unavailable: feature size %ld < 28\n", feature);

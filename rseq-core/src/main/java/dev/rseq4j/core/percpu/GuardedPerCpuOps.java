@@ -4,6 +4,7 @@ import dev.rseq4j.core.CpuIndexing;
 
 import dev.rseq4j.core.internal.codegen.Operation;
 import dev.rseq4j.core.internal.codegen.StubOptions;
+import dev.rseq4j.core.internal.codegen.StubStatus;
 import dev.rseq4j.core.internal.platform.Libc;
 import dev.rseq4j.core.internal.runtime.PortableOperations;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
@@ -289,6 +290,78 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         return run(area, index, first, d -> (long) stubs.loadCompareStore().invokeExact(d, (long) index,
                         area.address(offset), expected, newValue),
                 region -> PortableOperations.loadCompareStore(region, offset, expected, newValue));
+    }
+
+    @Override
+    public int compareAndStoreCurrent(PerCpuArea area, long offset, long expected, long newValue) {
+        checkArea(area);
+        area.checkWord(offset, "offset");
+        try {
+            // NOTE: as compareAndStore: the first attempt inline. An indexed value (committed or
+            // failed, with the region the section ran on) ends the operation; the retry statuses go on.
+            long r = fastPath()
+                    ? (long) stubs.currentLoadCompareStore().invokeExact(area.descriptorAddress(), area.address(offset),
+                            expected, newValue)
+                    : NOT_ATTEMPTED;
+            return currentOutcome(StubStatus.isIndexed(r) ? r : finishCompareAndStoreCurrent(area, offset, expected,
+                    newValue, r));
+        } catch (Throwable t) {
+            throw Libc.rethrowUnchecked(t);
+        } finally {
+            Reference.reachabilityFence(area);
+        }
+    }
+
+    /** {@link #compareAndStoreCurrent}'s result from an indexed value: the region, or its complement on a mismatch. */
+    private static int currentOutcome(long indexed) {
+        int region = StubStatus.indexOf(indexed);
+        return StubStatus.statusOf(indexed) == COMMITTED ? region : ~region;
+    }
+
+    /** {@link #compareAndStoreCurrent} after its first attempt returned {@code first} (not indexed), or skipped it. */
+    private long finishCompareAndStoreCurrent(PerCpuArea area, long offset, long expected, long newValue, long first) {
+        return run(area, CURRENT_REGION_INDEXED, first, d -> (long) stubs.currentLoadCompareStore().invokeExact(d,
+                        area.address(offset), expected, newValue),
+                region -> StubStatus.indexed(PortableOperations.loadCompareStore(region, offset, expected, newValue), 0));
+    }
+
+    @Override
+    public long reserveCurrent(PerCpuArea area, long offset, long limitOffset, int n) {
+        checkArea(area);
+        area.checkWord(offset, "offset");
+        area.checkWord(limitOffset, "limitOffset");
+        if (limitOffset == offset) {
+            throw new IllegalArgumentException("limitOffset must differ from offset " + offset);
+        }
+        if (n < 1) {
+            throw new IllegalArgumentException("n must be in [1, " + Integer.MAX_VALUE + "], was " + n);
+        }
+        try {
+            // NOTE: as compareAndStoreCurrent: the first attempt inline.
+            long r = fastPath()
+                    ? (long) stubs.currentLoadLimitAddStore().invokeExact(area.descriptorAddress(), area.address(offset),
+                            area.address(limitOffset), (long) n)
+                    : NOT_ATTEMPTED;
+            return reservation(StubStatus.isIndexed(r) ? r : finishReserveCurrent(area, offset, limitOffset, n, r));
+        } catch (Throwable t) {
+            throw Libc.rethrowUnchecked(t);
+        } finally {
+            Reference.reachabilityFence(area);
+        }
+    }
+
+    /** {@link #reserveCurrent}'s result from an indexed value: see {@link PerCpuOps#reserveCurrent}. */
+    private static long reservation(long indexed) {
+        int region = StubStatus.indexOf(indexed);
+        return StubStatus.statusOf(indexed) == COMMITTED
+                ? (StubStatus.valueOf(indexed) & PerCpuOps.RESERVED_WORD_MASK) << 32 | region : ~(long) region;
+    }
+
+    /** {@link #reserveCurrent} after its first attempt returned {@code first} (not indexed), or skipped it. */
+    private long finishReserveCurrent(PerCpuArea area, long offset, long limitOffset, long n, long first) {
+        return run(area, CURRENT_REGION_INDEXED, first, d -> (long) stubs.currentLoadLimitAddStore().invokeExact(d,
+                        area.address(offset), area.address(limitOffset), n),
+                region -> PortableOperations.loadLimitAddStore(region, offset, limitOffset, n));
     }
 
     @Override
@@ -625,6 +698,12 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
 
     /** The {@code region} argument of {@link #run} and {@link #slowPath} for operations that act on any region. */
     private static final int ANY_REGION = -1;
+    /**
+     * As {@link #ANY_REGION}, for an operation that {@link Operation#returnsIndex() returns its index}: its
+     * portable form returns an {@link StubStatus#indexed} value with index 0, and the slow path adds the
+     * region it ran on.
+     */
+    private static final int CURRENT_REGION_INDEXED = -2;
 
     /**
      * The two-attempt protocol for any operation, after a first attempt that the caller made inline
@@ -750,8 +829,14 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
 
     private long slowPath(PerCpuArea area, int region, RegionOp op) {
         stats.recordSlowPath();
-        int c = region != ANY_REGION ? region
+        int c = region >= 0 ? region
                 : slowPathEvery > 0 ? ThreadLocalRandom.current().nextInt(area.regions()) : currentIndex(area);
+        long r = slowPathOn(area, c, op);
+        return region == CURRENT_REGION_INDEXED ? r | c : r;     // the portable form's indexed result has index 0
+    }
+
+    /** The slow path's steps on region {@code c}: guard, fence, the portable operation, release. */
+    private long slowPathOn(PerCpuArea area, int c, RegionOp op) {
         checkStackHeadroom();
         acquireGuard(area, c);
         try {

@@ -101,6 +101,39 @@ public interface PerCpuOps {
     boolean compareAndStore(PerCpuArea area, int index, long offset, long expected, long newValue);
 
     /**
+     * If the current region's word at {@code offset} equals {@code expected}, store {@code newValue}, and say
+     * which region that was: a compare-and-store that needs no {@link #currentIndex} call first, for
+     * arguments that do not depend on any region's contents (a lock's take: "free" is the same value
+     * on every region). One restartable sequence reads the index, compares and commits; after two
+     * aborts (or a held guard) the slow path runs on the region {@link #currentIndex} names then.
+     *
+     * @return the region's index {@code r} (in [0, area.regions())) if stored there, or {@code ~r}
+     *         (negative) if region {@code r}'s word differed from {@code expected} (nothing stored)
+     */
+    int compareAndStoreCurrent(PerCpuArea area, long offset, long expected, long newValue);
+
+    /** The bits of the old word that a successful {@link #reserveCurrent} returns: its low 31. */
+    long RESERVED_WORD_MASK = Integer.MAX_VALUE;
+
+    /**
+     * On the current region: if its word at {@code offset} plus {@code n} is at most (unsigned) its word at
+     * {@code limitOffset}, add {@code n} to it; say which region that was and what the word held. The
+     * reservation of {@code n} ring slots in one downcall: the word is a ring's tail, the limit word a
+     * cache of {@code head + capacity} that the caller keeps in the same region (it may be stale low,
+     * never high: a stale limit only reports "full" early, and the caller then refreshes it and retries).
+     * The caller owns the slots it reserved and stores its elements into them afterwards. After two aborts
+     * (or a held guard) the slow path runs on the region {@link #currentIndex} names then.
+     *
+     * @param n slots to reserve, at least 1
+     * @return when reserved: {@code (old & }{@link #RESERVED_WORD_MASK}{@code ) << 32 | r} (non-negative;
+     *         {@code (int) result} is the region {@code r}, {@code result >>> 32} the low 31 bits of the word
+     *         before the add); when full at the cached limit: {@code ~r} (negative; nothing stored)
+     * @throws IllegalArgumentException if {@code n < 1}, or {@code limitOffset} is not a word offset other
+     *         than {@code offset}
+     */
+    long reserveCurrent(PerCpuArea area, long offset, long limitOffset, int n);
+
+    /**
      * Pushes node {@code node} of {@code pool} on the current region's list whose head word is at
      * {@code headOffset}. The caller must own the node (it is on no list).
      */

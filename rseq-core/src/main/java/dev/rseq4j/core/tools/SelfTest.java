@@ -23,6 +23,7 @@ import java.util.stream.LongStream;
  * <pre>
  *   +0   guard
  *   +8   word: the counter / list head / ring index
+ *   +16  limit: the reservation's limit word (set high for the torture)
  *   +64  ring: {@link #SLOTS} slots of 8 bytes (try-store) or records of {@link #RECORD} bytes (memcpy:
  *        the header word, length {@link #PAYLOAD} and a type id, then the payload)
  * </pre>
@@ -32,6 +33,7 @@ import java.util.stream.LongStream;
  */
 public final class SelfTest {
     static final long WORD = 8;
+    static final long LIMIT = 16;
     static final long RING = 64;
     static final int SLOTS = 32;
     static final int PAYLOAD = 24;
@@ -71,6 +73,33 @@ public final class SelfTest {
         long v = area.getLongOpaque(here, WORD);
         expect(failures, "compareAndStore: commit", true, ops.compareAndStore(area, here, WORD, v, v + 1));
         expect(failures, "compareAndStore: sum", 6, area.sumLongOpaque(WORD));
+        int missed = ops.compareAndStoreCurrent(area, WORD, Long.MIN_VALUE, 1);
+        expect(failures, "compareAndStoreCurrent: mismatch names a region", true, missed < 0 && ~missed < area.regions());
+        expect(failures, "compareAndStoreCurrent: unchanged sum", 6, area.sumLongOpaque(WORD));
+        long[] stores = {0};
+        expect(failures, "compareAndStoreCurrent: commit", true, retry(() -> {
+            int r = ops.currentIndex(area);
+            long w = area.getLongOpaque(r, WORD);
+            int stored = ops.compareAndStoreCurrent(area, WORD, w, w + 1);   // another region if the thread moved
+            if (stored >= 0) {
+                stores[0]++;                            // an increment of whichever region held w
+            }
+            return stored == r;
+        }));
+        expect(failures, "compareAndStoreCurrent: sum", 6 + stores[0], area.sumLongOpaque(WORD));
+
+        PerCpuArea slots = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
+        for (int r = 0; r < slots.regions(); r++) {
+            slots.setLongRelease(r, LIMIT, 3);                  // room for 3 on every region
+        }
+        long first = ops.reserveCurrent(slots, WORD, LIMIT, 2);
+        expect(failures, "reserveCurrent: reserved from 0", true, first >= 0 && first >>> 32 == 0
+                && (int) first < slots.regions());
+        expect(failures, "reserveCurrent: full on a region", true, retry(() -> {
+            long r = ops.reserveCurrent(slots, WORD, LIMIT, 2);   // full where 2 were taken, else reserves
+            return r < 0 && slots.getLongOpaque((int) ~r, WORD) + 2 > 3;
+        }));
+        expect(failures, "reserveCurrent: sum is a multiple of 2", 0, slots.sumLongOpaque(WORD) % 2);
 
         PerCpuArea lists = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
         NodePool pool = new NodePool(2, 16, 8);
@@ -110,6 +139,9 @@ public final class SelfTest {
     public static Result torture(PerCpuOps ops, Operation operation, int threads, long millis) {
         PerCpuArea area = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
         NodePool nodes = new NodePool(NODES, 16, 0);
+        for (int r = 0; r < area.regions(); r++) {
+            area.setLongRelease(r, LIMIT, Long.MAX_VALUE);        // the reservation never runs full
+        }
         AtomicBoolean stop = new AtomicBoolean();
         CountDownLatch ready = new CountDownLatch(threads);
         CountDownLatch go = new CountDownLatch(1);
@@ -165,6 +197,19 @@ public final class SelfTest {
                         commits++;
                     }
                 }
+                case CURRENT_LOAD_COMPARE_STORE -> {
+                    // the value is read from the region the thread ran on a moment ago; a commit on
+                    // another region that happened to hold the same value is an increment there too
+                    long v = area.getLongOpaque(ops.currentIndex(area), WORD);
+                    if (ops.compareAndStoreCurrent(area, WORD, v, v + 1) >= 0) {
+                        commits++;
+                    }
+                }
+                case CURRENT_LOAD_LIMIT_ADD_STORE -> {
+                    if (ops.reserveCurrent(area, WORD, LIMIT, 1) >= 0) {
+                        commits++;
+                    }
+                }
                 case LIST_PUSH, LIST_POP -> {
                     int popped = ops.pop(area, WORD, nodes);   // throws if the list was corrupted
                     if (popped >= 0) {
@@ -199,7 +244,7 @@ public final class SelfTest {
 
     private static long lost(Operation operation, PerCpuArea area, NodePool nodes, long total) {
         return switch (operation) {
-            case LOAD_ADD_STORE, LOAD_COMPARE_STORE -> Math.abs(total - area.sumLongOpaque(WORD));
+            case LOAD_ADD_STORE, LOAD_COMPARE_STORE, CURRENT_LOAD_COMPARE_STORE, CURRENT_LOAD_LIMIT_ADD_STORE -> Math.abs(total - area.sumLongOpaque(WORD));
             case LIST_PUSH, LIST_POP -> NODES - distinctNodes(area, nodes);
             case LOAD_COMPARE_TRYSTORE_STORE, LOAD_COMPARE_MEMCPY_STORE ->
                     Math.abs(total - area.sumLongOpaque(WORD)) + badSlots(operation, area);

@@ -33,6 +33,8 @@ class BadInputTest {
     void nullArea() {
         rejectsNull("area", () -> ops.add(null, 8, 1));
         rejectsNull("area", () -> ops.compareAndStore(null, 0, 8, 0, 1));
+        rejectsNull("area", () -> ops.compareAndStoreCurrent(null, 8, 0, 1));
+        rejectsNull("area", () -> ops.reserveCurrent(null, 8, 16, 1));
         rejectsNull("area", () -> ops.push(null, 8, pool, 0));
         rejectsNull("area", () -> ops.pop(null, 8, pool));
         rejectsNull("area", () -> ops.storeThenCommit(null, 0, 8, 0, 16, 1, 1));
@@ -70,6 +72,15 @@ class BadInputTest {
         rejects("offset", () -> ops.add(area, Long.MAX_VALUE - 7, 1));
         rejects("guard", () -> ops.add(area, 0, 1));
         rejects("offset", () -> ops.compareAndStore(area, 0, 121, 0, 1));
+        rejects("offset", () -> ops.compareAndStoreCurrent(area, 121, 0, 1));
+        rejects("offset", () -> ops.compareAndStoreCurrent(area, 128, 0, 1));
+        rejects("guard", () -> ops.compareAndStoreCurrent(area, 0, 0, 1));
+        rejects("offset", () -> ops.reserveCurrent(area, 12, 16, 1));
+        rejects("limitOffset", () -> ops.reserveCurrent(area, 8, 128, 1));
+        rejects("limitOffset", () -> ops.reserveCurrent(area, 8, 0, 1));
+        rejects("limitOffset must differ from offset", () -> ops.reserveCurrent(area, 8, 8, 1));
+        rejects("n must be in [1, ", () -> ops.reserveCurrent(area, 8, 16, 0));
+        rejects("n must be in [1, ", () -> ops.reserveCurrent(area, 8, 16, -1));
         rejects("headOffset", () -> ops.pop(area, 200, pool));
         rejects("counterOffset", () -> ops.storeThenCommit(area, 0, 3, 0, 16, 1, 1));
         rejects("slotOffset", () -> ops.storeThenCommit(area, 0, 8, 0, 0, 1, 1));
@@ -162,6 +173,8 @@ class BadInputTest {
         PerCpuArea cid = new PerCpuArea(CpuIndexing.CONCURRENCY_ID, 2, 128, 0);
         rejects("indexed by CONCURRENCY_ID", () -> ops.add(cid, 8, 1));
         rejects("indexed by CONCURRENCY_ID", () -> ops.pop(cid, 8, pool));
+        rejects("indexed by CONCURRENCY_ID", () -> ops.compareAndStoreCurrent(cid, 8, 0, 1));
+        rejects("indexed by CONCURRENCY_ID", () -> ops.reserveCurrent(cid, 8, 16, 1));
     }
 
     @Test

@@ -26,11 +26,13 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *   index      = rseq.mm_cid
  *   if index &gt;=u count: return INDEX_INVALID
  *   if takesExpectedIndex and index != expectedIndex: return MOVED
+ *   (returnsIndex only: keep index for the exits below)
  *   delta      = index * stride               (this region's distance from region 0)
  *   if load-acquire32(guard0 + delta) != 0: return GUARDED   (a slow path owns this region)
  *   ... operation steps below; the last instruction before post_commit_ip is the commit store,
  *       a store-release where the operation {@link #publishes()} data written before it
- *   post_commit_ip: return COMMITTED (or the value the operation read inside the section)
+ *   post_commit_ip: return COMMITTED (or the value the operation read inside the section;
+ *                   returnsIndex: StubStatus.indexed(COMMITTED, index), and FAILED as indexed(FAILED, index))
  *   signature; abort_ip: return ABORTED
  * </pre>
  * Word arguments ("offset", "headOffset", "counterOffset", "slotOffset", "dstOffset") are passed as
@@ -52,6 +54,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *       librseq's per-CPU operations take and re-check a {@code cpu}. A caller that wants to know
  *       which region it locked or filled therefore knows it: the one it named. Their slow path runs
  *       on that same region (any region is correct for a slow path).</li>
+ *   <li>Operations that {@link #returnsIndex() return the index} act on the current region like the
+ *       first kind and say which one it was: the index read inside the section comes back with the
+ *       outcome in one {@code long} ({@link StubStatus#indexed}), so a caller that must know the
+ *       region (a lock it must release there) needs no separate {@code currentIndex} downcall before
+ *       the operation, and no {@code expectedIndex}, because nothing it passes depends on a region's
+ *       contents.</li>
  * </ul>
  *
  * <p>The names follow librseq's habit of naming an operation by its steps.
@@ -108,7 +116,27 @@ public enum Operation {
      * critical with heap access), newCounter.
      */
     LOAD_COMPARE_MEMCPY_STORE(true, true, "expectedIndex", "counterOffset", "expected", "dstOffset", "header", "src",
-            "newCounter");
+            "newCounter"),
+    /**
+     * The take of a per-CPU lock, on the current region, returning it:
+     * {@code if (load(off) != expected) return indexed(FAILED, index); commit store(off, newValue);
+     * return indexed(COMMITTED, index)}. Args: offset, expected, newValue (none depends on a region's
+     * contents: a lock's expected value is "free" on every region).
+     */
+    CURRENT_LOAD_COMPARE_STORE(false, false, "offset", "expected", "newValue"),
+    /**
+     * The reservation of {@code n} ring slots, on the current region, returning it with the old word:
+     * <pre>
+     *   v = load(off)
+     *   if (v + n &gt;u load(limitOff)) return indexed(FAILED, index)        "full" at the cached limit
+     *   commit store(off, v + n)
+     *   return withValue(indexed(COMMITTED, index), v)                      the low 32 bits of v
+     * </pre>
+     * Args: offset (a ring's tail), limitOffset (a word of the same region that Java code keeps: a racy
+     * cache of head + capacity, safe because the head only grows), n (in [1, 2^31), checked by Java).
+     * The slots are the caller's once committed; it stores its elements into them afterwards, in Java.
+     */
+    CURRENT_LOAD_LIMIT_ADD_STORE(false, false, "offset", "limitOffset", "n");
 
     /** The size of a framed record's header word ({@link #LOAD_COMPARE_MEMCPY_STORE}): its payload starts after it. */
     public static final int RECORD_HEADER_BYTES = 8;
@@ -146,9 +174,21 @@ public enum Operation {
         return publishes;
     }
 
-    /** Whether a successful operation returns a value read inside the section instead of {@link StubStatus#COMMITTED}. */
+    /**
+     * Whether a successful operation returns a value read inside the section instead of {@link StubStatus#COMMITTED}
+     * ({@link #LIST_POP}), or with its index ({@link #CURRENT_LOAD_LIMIT_ADD_STORE}: {@link StubStatus#withValue}).
+     */
     public boolean returnsValue() {
-        return this == LIST_POP;
+        return this == LIST_POP || this == CURRENT_LOAD_LIMIT_ADD_STORE;
+    }
+
+    /**
+     * Whether the operation returns the index its section ran on with its outcome,
+     * {@link StubStatus#indexed}{@code (COMMITTED or FAILED, index)}; the other statuses (aborted,
+     * guarded, index invalid) stay plain, since the thread may be on another region when it retries.
+     */
+    public boolean returnsIndex() {
+        return this == CURRENT_LOAD_COMPARE_STORE || this == CURRENT_LOAD_LIMIT_ADD_STORE;
     }
 
     /** The native signature: {@code long (long area, ...)}; {@code src} is an address (heap allowed). */

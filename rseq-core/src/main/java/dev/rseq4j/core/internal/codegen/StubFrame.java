@@ -30,6 +30,7 @@ import java.util.Map;
  *            index = rseq.cpu_id or rseq.mm_cid          {@link #loadIndex}
  *            if index &gt;=u descriptor.count goto invalid   {@link #branchIfIndexOutOfRange}
  *            (takesExpectedIndex only: if index != expectedIndex goto moved)   {@link #branchIfIndexDiffers}
+ *            (returnsIndex only: keep the index in a register the body leaves alone)   {@link #saveIndex}
  *            delta = index * descriptor.stride           {@link #computeDelta}
  *            if load-acquire32(guard0 + delta) != 0 goto guarded   {@link #branchIfGuarded}
  *            body                                        {@link #body}: may branch to failed/corrupt,
@@ -40,9 +41,10 @@ import java.util.Map;
  *                                                        the last instruction of the section
  *   post_commit:
  *            return COMMITTED, or the body's result      {@link #returnImmediate} / {@link #returnRegister}
+ *            (returnsIndex: return indexed(COMMITTED, index))   {@link #returnIndexed}
  *   invalid: return INDEX_INVALID
  *   guarded: return GUARDED
- *   (failed: return FAILED;  corrupt: return CORRUPT;  moved: return MOVED   where used)
+ *   (failed: return FAILED, or indexed(FAILED, index);  corrupt: return CORRUPT;  moved: return MOVED   where used)
  *            signature                                   {@link #signature}: the 4 bytes before abort_ip
  *   abort:   return ABORTED
  * </pre>
@@ -56,7 +58,11 @@ import java.util.Map;
 public abstract class StubFrame<R> {
     private static final int STUB_ALIGNMENT = 16;
 
-    /** What the body leaves for the frame to commit: store {@code value} to {@code word + delta}; return {@code result} ({@link Operation#returnsValue()} only, else null). */
+    /**
+     * What the body leaves for the frame to commit: store {@code value} to {@code word + delta}; return
+     * {@code result} ({@link Operation#returnsValue()} only, else null; with the index when the operation
+     * also {@link Operation#returnsIndex()}).
+     */
     protected record Commit<R>(R value, R word, R result) {
     }
 
@@ -106,6 +112,19 @@ public abstract class StubFrame<R> {
 
     /** Branches to {@code target} when the index differs from {@code expected} (a 64-bit argument). */
     protected abstract void branchIfIndexDiffers(R expected, Label target);
+
+    /**
+     * Copies the index (below the descriptor's count) into the register {@link #returnIndexed} reads, which
+     * no body of an operation that {@link Operation#returnsIndex()} uses.
+     */
+    protected abstract void saveIndex();
+
+    /**
+     * Returns {@code StubStatus.indexed(status, saved index)}: the saved index plus {@link StubStatus#indexedTag};
+     * with the low 32 bits of {@code value} in the high half ({@link StubStatus#withValue}) unless it is null.
+     * May clobber {@code value}.
+     */
+    protected abstract void returnIndexed(long status, R value);
 
     /** {@code delta = index * stride}: this region's distance from region 0. */
     protected abstract void computeDelta();
@@ -221,6 +240,9 @@ public abstract class StubFrame<R> {
             // must not be applied to another one. A migration after this check aborts the section.
             branchIfIndexDiffers(argument(op, "expectedIndex"), moved);
         }
+        if (op.returnsIndex()) {
+            saveIndex();
+        }
         computeDelta();
         // NOTE: the guard is loaded with acquire semantics before any data load of the body, so
         // that no data load is satisfied before the guard is seen clear (GuardedPerCpuOps,
@@ -238,14 +260,21 @@ public abstract class StubFrame<R> {
             commitStore(commit.value(), commit.word());
         }
         buf.bind(postCommit);
-        if (op.returnsValue()) {
+        if (op.returnsIndex()) {
+            returnIndexed(StubStatus.COMMITTED, commit.result());
+        } else if (op.returnsValue()) {
             returnRegister(commit.result());
         } else {
             returnImmediate(StubStatus.COMMITTED);
         }
         exit(invalid, StubStatus.INDEX_INVALID);
         exit(guarded, StubStatus.GUARDED);
-        exit(failed, StubStatus.FAILED);
+        if (op.returnsIndex() && failed != null) {
+            buf.bind(failed);               // the compare failed on the saved index's region: say which
+            returnIndexed(StubStatus.FAILED, null);
+        } else {
+            exit(failed, StubStatus.FAILED);
+        }
         exit(corrupt, StubStatus.CORRUPT);
         exit(op.takesExpectedIndex() ? moved : null, StubStatus.MOVED);
         signature();

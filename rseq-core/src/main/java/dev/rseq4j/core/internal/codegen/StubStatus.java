@@ -2,7 +2,21 @@ package dev.rseq4j.core.internal.codegen;
 
 /**
  * Values a stub returns. Every value below {@link #LIMIT} is a status; {@link Operation#LIST_POP}
- * returns a node address (&gt;= 4096) on success instead of {@link #COMMITTED}.
+ * returns a node address (&gt;= 4096) on success instead of {@link #COMMITTED}; an operation that
+ * {@link Operation#returnsIndex() returns its index} returns {@link #indexed} values for
+ * {@link #COMMITTED} and {@link #FAILED}.
+ *
+ * <h2>The indexed form</h2>
+ * <pre>
+ *   bits 32..63  a value read inside the section ({@link #withValue}: its low 32 bits), else 0
+ *   bits 29..31  0
+ *   bit 28       INDEXED (so never below LIMIT, never a plain status)
+ *   bits 24..27  the status
+ *   bits 0..23   the region index read inside the section
+ * </pre>
+ * The layout is chosen so that the stubs build the low half with no shift: the tag and the status
+ * are one constant below 2^31 (x86_64 {@code lea rax, [index + constant]}; arm64 {@code mov} then
+ * {@code add}); a value costs one shift more. Region counts stay far below 2^24 (an area has at most 2^16 regions).
  */
 public final class StubStatus {
     /** The commit store happened. */
@@ -27,11 +41,54 @@ public final class StubStatus {
     public static final long MOVED = 6;
     /** Statuses are below this; anything at or above it is a result (a node address). */
     public static final long LIMIT = 16;
+    /** The tag of an {@link #indexed} value. */
+    public static final long INDEXED = 1L << 28;
+    private static final int STATUS_SHIFT = 24;
+    /** Indexes an {@link #indexed} value can carry: the region count limit of those operations. */
+    public static final int MAX_INDEXED_REGIONS = 1 << STATUS_SHIFT;
+
+    /** The indexed form of {@code status} (below {@link #LIMIT}) on region {@code index} (below {@link #MAX_INDEXED_REGIONS}). */
+    public static long indexed(long status, int index) {
+        return INDEXED | status << STATUS_SHIFT | index;
+    }
+
+    /** The constant a stub adds to the index to build {@code indexed(status, index)}. */
+    public static long indexedTag(long status) {
+        return indexed(status, 0);
+    }
+
+    /** {@code indexed} with the low 32 bits of {@code value} in its high half. */
+    public static long withValue(long indexed, long value) {
+        return value << 32 | indexed;
+    }
+
+    /** Whether {@code value} is an {@link #indexed} value (only meaningful for an operation that returns one). */
+    public static boolean isIndexed(long value) {
+        return (value & 0xF000_0000L) == INDEXED;
+    }
+
+    /** The value of a {@link #withValue} result: the low 32 bits of what the section read. */
+    public static long valueOf(long indexed) {
+        return indexed >>> 32;
+    }
+
+    /** The status of an {@link #indexed} value. */
+    public static long statusOf(long indexed) {
+        return indexed >>> STATUS_SHIFT & (LIMIT - 1);
+    }
+
+    /** The region index of an {@link #indexed} value. */
+    public static int indexOf(long indexed) {
+        return (int) indexed & (MAX_INDEXED_REGIONS - 1);
+    }
 
     private StubStatus() {
     }
 
     public static String name(long status) {
+        if (isIndexed(status)) {
+            return name(statusOf(status)) + "@" + indexOf(status);
+        }
         return switch ((int) status) {
             case 0 -> "COMMITTED";
             case 1 -> "ABORTED";

@@ -41,6 +41,20 @@ public final class PortableOperations {
         return StubStatus.COMMITTED;
     }
 
+    /**
+     * The reservation of {@code n} slots: {@link StubStatus#indexed} with index 0 (the slow path adds the
+     * region's), and the low 32 bits of the old word as its value. The limit is read opaque: Java code
+     * stores it without the guard.
+     */
+    public static long loadLimitAddStore(MemorySegment region, long offset, long limitOffset, long n) {
+        long v = region.get(JAVA_LONG, offset);
+        if (Long.compareUnsigned(v + n, (long) LONG.getOpaque(region, limitOffset)) > 0) {
+            return StubStatus.indexed(StubStatus.FAILED, 0);
+        }
+        storeOpaque(region, offset, v + n);
+        return StubStatus.withValue(StubStatus.indexed(StubStatus.COMMITTED, 0), v);
+    }
+
     /** {@code nodeOffset} is the node's offset in {@code pool}; the list stores its address. */
     public static long listPush(MemorySegment region, long headOffset, MemorySegment pool, long nodeOffset,
                                 long nextOffset) {

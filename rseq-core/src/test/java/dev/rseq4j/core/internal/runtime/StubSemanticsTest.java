@@ -164,6 +164,100 @@ class StubSemanticsTest {
         assertEquals(9, total(area, 16));
     }
 
+    /**
+     * The take: the result names the region the section ran on, with COMMITTED or FAILED, and only
+     * that region's word changed, as the portable compare-and-store on it says.
+     */
+    @ParameterizedTest
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void currentLoadCompareStoreReturnsTheRegionItRanOn(RseqAbi.Field index) throws Throwable {
+        StubHandles h = stubs(index);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
+        // expected, newValue, outcome: no region holds 5; every region holds 0 at first; after that the
+        // thread's region holds 9 or 0 (it may have moved), so either outcome is right (-1)
+        long[][] cases = {{5, 9, StubStatus.FAILED}, {0, 9, StubStatus.COMMITTED}, {9, 0, -1}};
+        for (long[] c : cases) {
+            long r;
+            long expected = c[0];
+            long newValue = c[1];
+            for (int attempt = 0; ; attempt++) {
+                byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
+                r = (long) h.currentLoadCompareStore().invokeExact(area.descriptorAddress(), area.address(16L), expected,
+                        newValue);
+                if (r == StubStatus.ABORTED) {
+                    assertTrue(attempt < 1000, "1000 consecutive aborts");
+                    continue;
+                }
+                assertTrue(StubStatus.isIndexed(r), "an indexed result, was " + StubStatus.name(r));
+                int region = StubStatus.indexOf(r);
+                assertTrue(region < area.regions(), StubStatus.name(r));
+                MemorySegment copy = Arena.ofAuto().allocate(before.length, 4096).copyFrom(MemorySegment.ofArray(before));
+                long portable = PortableOperations.loadCompareStore(copy.asSlice(region * STRIDE, STRIDE), 16, expected,
+                        newValue);
+                assertEquals(StubStatus.name(StubStatus.indexed(portable, region)), StubStatus.name(r));
+                assertArrayEquals(copy.toArray(ValueLayout.JAVA_BYTE), area.memory().toArray(ValueLayout.JAVA_BYTE),
+                        "only region " + region + " changed, as the portable form says");
+                break;
+            }
+            if (c[2] >= 0) {
+                assertEquals(StubStatus.name(c[2]), StubStatus.name(StubStatus.statusOf(r)), "outcome");
+            }
+        }
+        for (int i = 0; i < area.regions(); i++) {
+            long w = area.region(i).get(JAVA_LONG, 16);
+            assertTrue(w == 0 || w == 9, "region " + i + " holds " + w);
+        }
+        java.lang.ref.Reference.reachabilityFence(area);
+    }
+
+    /**
+     * The reservation: the result names the region, carries the low 32 bits of the word before the add, and
+     * says "full" (FAILED, nothing stored) when the add would pass the limit word; the memory changes as
+     * the portable form says, on that region only.
+     */
+    @ParameterizedTest
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void currentLoadLimitAddStoreReservesBelowTheLimit(RseqAbi.Field index) throws Throwable {
+        StubHandles h = stubs(index);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
+        long start = 0x1_0000_0005L;            // the low 32 bits (5) come back, the high ones do not
+        for (int i = 0; i < area.regions(); i++) {
+            area.region(i).set(JAVA_LONG, 24, start);
+            area.region(i).set(JAVA_LONG, 32, start + 4);
+        }
+        // n, outcome: 3 fits (5 + 3 <= 9); then 2 fits only where 3 were not taken; 5 never fits.
+        long[][] cases = {{3, StubStatus.COMMITTED}, {2, -1}, {5, StubStatus.FAILED}};
+        for (long[] c : cases) {
+            long n = c[0];
+            for (int attempt = 0; ; attempt++) {
+                byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
+                long r = (long) h.currentLoadLimitAddStore().invokeExact(area.descriptorAddress(), area.address(24L),
+                        area.address(32L), n);
+                if (r == StubStatus.ABORTED) {
+                    assertTrue(attempt < 1000, "1000 consecutive aborts");
+                    continue;
+                }
+                assertTrue(StubStatus.isIndexed(r), "an indexed result, was " + StubStatus.name(r));
+                int region = StubStatus.indexOf(r);
+                assertTrue(region < area.regions(), StubStatus.name(r));
+                MemorySegment copy = Arena.ofAuto().allocate(before.length, 4096).copyFrom(MemorySegment.ofArray(before));
+                long portable = PortableOperations.loadLimitAddStore(copy.asSlice(region * STRIDE, STRIDE), 24, 32, n);
+                assertEquals(Long.toHexString(portable | region), Long.toHexString(r), "stub and portable form agree");
+                assertArrayEquals(copy.toArray(ValueLayout.JAVA_BYTE), area.memory().toArray(ValueLayout.JAVA_BYTE),
+                        "only region " + region + " changed, as the portable form says");
+                if (c[1] >= 0) {
+                    assertEquals(StubStatus.name(c[1]), StubStatus.name(StubStatus.statusOf(r)), "n=" + n);
+                }
+                if (StubStatus.statusOf(r) == StubStatus.COMMITTED) {
+                    assertEquals(area.region(region).get(JAVA_LONG, 24) - n & 0xFFFF_FFFFL, StubStatus.valueOf(r),
+                            "the old word's low 32 bits");
+                }
+                break;
+            }
+        }
+        java.lang.ref.Reference.reachabilityFence(area);
+    }
+
     @ParameterizedTest
     @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
     void listPushAndPop(RseqAbi.Field index) throws Throwable {
@@ -309,6 +403,8 @@ class StubSemanticsTest {
         byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
         assertEquals(StubStatus.INDEX_INVALID, (long) h.loadAddStore().invokeExact(d.address(), area.address(8L), 1L));
         assertEquals(StubStatus.INDEX_INVALID, (long) h.listPop().invokeExact(d.address(), area.address(8L), 0L, 4096L, 4096L, 15L));
+        assertEquals(StubStatus.INDEX_INVALID, (long) h.currentLoadCompareStore().invokeExact(d.address(), area.address(8L),
+                0L, 1L));
         assertArrayEquals(before, area.memory().toArray(ValueLayout.JAVA_BYTE), "nothing written");
         java.lang.ref.Reference.reachabilityFence(area);
     }
@@ -326,6 +422,10 @@ class StubSemanticsTest {
             r = (long) h.loadAddStore().invokeExact(area.descriptorAddress(), area.address(8L), 1L);
         } while (r == StubStatus.ABORTED);
         assertEquals(StubStatus.GUARDED, r);
+        do {
+            r = (long) h.currentLoadCompareStore().invokeExact(area.descriptorAddress(), area.address(8L), 0L, 1L);
+        } while (r == StubStatus.ABORTED);
+        assertEquals(StubStatus.GUARDED, r, "a held guard is a plain status, not indexed");
         assertEquals(0, total(area, 8));
         for (int i = 0; i < area.regions(); i++) {
             area.releaseGuard(i);

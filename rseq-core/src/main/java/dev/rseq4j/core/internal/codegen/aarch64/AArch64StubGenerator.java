@@ -8,6 +8,7 @@ import dev.rseq4j.core.internal.codegen.Probe;
 import dev.rseq4j.core.internal.codegen.StubFrame;
 import dev.rseq4j.core.internal.codegen.StubGenerator;
 import dev.rseq4j.core.internal.codegen.StubOptions;
+import dev.rseq4j.core.internal.codegen.StubStatus;
 import dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.Reg;
 import dev.rseq4j.core.internal.platform.Arch;
 import dev.rseq4j.core.internal.platform.RseqAbi;
@@ -49,12 +50,13 @@ import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X9;
  *   start:  (mm_cid only: ldr w11,[x9,#4]; tbnz w11,#31,invalid)
  *           ldr w11,[x9,#index]; ldr w12,[x0,#16]; cmp w11,w12; b.hs invalid
  *           (compare operations: cmp x11,x1; b.ne moved)               x1 = expectedIndex
+ *           (operations returning the index: mov x14,x11)
  *           ldr x12,[x0,#8]; mul x11,x11,x12                           x11 = delta
  *           ldr x12,[x0]; add x12,x12,x11; ldar w12,[x12]; cbnz w12,guarded
  *           ... body; (delay: mov x15,#n; subs w15,w15,#1; b.ne)
  *           str value,[word,x11]                                       plain commit, or
  *           add x10,word,x11; stlr value,[x10]                         release commit
- *   post:   mov x0,#0 (or mov x0,result); ret
+ *   post:   mov x0,#0 (or mov x0,result; or mov x0,#tag; add x0,x0,x14 [; add x0,x0,result,lsl #32]); ret
  *   exits:  mov x0,#status; ret
  *           brk #0x45e0                                                signature 0xd428bc00
  *   abort:  mov x0,#1; ret
@@ -86,6 +88,7 @@ public final class AArch64StubGenerator implements StubGenerator {
     private static final Reg DELTA = X11;             // the index, then index * stride
     private static final Reg COMMIT_ADDRESS = X10;    // stlr takes a base register only
     private static final Reg DELAY_COUNTER = X15;
+    private static final Reg INDEX = X14;             // operations that return their index: free in their bodies
 
     @Override
     public Arch architecture() {
@@ -171,6 +174,25 @@ public final class AArch64StubGenerator implements StubGenerator {
         }
 
         @Override
+        protected void saveIndex() {
+            asm.movReg(INDEX, DELTA);
+        }
+
+        /**
+         * {@code mov x0,#tag; add x0,x0,x14}: the tag and status are one constant (see StubStatus); with a
+         * value, {@code add x0,x0,value,lsl #32} too.
+         */
+        @Override
+        protected void returnIndexed(long status, Reg value) {
+            asm.movImm64(X0, StubStatus.indexedTag(status));
+            asm.addReg(X0, X0, INDEX);
+            if (value != null) {
+                asm.addRegLsl(X0, X0, value, 32);
+            }
+            asm.ret();
+        }
+
+        @Override
         protected void computeDelta() {
             asm.ldr64(X12, X0, AreaDescriptor.STRIDE);
             asm.mul(DELTA, DELTA, X12);
@@ -195,6 +217,18 @@ public final class AArch64StubGenerator implements StubGenerator {
                 case LOAD_COMPARE_STORE -> {        // x2 = word, x3 = expected, x4 = newValue
                     compare(X2, X3);
                     yield commit(X4, X2);
+                }
+                case CURRENT_LOAD_COMPARE_STORE -> { // x1 = word, x2 = expected, x3 = newValue; x14 = index
+                    compare(X1, X2);
+                    yield commit(X3, X1);
+                }
+                case CURRENT_LOAD_LIMIT_ADD_STORE -> { // x1 = word, x2 = limit word, x3 = n; x14 = index
+                    asm.ldr64Reg(X13, X1, DELTA);   // v
+                    asm.addReg(X12, X13, X3);       // v + n
+                    asm.ldr64Reg(X10, X2, DELTA);   // the cached limit (x10 is free: a plain commit)
+                    asm.cmpReg64(X12, X10);
+                    asm.bcond(HI, failed());        // v + n >u limit: full
+                    yield commit(X12, X1, X13);     // returns v with the index
                 }
                 case LIST_PUSH -> {                 // x1 = head word, x2 = node, x3 = nextOffset
                     asm.ldr64Reg(X13, X1, DELTA);

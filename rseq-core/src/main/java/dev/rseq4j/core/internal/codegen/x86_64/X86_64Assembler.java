@@ -224,6 +224,19 @@ public final class X86_64Assembler {
         regReg(0, 0x31, src, dst);
     }
 
+    /** {@code shl r64, imm} for {@code imm} in [1, 63] (the {@code D1} form for 1, as the GNU assembler chooses) */
+    public void shlImm64(Reg r, int imm) {
+        if (imm < 1 || imm > 63) {
+            throw new IllegalArgumentException("shift must be in [1, 63], was " + imm);
+        }
+        rex(REX_W, 0, 0, r.high());
+        buf.emit8(imm == 1 ? 0xD1 : 0xC1);
+        buf.emit8(modrmRegister(4, r.low3()));           // /4: shl
+        if (imm != 1) {
+            buf.emit8(imm);
+        }
+    }
+
     /** {@code dec r32} */
     public void decReg32(Reg r) {
         rex(0, 0, 0, r.high());

@@ -8,6 +8,7 @@ import dev.rseq4j.core.internal.codegen.Probe;
 import dev.rseq4j.core.internal.codegen.StubFrame;
 import dev.rseq4j.core.internal.codegen.StubGenerator;
 import dev.rseq4j.core.internal.codegen.StubOptions;
+import dev.rseq4j.core.internal.codegen.StubStatus;
 import dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.Mem;
 import dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.Reg;
 import dev.rseq4j.core.internal.platform.Arch;
@@ -57,11 +58,12 @@ import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.mem;
  *             mov eax,fs:[rseq+index]                  cpu_id or mm_cid
  *             cmp eax,[rdi+16]; jae invalid
  *             (compare operations: cmp rax,rsi; jne moved)    rsi = expectedIndex
+ *             (operations returning the index: mov r9d,eax)
  *             imul rax,[rdi+8]                          rax = delta
  *             mov r10,[rdi]; mov r10d,[rax+r10]; test r10d,r10d; jne guarded
  *             ... body; (delay: mov edi,n; dec edi; jnz)
  *             mov [rax+word],value                      commit (plain or "release": the same mov)
- *   post:     xor eax,eax (or mov rax,result); ret
+ *   post:     xor eax,eax (or mov rax,result; or lea rax,[r9+tag]; or shl result,32; lea rax,[r9+result+tag]); ret
  *   exits:    mov eax,status; ret
  *             ud1 edi,[rip+0x53053053]                  signature = the 4 bytes before abort
  *   abort:    mov eax,ABORTED; ret
@@ -83,6 +85,8 @@ public final class X86_64StubGenerator implements StubGenerator {
     /** The seventh argument, at the stack pointer on entry plus the return address. */
     private static final int STACK_ARGUMENT_7 = 8;
     private static final int STACK_ARGUMENT_8 = 16;
+    /** Where an operation that returns its index keeps it: argument 6, free in those operations (at most 4 arguments). */
+    private static final Reg INDEX = R9;
 
     @Override
     public Arch architecture() {
@@ -164,6 +168,27 @@ public final class X86_64StubGenerator implements StubGenerator {
         }
 
         @Override
+        protected void saveIndex() {
+            asm.movReg32(INDEX, RAX);
+        }
+
+        /**
+         * {@code lea rax,[r9 + tag]}: the tag and status are one constant below 2^31 (see StubStatus); with a
+         * value, {@code shl value,32; lea rax,[r9 + value + tag]}.
+         */
+        @Override
+        protected void returnIndexed(long status, Reg value) {
+            int tag = Math.toIntExact(StubStatus.indexedTag(status));
+            if (value == null) {
+                asm.lea(RAX, mem(INDEX, tag));
+            } else {
+                asm.shlImm64(value, 32);
+                asm.lea(RAX, new Mem(INDEX, value, tag));
+            }
+            asm.ret();
+        }
+
+        @Override
         protected void computeDelta() {
             asm.imulLoad64(RAX, mem(RDI, AreaDescriptor.STRIDE));
         }
@@ -187,6 +212,18 @@ public final class X86_64StubGenerator implements StubGenerator {
                 case LOAD_COMPARE_STORE -> {       // rdx = offset, rcx = expected, r8 = newValue
                     compare(RDX, RCX);
                     yield commit(R8, RDX);
+                }
+                case CURRENT_LOAD_COMPARE_STORE -> { // rsi = offset, rdx = expected, rcx = newValue; r9 = index
+                    compare(RSI, RDX);
+                    yield commit(RCX, RSI);
+                }
+                case CURRENT_LOAD_LIMIT_ADD_STORE -> { // rsi = offset, rdx = limitOffset, rcx = n; r9 = index
+                    asm.movLoad64(R10, mem(RAX, RSI));  // v
+                    asm.lea(R11, mem(R10, RCX));        // v + n
+                    asm.movLoad64(R8, mem(RAX, RDX));   // the cached limit
+                    asm.cmpReg64(R11, R8);
+                    asm.jcc(A, failed());               // v + n >u limit: full
+                    yield commit(R11, RSI, R10);        // returns v with the index
                 }
                 case LIST_PUSH -> {                // rsi = headOffset, rdx = node, rcx = nextOffset
                     asm.movLoad64(R10, mem(RAX, RSI));

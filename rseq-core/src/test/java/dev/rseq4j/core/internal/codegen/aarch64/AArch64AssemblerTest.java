@@ -377,6 +377,16 @@ class AArch64AssemblerTest {
             }
         }
 
+        // add, shifted register: each slot takes every value 0..31, the shift its edges and 32
+        for (int shift : new int[] {0, 1, 32, 63}) {
+            for (int k = 0; k < 32; k++) {
+                int[] t = {k, perm(k, 5, 3 + shift), perm(k, 11, 7 + shift)};
+                int sh = shift;
+                p.emit("addRegLsl", "add " + x(t[0]) + ", " + x(t[1]) + ", " + x(t[2]) + ", lsl #" + sh,
+                        a -> a.addRegLsl(reg(t[0]), reg(t[1]), reg(t[2]), sh));
+            }
+        }
+
         // add/subs immediate: imm12 edges; register 31 is sp as source (and as add's destination),
         // zr as subs's destination
         record ImmMethod(String name, Function<int[], String> text, RegRegImm form) {}
@@ -763,6 +773,9 @@ class AArch64AssemblerTest {
             }
             assertRejects("movReg32 rd " + r, a -> a.movReg32(reg(bad), reg(0)));
             assertRejects("movReg32 rm " + r, a -> a.movReg32(reg(0), reg(bad)));
+            assertRejects("addRegLsl rd " + r, a -> a.addRegLsl(reg(bad), reg(0), reg(0), 1));
+            assertRejects("addRegLsl rn " + r, a -> a.addRegLsl(reg(0), reg(bad), reg(0), 1));
+            assertRejects("addRegLsl rm " + r, a -> a.addRegLsl(reg(0), reg(0), reg(bad), 1));
             assertRejects("addImm64 rd " + r, a -> a.addImm64(reg(bad), reg(0), 1));
             assertRejects("addImm64 rn " + r, a -> a.addImm64(reg(0), reg(bad), 1));
             assertRejects("subsImm32 rd " + r, a -> a.subsImm32(reg(bad), reg(0), 1));
@@ -816,6 +829,8 @@ class AArch64AssemblerTest {
         // imm12
         assertRejects("subsImm32 4096", a -> a.subsImm32(reg(0), reg(1), 4096));
         assertRejects("subsImm32 -1", a -> a.subsImm32(reg(0), reg(1), -1));
+        assertRejects("addRegLsl shift 64", a -> a.addRegLsl(reg(0), reg(1), reg(2), 64));
+        assertRejects("addRegLsl shift -1", a -> a.addRegLsl(reg(0), reg(1), reg(2), -1));
         assertRejects("addImm64 4096", a -> a.addImm64(reg(0), reg(1), 4096));
         assertRejects("addImm64 -1", a -> a.addImm64(reg(0), reg(1), -1));
         assertRejects("subsImm64 4096", a -> a.subsImm64(reg(0), reg(1), 4096));

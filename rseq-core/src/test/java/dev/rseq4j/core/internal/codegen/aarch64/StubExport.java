@@ -64,11 +64,16 @@ public final class StubExport {
         h.append("#define RSEQ4J_AREA_ALIGN ").append(AreaDescriptor.LAYOUT.byteAlignment()).append('\n');
         h.append("enum { ");
         for (Field f : StubStatus.class.getFields()) {
-            if (Modifier.isStatic(f.getModifiers()) && f.getType() == long.class && !f.getName().equals("LIMIT")) {
+            if (Modifier.isStatic(f.getModifiers()) && f.getType() == long.class && !f.getName().equals("LIMIT")
+                    && !f.getName().equals("INDEXED")) {
                 h.append(f.getName()).append(" = ").append(statusValue(f)).append(", ");
             }
         }
         h.append("};\n");
+        // the indexed form of a result (StubStatus.indexed): tag + status, plus the index
+        h.append("#define RSEQ4J_INDEXED_COMMITTED ").append(StubStatus.indexedTag(StubStatus.COMMITTED)).append("L\n");
+        h.append("#define RSEQ4J_INDEXED_FAILED ").append(StubStatus.indexedTag(StubStatus.FAILED)).append("L\n");
+        h.append("#define RSEQ4J_INDEX_MASK ").append(StubStatus.MAX_INDEXED_REGIONS - 1).append("L\n");
         h.append("enum { ");
         for (Operation op : Operation.values()) {
             h.append("OP_").append(op.name()).append(", ");

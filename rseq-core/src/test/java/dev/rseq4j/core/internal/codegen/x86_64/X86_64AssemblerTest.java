@@ -2,6 +2,7 @@ package dev.rseq4j.core.internal.codegen.x86_64;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -229,6 +230,9 @@ class X86_64AssemblerTest {
                 p.emit("addImm64", "add " + imm(v) + ", " + q(r), a -> a.addImm64(r, v));
             }
             p.emit("decReg32", "dec " + l(r), a -> a.decReg32(r));
+            for (int shift : new int[] {1, 2, 4, 31, 32, 63}) {
+                p.emit("shlImm64", "shl $" + shift + ", " + q(r), a -> a.shlImm64(r, shift));
+            }
         }
 
         // fs:[disp32] forms: every register, displacements rotating over FS_DISPS.
@@ -376,6 +380,15 @@ class X86_64AssemblerTest {
         }
         assertTrue(missing.isEmpty(), "public X86_64Assembler methods not compared with GNU as: "
                 + missing + " (add cases to X86_64AssemblerTest)");
+    }
+
+    @Test
+    void shiftCountsOutsideOneTo63AreRejected() {
+        X86_64Assembler a = new X86_64Assembler(new CodeBuffer());
+        for (int bad : new int[] {0, 64, -1}) {
+            assertThrows(IllegalArgumentException.class, () -> a.shlImm64(Reg.RAX, bad), "shl by " + bad);
+        }
+        assertEquals(0, a.buffer().size(), "nothing emitted");
     }
 
     @Test
