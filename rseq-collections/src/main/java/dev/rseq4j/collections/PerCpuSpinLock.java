@@ -65,10 +65,13 @@ import java.util.concurrent.locks.LockSupport;
  *   0       8            16        64
  *   lock word: 0 = free, else (holder's threadId &lt;&lt; 1) | slice-extension-requested bit
  * </pre>
- * <b>Taking.</b> {@code compareAndStore(r, lock word, 0, owner)} of the core: on region {@code r}'s CPU
- * a restartable sequence (load, compare, commit store), elsewhere (or after two aborts) the guarded slow
- * path. Both make the compare and the store atomic with respect to every other take of that region, so
- * only one taker sees 0 and stores. The compare reads the previous holder's release store of 0; an
+ * <b>Taking.</b> {@link #lock()} is the core's {@code compareAndStoreCurrent(lock word, 0, owner)}: one
+ * restartable sequence reads the CPU it runs on, compares that region's lock word with 0 and commits the
+ * owner, and returns the region with the outcome, so a take costs one downcall and no separate
+ * {@code currentIndex}. {@code lock(r)}, {@code tryLock(r)} and the retries of a contended take use
+ * {@code compareAndStore(r, lock word, 0, owner)}: on region {@code r}'s CPU the same sequence, elsewhere
+ * (or after two aborts) the guarded slow path. Both make the compare and the store atomic with respect to
+ * every other take of that region, so only one taker sees 0 and stores. The compare reads the previous holder's release store of 0; an
  * acquire fence after it makes the holder's later reads see what the previous holder wrote (on x86_64 a
  * compiler barrier; on arm64 the stub's plain load would otherwise not order later loads).
  *
@@ -196,9 +199,14 @@ public final class PerCpuSpinLock {
      * @throws IllegalMonitorStateException if the calling thread already holds that region's lock
      */
     public int lock() {
-        PerCpuOps ops = this.ops;
-        int region = ops == CPU ? CPU.currentIndex(words) : ops.currentIndex(words);
-        acquire(region);
+        long word = requestSlice(ownerWord());
+        int taken = takeCurrentRequested(word);
+        int region = taken >= 0 ? taken : ~taken;
+        if (taken < 0) {
+            acquireContended(region, word);
+        }
+        // NOTE: acquire: the holder's accesses see the previous holder's writes (see the class notes).
+        VarHandle.acquireFence();
         return region;
     }
 
@@ -377,6 +385,22 @@ public final class PerCpuSpinLock {
         PerCpuOps ops = this.ops;
         return ops == CPU ? CPU.compareAndStore(words, region, LOCK, FREE, word)
                 : ops.compareAndStore(words, region, LOCK, FREE, word);
+    }
+
+    /**
+     * One attempt on the current region, in one downcall that also says which region that was:
+     * {@code r} if the lock word went from free to {@code word} there, {@code ~r} if region {@code r}'s
+     * lock was held. As {@link #takeRequested}, a take that throws gives the slice request back.
+     */
+    private int takeCurrentRequested(long word) {
+        PerCpuOps ops = this.ops;
+        try {
+            return ops == CPU ? CPU.compareAndStoreCurrent(words, LOCK, FREE, word)
+                    : ops.compareAndStoreCurrent(words, LOCK, FREE, word);
+        } catch (RuntimeException | Error e) {
+            releaseSlice(word);
+            throw e;
+        }
     }
 
     /**
