@@ -71,27 +71,26 @@ import java.util.Objects;
  *
  * <h2>Implementation notes</h2>
  * <pre>
- *   tails (native, one 64-byte line per region)    indices ({@link RingIndices}: head, producerLimit)
- *   +-------+------+---------+
- *   | guard | tail | padding |  region r
- *   +-------+------+---------+
- *   0       8      16        64
+ *   tails (native, one 64-byte line per region)         indices ({@link RingIndices}: the head)
+ *   +-------+------+---------------+---------+
+ *   | guard | tail | producerLimit | padding |  region r
+ *   +-------+------+---------------+---------+
+ *   0       8      16              24        64
  *
  *   elements (Java Object[]): PAD | ring 0: capacityPerRegion slots | PAD | ring 1 | PAD | ...
  *   slot of sequence number s in ring r:  PAD + r * (capacityPerRegion + PAD) + (s &amp; mask)
  * </pre>
  * {@code tail} and {@code head} are sequence numbers that only grow: {@code tail - head} elements are
- * in the ring. A producer on region {@code r}:
+ * in the ring. A producer:
  * <ol>
- *   <li>reads {@code tail} (opaque) and its cached {@code producerLimit}; if {@code tail} reached
- *       it, reads {@code head} (acquire) and caches {@code head + capacity}; if {@code tail} is
- *       still at the limit the ring is full: {@code false}. Reading {@code head} outside the
- *       sequence is safe because it only grows: a stale head makes the check stricter, never
- *       looser;</li>
- *   <li>reserves slot {@code tail} with the core's {@code compareAndStore(tail, tail + 1)} on region
- *       {@code r}: a restartable sequence that commits with one plain store, or fails if another
- *       producer of that region moved the tail first (then it retries from step 1 with the region it
- *       runs on now; each failure is another producer's success, so offers are lock-free);</li>
+ *   <li>reserves a slot with the core's {@code reserveCurrent(tail, producerLimit, 1)}: one restartable
+ *       sequence on the region it runs on reads {@code tail} and {@code producerLimit} and, if
+ *       {@code tail + 1 <= producerLimit}, commits {@code tail + 1} with one plain store, returning the
+ *       region and the old tail: one downcall, no {@code currentIndex} before it, no compare that another
+ *       producer of the region can make fail;</li>
+ *   <li>if that region's ring was full at the cached limit, reads {@code head} (acquire), stores
+ *       {@code head + capacity} as the new {@code producerLimit}, and returns {@code false} if the ring is
+ *       still full, else tries again (on the region it then runs on);</li>
  *   <li>stores the element in the slot with a release store.</li>
  * </ol>
  * The consumer, on region {@code r}, reads the slot of sequence {@code head} with an acquire load
@@ -103,9 +102,13 @@ import java.util.Objects;
  * element is not stored yet (see above). The release store of the element and the consumer's
  * acquire load carry the happens-before promise; the tail itself publishes nothing.
  *
- * <p>The producer limit is a plain cache, safe to race on ({@link RingIndices} says why). The paddings keep each region's tail, head, limit and slots on
- * cache lines of their own; a producer's offer touches its region's tail line, its limit line and
- * the slot, and the consumer's line only when its cached limit is reached.
+ * <p>The producer limit is a racy cache of {@code head + capacity}, written by any producer that found
+ * the ring full at it (a Java store outside any sequence; the sequences only read it). Every value ever
+ * written was {@code head + capacity} for a head its writer saw, and the head only grows, so any value
+ * read is a safe limit: a stale one only reports "full" early, and the producer then refreshes it. The
+ * paddings keep each region's tail line, head and slots on cache lines of their own; a producer's offer
+ * touches its region's tail line and the slot, and the consumer's line only when the cached limit is
+ * reached.
  *
  * <p>{@link #fill} reserves up to {@value #FILL_BATCH} slots with one sequence and stores the
  * supplier's elements in them. If the supplier throws (or returns null), the rest of the batch is
@@ -122,8 +125,9 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
     /** Slots one {@link #fill} batch reserves at most. */
     static final int FILL_BATCH = 64;
 
-    /** Region words: the guard at 0, the tail at 8. */
+    /** Region words: the guard at 0, the tail at 8, the producers' cached limit at 16. */
     private static final long TAIL = 8;
+    private static final long LIMIT = 16;
     private static final long TAIL_STRIDE = 64;
     /** References of padding around each ring (128 bytes even without compressed references). */
     private static final int PAD = 32;
@@ -180,6 +184,9 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
         this.elements = new Object[(int) slots];
         this.indices = new RingIndices(regions, this.capacityPerRegion);
         this.tailSeen = new long[regions];
+        for (int r = 0; r < regions; r++) {
+            tails.setLongRelease(r, LIMIT, this.capacityPerRegion);
+        }
     }
 
     /** {@code capacityPerRegion} rounded up to a power of two, at least 2. */
@@ -250,23 +257,18 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
     public boolean offer(E e) {
         Objects.requireNonNull(e, "e must not be null");
         PerCpuOps ops = this.ops;
-        int region = ops == CPU ? CPU.currentIndex(tails) : ops.currentIndex(tails);
         for (;;) {
-            long tail = tails.getLongOpaque(region, TAIL);
-            if (tail >= indices.lpLimit(region) && tail >= indices.refreshLimit(region)) {
-                return false;
-            }
-            // NOTE: the reservation commits with one plain store inside a restartable sequence;
-            // false means another producer of this region moved the tail first (or, rarely, this
-            // thread migrated between currentIndex and the sequence and the slow path found the tail
-            // moved): read the region again.
-            if (ops == CPU ? CPU.compareAndStore(tails, region, TAIL, tail, tail + 1)
-                    : ops.compareAndStore(tails, region, TAIL, tail, tail + 1)) {
+            // NOTE: one downcall reserves the slot on the region the thread runs on and says which
+            // region and which sequence number: nothing to re-read when another producer went first.
+            long r = ops == CPU ? CPU.reserveCurrent(tails, TAIL, LIMIT, 1) : ops.reserveCurrent(tails, TAIL, LIMIT, 1);
+            if (r >= 0) {
                 // NOTE: release: the element's fields are visible to the consumer that loads it (acquire).
-                soElement(slot(region, tail), e);
+                soElement(slot((int) r, r >>> 32), e);
                 return true;
             }
-            region = ops == CPU ? CPU.currentIndex(tails) : ops.currentIndex(tails);
+            if (refreshLimit((int) ~r) < 1) {
+                return false;
+            }
         }
     }
 
@@ -290,22 +292,25 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
         if (limit < 0) {
             throw new IllegalArgumentException("limit must be non-negative, was " + limit);
         }
+        PerCpuOps ops = this.ops;
         int filled = 0;
         while (filled < limit) {
-            int region = ops.currentIndex(tails);
-            long tail = tails.getLongOpaque(region, TAIL);
-            int wanted = Math.min(limit - filled, FILL_BATCH);
-            long room = indices.lpLimit(region) - tail;
-            if (room < wanted) {
-                room = indices.refreshLimit(region) - tail;
-                if (room <= 0) {
+            int batch = Math.min(limit - filled, FILL_BATCH);
+            long r = ops == CPU ? CPU.reserveCurrent(tails, TAIL, LIMIT, batch) : ops.reserveCurrent(tails, TAIL, LIMIT, batch);
+            if (r < 0) {
+                // NOTE: no room for the whole batch at the cached limit: refresh it, take what there is
+                long room = refreshLimit((int) ~r);
+                if (room < 1) {
                     return filled;
                 }
+                batch = (int) Math.min(room, batch);
+                r = ops == CPU ? CPU.reserveCurrent(tails, TAIL, LIMIT, batch) : ops.reserveCurrent(tails, TAIL, LIMIT, batch);
+                if (r < 0) {
+                    continue;       // another producer took the room, or the thread moved: look again
+                }
             }
-            int batch = (int) Math.min(room, wanted);
-            if (!ops.compareAndStore(tails, region, TAIL, tail, tail + batch)) {
-                continue;
-            }
+            int region = (int) r;
+            long tail = r >>> 32;
             int stored = 0;
             try {
                 for (; stored < batch; stored++) {
@@ -322,6 +327,19 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
             }
         }
         return filled;
+    }
+
+    /**
+     * After a reservation found region {@code region}'s ring full at its cached limit: reads the head
+     * (acquire), caches {@code head + capacity} as the limit, and returns the room that leaves
+     * ({@code <= 0}: full).
+     */
+    private long refreshLimit(int region) {
+        long limit = indices.lvHead(region) + capacityPerRegion;
+        // NOTE: racy by design (see the class notes): producers of one region may store different
+        // limits in any order; each is head + capacity for a head its writer saw, so each is safe.
+        tails.setLongRelease(region, LIMIT, limit);
+        return limit - tails.getLongOpaque(region, TAIL);
     }
 
     /** Fills until the current CPU's ring is full: {@code fill(s, capacityPerRegion())}. */

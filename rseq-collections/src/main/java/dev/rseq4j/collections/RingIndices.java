@@ -8,6 +8,8 @@ import java.lang.invoke.VarHandle;
 /**
  * The Java-side indices of the per-CPU rings ({@link PerCpuRingBuffer}, {@link PerCpuRecordRingBuffer}):
  * per region, the consumer's head and the producers' cached limit, each on a cache line of its own.
+ * ({@link PerCpuRingBuffer} keeps its producers' limit in its native tail line instead, where its
+ * one-downcall reservation reads it; it uses only the head here.)
  * <pre>
  *   long[]: | padding stride | region 0 stride | region 1 stride | ... | padding stride |
  *   region stride (16 longs, 128 bytes):

@@ -31,6 +31,24 @@ class PinnedOps implements PerCpuOps {
 
     @Override public void add(PerCpuArea area, long offset, long value) { delegate.add(area, offset, value); }
     @Override public boolean compareAndStore(PerCpuArea a, int i, long o, long e, long n) { return delegate.compareAndStore(a, i, o, e, n); }
+    /** On region {@link #here}, as the real operation acts on the region the thread runs on. */
+    @Override public int compareAndStoreCurrent(PerCpuArea a, long o, long e, long n) {
+        int r = here;
+        return delegate.compareAndStore(a, r, o, e, n) ? r : ~r;
+    }
+    /** On region {@link #here}: a compare-and-store loop with the reservation's result. */
+    @Override public long reserveCurrent(PerCpuArea a, long o, long limitOffset, int n) {
+        int r = here;
+        for (;;) {
+            long v = a.getLongOpaque(r, o);
+            if (Long.compareUnsigned(v + n, a.getLongOpaque(r, limitOffset)) > 0) {
+                return ~(long) r;
+            }
+            if (delegate.compareAndStore(a, r, o, v, v + n)) {
+                return (v & RESERVED_WORD_MASK) << 32 | r;
+            }
+        }
+    }
     @Override public void push(PerCpuArea area, long headOffset, NodePool pool, int node) { delegate.push(area, headOffset, pool, node); }
     @Override public int pop(PerCpuArea area, long headOffset, NodePool pool) { return delegate.pop(area, headOffset, pool); }
     @Override public int popBatch(PerCpuArea a, int i, long h, NodePool p, int[] into, int max) { return delegate.popBatch(a, i, h, p, into, max); }
