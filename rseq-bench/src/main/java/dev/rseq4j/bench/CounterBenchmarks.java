@@ -48,7 +48,22 @@ public class CounterBenchmarks {
     /** The counter's stub called directly on a constant area: what the commit sequence itself costs. */
     static final MethodHandle ADD = RseqRuntime.get().rseqMode()
             ? RseqRuntime.get().stubs(RseqAbi.Field.CPU_ID).loadAddStore() : null;
-    static final PerCpuArea AREA = PerCpuArea.forPossibleCpus(CpuIndexing.CPU, 64);
+    /** The lock's take (compare-and-store on the current region, returning it), called directly. */
+    static final MethodHandle TAKE = RseqRuntime.get().rseqMode()
+            ? RseqRuntime.get().stubs(RseqAbi.Field.CPU_ID).currentLoadCompareStore() : null;
+    /** The ring's reservation, called directly. */
+    static final MethodHandle RESERVE = RseqRuntime.get().rseqMode()
+            ? RseqRuntime.get().stubs(RseqAbi.Field.CPU_ID).currentLoadLimitAddStore() : null;
+    /** Region words: 8 the counter's, 16 the take's, 24 a reservation's tail, 32 its limit (never reached). */
+    static final PerCpuArea AREA = areaWithLimit();
+
+    private static PerCpuArea areaWithLimit() {
+        PerCpuArea area = PerCpuArea.forPossibleCpus(CpuIndexing.CPU, 64);
+        for (int r = 0; r < area.regions(); r++) {
+            area.setLongRelease(r, 32, Long.MAX_VALUE);
+        }
+        return area;
+    }
     static final PerCpuOps OPS = PerCpuOps.cpuIndexed();
 
     PerCpuCounter perCpu;
@@ -127,6 +142,39 @@ public class CounterBenchmarks {
     @Benchmark
     public void opsOnConstantArea() {
         OPS.add(AREA, 8, 1);
+    }
+
+    /**
+     * The take's stub alone (0 to 0: a full section that commits, and leaves the word as it was), beside
+     * {@link #takeOpsOnConstantArea}: the Java share of {@code PerCpuSpinLock.lock()}'s take.
+     */
+    @Benchmark
+    public long takeStubOnly() throws Throwable {
+        if (TAKE == null) {
+            throw new IllegalStateException("lock mode: no stubs; " + RseqRuntime.get().status().lockReason());
+        }
+        return (long) TAKE.invokeExact(AREA.descriptorAddress(), AREA.address(16), 0L, 0L);
+    }
+
+    /** PerCpuOps.compareAndStoreCurrent on a constant area (0 to 0), the take of {@code PerCpuSpinLock.lock()}. */
+    @Benchmark
+    public int takeOpsOnConstantArea() {
+        return OPS.compareAndStoreCurrent(AREA, 16, 0, 0);
+    }
+
+    /** The reservation's stub alone (one slot), beside {@link #reserveOpsOnConstantArea}: the Java share of a ring's offer. */
+    @Benchmark
+    public long reserveStubOnly() throws Throwable {
+        if (RESERVE == null) {
+            throw new IllegalStateException("lock mode: no stubs; " + RseqRuntime.get().status().lockReason());
+        }
+        return (long) RESERVE.invokeExact(AREA.descriptorAddress(), AREA.address(24), AREA.address(32), 1L);
+    }
+
+    /** PerCpuOps.reserveCurrent on a constant area (one slot), the reservation of {@code PerCpuRingBuffer.offer}. */
+    @Benchmark
+    public long reserveOpsOnConstantArea() {
+        return OPS.reserveCurrent(AREA, 24, 32, 1);
     }
 
     /** PerCpuOps.currentIndex on a constant area: the region a per-CPU structure's operation starts from. */
