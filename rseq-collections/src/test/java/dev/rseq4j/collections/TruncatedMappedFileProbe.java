@@ -47,7 +47,9 @@ final class TruncatedMappedFileProbe {
             boolean afterwards = ring.write(3, new byte[] {5, 6, 7, 8}, 0, 4);
             List<String> records = new ArrayList<>();
             ring.read((typeId, payload) -> records.add(typeId + ":" + payload.get(ValueLayout.JAVA_BYTE, 0)));
-            boolean exact = records.equals(List.of("1:1", "3:5"));
+            // NOTE: as a set: the two writes land on different rings if the thread migrated in between,
+            // and order holds per CPU only
+            boolean exact = records.stream().sorted().toList().equals(List.of("1:1", "3:5"));
             System.out.println("TRUNCATED mode=" + Rseq.status().mode() + " thrown=" + thrown + " afterwards="
                     + afterwards + " records=" + records + " lost=" + (exact ? 0 : 1) + " size=" + ring.size());
         } finally {

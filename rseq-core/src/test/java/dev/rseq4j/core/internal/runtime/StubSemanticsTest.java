@@ -138,6 +138,31 @@ class StubSemanticsTest {
         throw new AssertionError("1000 consecutive aborts");
     }
 
+    /**
+     * Calls an operation that returns its region (retrying aborts) and checks the result against the
+     * portable form on the region it names, whose indexed result has index 0: the same value once the
+     * region is added, and the same memory, changed on that region only.
+     */
+    private static long callOnCurrentRegion(PerCpuArea area, Call stub, Reference portable) throws Throwable {
+        for (int attempt = 0; attempt < 1000; attempt++) {
+            byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
+            long r = stub.run(area.descriptorAddress());
+            if (r == StubStatus.ABORTED) {
+                continue;
+            }
+            assertTrue(StubStatus.isIndexed(r), "an indexed result, was " + StubStatus.name(r));
+            int region = StubStatus.indexOf(r);
+            assertTrue(region < area.regions(), StubStatus.name(r));
+            MemorySegment copy = Arena.ofAuto().allocate(before.length, 4096).copyFrom(MemorySegment.ofArray(before));
+            long expected = portable.apply(copy.asSlice(region * STRIDE, STRIDE)) | region;
+            assertEquals(Long.toHexString(expected), Long.toHexString(r), "stub and portable form agree");
+            assertArrayEquals(copy.toArray(ValueLayout.JAVA_BYTE), area.memory().toArray(ValueLayout.JAVA_BYTE),
+                    "only region " + region + " changed, as the portable form says");
+            return r;
+        }
+        throw new AssertionError("1000 consecutive aborts");
+    }
+
     @ParameterizedTest
     @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
     void loadAddStore(RseqAbi.Field index) throws Throwable {
@@ -177,28 +202,11 @@ class StubSemanticsTest {
         // thread's region holds 9 or 0 (it may have moved), so either outcome is right (-1)
         long[][] cases = {{5, 9, StubStatus.FAILED}, {0, 9, StubStatus.COMMITTED}, {9, 0, -1}};
         for (long[] c : cases) {
-            long r;
             long expected = c[0];
             long newValue = c[1];
-            for (int attempt = 0; ; attempt++) {
-                byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
-                r = (long) h.currentLoadCompareStore().invokeExact(area.descriptorAddress(), area.address(16L), expected,
-                        newValue);
-                if (r == StubStatus.ABORTED) {
-                    assertTrue(attempt < 1000, "1000 consecutive aborts");
-                    continue;
-                }
-                assertTrue(StubStatus.isIndexed(r), "an indexed result, was " + StubStatus.name(r));
-                int region = StubStatus.indexOf(r);
-                assertTrue(region < area.regions(), StubStatus.name(r));
-                MemorySegment copy = Arena.ofAuto().allocate(before.length, 4096).copyFrom(MemorySegment.ofArray(before));
-                long portable = PortableOperations.loadCompareStore(copy.asSlice(region * STRIDE, STRIDE), 16, expected,
-                        newValue);
-                assertEquals(StubStatus.name(StubStatus.indexed(portable, region)), StubStatus.name(r));
-                assertArrayEquals(copy.toArray(ValueLayout.JAVA_BYTE), area.memory().toArray(ValueLayout.JAVA_BYTE),
-                        "only region " + region + " changed, as the portable form says");
-                break;
-            }
+            long r = callOnCurrentRegion(area, d -> (long) h.currentLoadCompareStore().invokeExact(d, area.address(16L),
+                    expected, newValue),
+                    region -> StubStatus.indexed(PortableOperations.loadCompareStore(region, 16, expected, newValue), 0));
             if (c[2] >= 0) {
                 assertEquals(StubStatus.name(c[2]), StubStatus.name(StubStatus.statusOf(r)), "outcome");
             }
@@ -229,30 +237,14 @@ class StubSemanticsTest {
         long[][] cases = {{3, StubStatus.COMMITTED}, {2, -1}, {5, StubStatus.FAILED}};
         for (long[] c : cases) {
             long n = c[0];
-            for (int attempt = 0; ; attempt++) {
-                byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
-                long r = (long) h.currentLoadLimitAddStore().invokeExact(area.descriptorAddress(), area.address(24L),
-                        area.address(32L), n);
-                if (r == StubStatus.ABORTED) {
-                    assertTrue(attempt < 1000, "1000 consecutive aborts");
-                    continue;
-                }
-                assertTrue(StubStatus.isIndexed(r), "an indexed result, was " + StubStatus.name(r));
-                int region = StubStatus.indexOf(r);
-                assertTrue(region < area.regions(), StubStatus.name(r));
-                MemorySegment copy = Arena.ofAuto().allocate(before.length, 4096).copyFrom(MemorySegment.ofArray(before));
-                long portable = PortableOperations.loadLimitAddStore(copy.asSlice(region * STRIDE, STRIDE), 24, 32, n);
-                assertEquals(Long.toHexString(portable | region), Long.toHexString(r), "stub and portable form agree");
-                assertArrayEquals(copy.toArray(ValueLayout.JAVA_BYTE), area.memory().toArray(ValueLayout.JAVA_BYTE),
-                        "only region " + region + " changed, as the portable form says");
-                if (c[1] >= 0) {
-                    assertEquals(StubStatus.name(c[1]), StubStatus.name(StubStatus.statusOf(r)), "n=" + n);
-                }
-                if (StubStatus.statusOf(r) == StubStatus.COMMITTED) {
-                    assertEquals(area.region(region).get(JAVA_LONG, 24) - n & 0xFFFF_FFFFL, StubStatus.valueOf(r),
-                            "the old word's low 32 bits");
-                }
-                break;
+            long r = callOnCurrentRegion(area, d -> (long) h.currentLoadLimitAddStore().invokeExact(d, area.address(24L),
+                    area.address(32L), n), region -> PortableOperations.loadLimitAddStore(region, 24, 32, n));
+            if (c[1] >= 0) {
+                assertEquals(StubStatus.name(c[1]), StubStatus.name(StubStatus.statusOf(r)), "n=" + n);
+            }
+            if (StubStatus.statusOf(r) == StubStatus.COMMITTED) {
+                assertEquals(area.region(StubStatus.indexOf(r)).get(JAVA_LONG, 24) - n & 0xFFFF_FFFFL, StubStatus.valueOf(r),
+                        "the old word's low 32 bits");
             }
         }
         java.lang.ref.Reference.reachabilityFence(area);
