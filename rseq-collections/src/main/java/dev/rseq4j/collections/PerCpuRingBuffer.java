@@ -256,11 +256,10 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
     @Override
     public boolean offer(E e) {
         Objects.requireNonNull(e, "e must not be null");
-        PerCpuOps ops = this.ops;
         for (;;) {
             // NOTE: one downcall reserves the slot on the region the thread runs on and says which
             // region and which sequence number: nothing to re-read when another producer went first.
-            long r = ops == CPU ? CPU.reserveCurrent(tails, TAIL, LIMIT, 1) : ops.reserveCurrent(tails, TAIL, LIMIT, 1);
+            long r = reserve(1);
             if (r >= 0) {
                 // NOTE: release: the element's fields are visible to the consumer that loads it (acquire).
                 soElement(slot((int) r, r >>> 32), e);
@@ -292,11 +291,10 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
         if (limit < 0) {
             throw new IllegalArgumentException("limit must be non-negative, was " + limit);
         }
-        PerCpuOps ops = this.ops;
         int filled = 0;
         while (filled < limit) {
             int batch = Math.min(limit - filled, FILL_BATCH);
-            long r = ops == CPU ? CPU.reserveCurrent(tails, TAIL, LIMIT, batch) : ops.reserveCurrent(tails, TAIL, LIMIT, batch);
+            long r = reserve(batch);
             if (r < 0) {
                 // NOTE: no room for the whole batch at the cached limit: refresh it, take what there is
                 long room = refreshLimit((int) ~r);
@@ -304,7 +302,7 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
                     return filled;
                 }
                 batch = (int) Math.min(room, batch);
-                r = ops == CPU ? CPU.reserveCurrent(tails, TAIL, LIMIT, batch) : ops.reserveCurrent(tails, TAIL, LIMIT, batch);
+                r = reserve(batch);
                 if (r < 0) {
                     continue;       // another producer took the room, or the thread moved: look again
                 }
@@ -327,6 +325,16 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
             }
         }
         return filled;
+    }
+
+    /**
+     * Reserves {@code n} slots of the current CPU's ring: {@code reserveCurrent}'s result (see
+     * {@link PerCpuOps#reserveCurrent}). Through the {@link #CPU} constant where it is ours, so that
+     * the JIT folds the stub's handle (as {@code PerCpuSpinLock.take} does).
+     */
+    private long reserve(int n) {
+        PerCpuOps ops = this.ops;
+        return ops == CPU ? CPU.reserveCurrent(tails, TAIL, LIMIT, n) : ops.reserveCurrent(tails, TAIL, LIMIT, n);
     }
 
     /**
