@@ -79,6 +79,7 @@ struct stubs {
     op8 copy;                      /* expectedIndex, counterOffset, expected, dstOffset, header, src, newCounter */
     op4 take;                      /* offset, expected, newValue: returns the index with the outcome */
     op4 reserve;                   /* offset, limitOffset, n: returns the index, the outcome and the old word */
+    op6 batch;                     /* offset, count, value0, value1, value2: returns COMMITTED or (done << 32 | status) */
     probe probes[PROBE_COUNT];
 };
 
@@ -116,6 +117,7 @@ static struct stubs install(const struct rseq4j_blob *b) {
     s.copy = (op8) (p + b->ops[OP_LOAD_COMPARE_MEMCPY_STORE]);
     s.take = (op4) (p + b->ops[OP_CURRENT_LOAD_COMPARE_STORE]);
     s.reserve = (op4) (p + b->ops[OP_CURRENT_LOAD_LIMIT_ADD_STORE]);
+    s.batch = (op6) (p + b->ops[OP_BATCH_LOAD_ADD_STORE]);
     for (int i = 0; i < PROBE_COUNT; i++) {
         s.probes[i] = (probe) (p + b->probes[i]);
     }
@@ -180,6 +182,25 @@ static int current(const struct stubs *s) {
     return id < 0 ? 0 : (int) (id % REGIONS);
 }
 
+static atomic_long partials;
+
+/* A batch of count adds from offset, resumed after the sections an abort left committed (as
+ * GuardedPerCpuOps does); returns COMMITTED, or the status (not ABORTED) that stopped it with done = 0. */
+static long batch(const struct stubs *s, struct area *a, long offset, int count, const long *v) {
+    int done = 0;
+    for (;;) {
+        long r = s->batch(D(a), W(a, offset + 8 * done), count - done, v[done], done + 1 < count ? v[done + 1] : 0,
+                          done + 2 < count ? v[done + 2] : 0);
+        if (r == COMMITTED) return r;
+        long status = r & 0xffffffffL;
+        int d = (int) ((unsigned long) r >> 32);
+        if (status != ABORTED || d >= count - done) return r;   /* a status to report, or a wrong count */
+        atomic_fetch_add(&aborts, 1);
+        if (d > 0) atomic_fetch_add(&partials, 1);
+        done += d;
+    }
+}
+
 /* A compare stub called with HERE, the index the thread reads right before the call, as
  * expectedIndex; MOVED (migrated in between) reads it again. */
 #define ON_CURRENT(s, call) ({ long _m; do { long HERE = current(s); _m = RETRY(call); } while (_m == MOVED); _m; })
@@ -229,6 +250,14 @@ static void semantics(const struct stubs *s) {
           && (unsigned long) rv1 >> 32 == 5 && *at(a, (int) rv1region, 96) == 0x100000007L
           && (rvfull & ~RSEQ4J_INDEX_MASK) == RSEQ4J_INDEXED_FAILED
           && sum(a, 96) == 0x100000005L * REGIONS + 2, name, "reserved=0x%lx full=0x%lx", rv1, rvfull);
+
+    /* the batch: each value once, values past the count ignored */
+    snprintf(name, sizeof name, "%s/batch", s->name);
+    static const long b3[] = {1, 20, 300}, b2[] = {10, 20, 99};
+    long bt3 = batch(s, a, 136, 3, b3), bt2 = batch(s, a, 136, 2, b2);
+    check(bt3 == COMMITTED && bt2 == COMMITTED && sum(a, 136) == 11 && sum(a, 144) == 40 && sum(a, 152) == 300
+          && sum(a, 160) == 0, name, "status=%ld/%ld sums=%ld,%ld,%ld,%ld", bt3, bt2, sum(a, 136), sum(a, 144),
+          sum(a, 152), sum(a, 160));
 
     snprintf(name, sizeof name, "%s/list", s->name);
     long *pool = aligned_alloc(16, 4 * 32);
@@ -286,14 +315,18 @@ static void semantics(const struct stubs *s) {
     desc_put32(none, RSEQ4J_AREA_COUNT, 0);
     long inv = RETRY(s->add(D(none), W(none, 8), 1));
     long tkinv = RETRY(s->take(D(none), W(none, 8), 0, 1));
-    check(inv == INDEX_INVALID && tkinv == INDEX_INVALID && sum(none, 8) == 0, name, "status=%ld take=%ld", inv, tkinv);
+    long btinv = batch(s, none, 8, 3, b3);
+    check(inv == INDEX_INVALID && tkinv == INDEX_INVALID && btinv == INDEX_INVALID && sum(none, 8) == 0, name,
+          "status=%ld take=%ld batch=%ld", inv, tkinv, btinv);
 
     snprintf(name, sizeof name, "%s/guarded", s->name);
     struct area *g = area_new();
     for (int reg = 0; reg < REGIONS; reg++) *(int *) at(g, reg, 0) = 1;
     long gr = RETRY(s->add(D(g), W(g, 8), 1));
     long tkg = RETRY(s->take(D(g), W(g, 8), 0, 1));
-    check(gr == GUARDED && tkg == GUARDED && sum(g, 8) == 0, name, "status=%ld take=%ld", gr, tkg);
+    long btg = batch(s, g, 8, 3, b3);
+    check(gr == GUARDED && tkg == GUARDED && btg == GUARDED && sum(g, 8) == 0 && sum(g, 16) == 0, name,
+          "status=%ld take=%ld batch=%ld", gr, tkg, btg);
 
     snprintf(name, sizeof name, "%s/probes", s->name);
     long cpu = s->probes[PROBE_CPU_ID](), nothing = s->probes[PROBE_NOTHING]();
@@ -305,8 +338,9 @@ static void semantics(const struct stubs *s) {
 
 /* ---- torture ------------------------------------------------------------------------------------ */
 
-enum workload { W_ADD, W_CAS, W_LIST, W_TRYSTORE, W_MEMCPY, W_TAKE, W_RESERVE };
-static const char *workload_names[] = {"add", "compare-store", "list", "trystore", "memcpy", "take", "reserve"};
+enum workload { W_ADD, W_CAS, W_LIST, W_TRYSTORE, W_MEMCPY, W_TAKE, W_RESERVE, W_BATCH };
+static const char *workload_names[] = {"add", "compare-store", "list", "trystore", "memcpy", "take", "reserve", "batch"};
+#define BATCH_WORD (WORD + 16)     /* the batch adds 1, 2 and 3 to three words from here */
 enum stressor { S_NONE, S_SIGNALS, S_MEMBARRIER, S_PINNED };
 static const char *stressor_names[] = {"", "+signals", "+membarrier", "+pinned-cpu0"};
 
@@ -353,6 +387,11 @@ static void *worker(void *arg) {
             done += (RETRY(s->reserve(D(a), W(a, WORD), W(a, WORD + 8), 1)) & 0xffffffffL & ~RSEQ4J_INDEX_MASK)
                     == RSEQ4J_INDEXED_COMMITTED;
             break;
+        case W_BATCH: {
+            static const long v[] = {1, 2, 3};
+            done += batch(s, a, BATCH_WORD, 3, v) == COMMITTED;
+            break;
+        }
         case W_LIST: {
             long node = RETRY(s->pop(D(a), W(a, WORD), 0, first, last, NODE_SIZE - 1));
             if (node >= 4096) {
@@ -388,6 +427,9 @@ static long lost(struct torture *t, long total) {
     switch (t->w) {
     case W_ADD: case W_CAS: case W_TAKE: case W_RESERVE:
         return labs(total - sum(a, WORD));
+    case W_BATCH:
+        return labs(total - sum(a, BATCH_WORD)) + labs(2 * total - sum(a, BATCH_WORD + 8))
+               + labs(3 * total - sum(a, BATCH_WORD + 16));
     case W_LIST: {
         char seen[NODES] = {0};
         long found = 0;
@@ -434,6 +476,7 @@ static void torture(const struct stubs *s, enum workload w, enum stressor st, in
         if (t.pinned) sched_setaffinity(0, sizeof all, &all);
     }
     atomic_store(&aborts, 0);
+    atomic_store(&partials, 0);
     pthread_t tids[64];
     for (int i = 0; i < threads; i++) pthread_create(&tids[i], NULL, worker, &t);
     struct timespec end, now, pause = {0, 200000};
@@ -461,8 +504,12 @@ static void torture(const struct stubs *s, enum workload w, enum stressor st, in
     char name[96];
     snprintf(name, sizeof name, "torture/%s/%s%s%s", s->name, workload_names[w], stressor_names[st],
              expect_loss ? "/negative-control" : "");
+    long pa = atomic_load(&partials);
     if (expect_loss) {
         check(total > 0 && l > 0, name, "threads=%d ops=%ld aborts=%ld lost=%ld", threads, total, ab, l);
+    } else if (w == W_BATCH) {      /* some aborts must have hit a later section, after an earlier one committed */
+        check(total > 0 && ab > 0 && pa > 0 && l == 0, name, "threads=%d ops=%ld aborts=%ld partial=%ld lost=%ld",
+              threads, total, ab, pa, l);
     } else {
         check(total > 0 && ab > 0 && l == 0, name, "threads=%d ops=%ld aborts=%ld lost=%ld", threads, total, ab, l);
     }
@@ -486,16 +533,17 @@ int main(void) {
     struct stubs cpu = install(blob("cpu")), cpu_delay = install(blob("cpu_delay")),
                  unarmed = install(blob("cpu_unarmed"));
     semantics(&cpu);
-    for (enum workload w = W_ADD; w <= W_RESERVE; w++) torture(&cpu_delay, w, S_NONE, 0);
+    for (enum workload w = W_ADD; w <= W_BATCH; w++) torture(&cpu_delay, w, S_NONE, 0);
     torture(&cpu_delay, W_ADD, S_SIGNALS, 0);
     torture(&cpu_delay, W_ADD, S_MEMBARRIER, 0);
     torture(&cpu_delay, W_ADD, S_PINNED, 0);
     torture(&cpu_delay, W_LIST, S_PINNED, 0);
     torture(&unarmed, W_ADD, S_NONE, 1);
+    torture(&unarmed, W_BATCH, S_NONE, 1);
     if (feature >= 28) {
         struct stubs mmcid = install(blob("mmcid")), mmcid_delay = install(blob("mmcid_delay"));
         semantics(&mmcid);
-        for (enum workload w = W_ADD; w <= W_RESERVE; w++) torture(&mmcid_delay, w, S_NONE, 0);
+        for (enum workload w = W_ADD; w <= W_BATCH; w++) torture(&mmcid_delay, w, S_NONE, 0);
         torture(&mmcid_delay, W_ADD, S_PINNED, 0);
     } else {
         printf("MMCID unavailable: feature size %ld < 28\n", feature);

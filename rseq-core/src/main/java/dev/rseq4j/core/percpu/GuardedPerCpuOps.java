@@ -260,6 +260,88 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
     }
 
     @Override
+    public void addEach(PerCpuArea area, long offset, int count, long value0, long value1, long value2) {
+        checkAddEach(area, offset, count);
+        try {
+            // NOTE: as add: the first attempt inline, allocation-free.
+            long r = fastPath()
+                    ? (long) stubs.batchLoadAddStore().invokeExact(area.descriptorAddress(), area.address(offset),
+                            (long) count, value0, value1, value2)
+                    : NOT_ATTEMPTED;
+            if (r != COMMITTED) {
+                finishAddEach(area, offset, count, value0, value1, value2, r);
+            }
+        } catch (Throwable t) {
+            throw Libc.rethrowUnchecked(t);
+        } finally {
+            Reference.reachabilityFence(area);
+        }
+    }
+
+    /**
+     * The rest of {@link #addEach} after a first attempt that the caller made with this instance's
+     * {@code BATCH_LOAD_ADD_STORE} stub returned {@code status} (not COMMITTED); for {@link WordArena}, as
+     * {@link #addAfterFirstAttempt}. Arguments as for {@link #addEach}; the caller keeps the area reachable.
+     */
+    void addEachAfterFirstAttempt(PerCpuArea area, long offset, int count, long v0, long v1, long v2, long status) {
+        checkAddEach(area, offset, count);
+        finishAddEach(area, offset, count, v0, v1, v2, status);
+    }
+
+    /** The checks of {@link #addEach}: the count first (it sizes the range), then the run of words. */
+    private void checkAddEach(PerCpuArea area, long offset, int count) {
+        checkArea(area);
+        if (count < 1 || count > MAX_ADD_EACH) {
+            throw new IllegalArgumentException("count must be in [1, " + MAX_ADD_EACH + "], was " + count);
+        }
+        area.checkWord(offset, "offset");
+        area.checkRange(offset, (long) count * Operation.BATCH_WORD_STRIDE, "offset");
+    }
+
+    /**
+     * {@link #addEach} after its first attempt returned {@code status} (a {@link StubStatus#batched} value, not
+     * COMMITTED), or skipped it. Each attempt resumes at the first add not committed: the words and values
+     * move down by the adds done. Two attempts for the call, as for any operation, then the slow path runs
+     * the rest on one region.
+     */
+    private void finishAddEach(PerCpuArea area, long offset, int count, long v0, long v1, long v2, long status) {
+        try {
+            long word = offset;
+            int left = count;
+            if (status != NOT_ATTEMPTED) {
+                long r = status;
+                for (int attempt = 1; ; attempt++) {
+                    int done = StubStatus.doneOf(r);
+                    for (int i = 0; i < done; i++) {
+                        v0 = v1;
+                        v1 = v2;
+                    }
+                    left -= done;
+                    word += (long) done * Operation.BATCH_WORD_STRIDE;
+                    if (!retry(StubStatus.batchStatusOf(r)) || attempt == 2) {
+                        break;
+                    }
+                    r = (long) stubs.batchLoadAddStore().invokeExact(area.descriptorAddress(), area.address(word),
+                            (long) left, v0, v1, v2);
+                    if (r == COMMITTED) {
+                        return;
+                    }
+                }
+            }
+            long w = word;
+            int n = left;
+            long a = v0;
+            long b = v1;
+            long c = v2;
+            slowPath(area, ANY_REGION, region -> PortableOperations.batchLoadAddStore(region, w, n, a, b, c));
+        } catch (Throwable t) {
+            throw Libc.rethrowUnchecked(t);
+        } finally {
+            Reference.reachabilityFence(area);
+        }
+    }
+
+    @Override
     public boolean compareAndStore(PerCpuArea area, int index, long offset, long expected, long newValue) {
         checkArea(area);
         area.checkRegion(index);

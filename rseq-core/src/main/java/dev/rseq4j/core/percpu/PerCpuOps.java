@@ -90,6 +90,25 @@ public interface PerCpuOps {
     /** {@code region[offset] += value} on the current region. */
     void add(PerCpuArea area, long offset, long value);
 
+    /** The most words one {@link #addEach} call updates. */
+    int MAX_ADD_EACH = dev.rseq4j.core.internal.codegen.Operation.MAX_BATCH;
+
+    /**
+     * {@code region[offset + 8 * i] += value_i} on the current region for each {@code i < count}: up to
+     * {@value #MAX_ADD_EACH} adds to consecutive words in one downcall, each its own restartable section
+     * with its own commit (counters updated together: requests, bytes, errors). Each add is atomic on its
+     * own, as {@link #add}; the adds are not atomic together (a concurrent reader may see some of them
+     * and not yet the others), and after a migration between two of them they may land on different
+     * regions. An abort restarts only the add it interrupted: the adds committed before it are not
+     * repeated. After two aborts (or a held guard) the adds not yet committed run in the slow path, on
+     * one region.
+     *
+     * @param count the words to update, in [1, {@value #MAX_ADD_EACH}]; values past it are ignored
+     * @throws IllegalArgumentException if {@code count} is out of range, or {@code [offset, offset + 8 * count)}
+     *         is not a run of words in a region outside its reserved words
+     */
+    void addEach(PerCpuArea area, long offset, int count, long value0, long value1, long value2);
+
     /**
      * If region {@code index}'s word at {@code offset} equals {@code expected}, store {@code newValue}.
      * Atomic with respect to every operation on that region. Read the expected value from region

@@ -118,6 +118,10 @@ public final class WordArena {
         static final MethodHandle CPU_ADD = addHandle(GuardedPerCpuOps.productionOrNull(CpuIndexing.CPU));
         static final MethodHandle CONCURRENCY_ID_ADD =
                 addHandle(GuardedPerCpuOps.productionOrNull(CpuIndexing.CONCURRENCY_ID));
+        /** The BATCH_LOAD_ADD_STORE handles, likewise. */
+        static final MethodHandle CPU_ADD_EACH = addEachHandle(GuardedPerCpuOps.productionOrNull(CpuIndexing.CPU));
+        static final MethodHandle CONCURRENCY_ID_ADD_EACH =
+                addEachHandle(GuardedPerCpuOps.productionOrNull(CpuIndexing.CONCURRENCY_ID));
         /**
          * All memory, to read words by address in {@link #sum}; null when this module may not call
          * restricted methods (then lock mode, and sums go through the area).
@@ -126,6 +130,10 @@ public final class WordArena {
 
         private static MethodHandle addHandle(GuardedPerCpuOps ops) {
             return ops == null || ops.stubs() == null ? null : ops.stubs().loadAddStore();
+        }
+
+        private static MethodHandle addEachHandle(GuardedPerCpuOps ops) {
+            return ops == null || ops.stubs() == null ? null : ops.stubs().batchLoadAddStore();
         }
 
         private static MemorySegment everything() {
@@ -171,10 +179,14 @@ public final class WordArena {
             this.index = index;
         }
 
-        /** Claims the next word of this chunk, or returns null when all are handed out. */
-        Word claim() {
-            int i = (int) CLAIMED.getAndAdd(this, 1);
-            return i < WORDS_PER_CHUNK
+        /**
+         * Claims the next {@code words} consecutive words of this chunk (the first is returned), or returns
+         * null when fewer are left: a claim that does not fit leaves the rest of the chunk unclaimed for
+         * good (zeroed with the chunk, wasted until then).
+         */
+        Word claim(int words) {
+            int i = (int) CLAIMED.getAndAdd(this, words);
+            return i + words <= WORDS_PER_CHUNK
                     ? new Word(this, range.area.address(Range.chunkOffset(index) + 8L * i) | range.arena.tag) : null;
         }
 
@@ -312,12 +324,27 @@ public final class WordArena {
      * @throws IllegalStateException if this arena is closed
      */
     public Word allocate() {
-        Chunk c = current;
-        Word w = c != null ? c.claim() : null;
-        return w != null ? w : allocateSlow();
+        return allocate(1);
     }
 
-    private Word allocateSlow() {
+    /**
+     * {@code words} zeroed consecutive words of one chunk (cells side by side in every region's line, for
+     * owners updated together: {@link #addEach}); returns the first, and word {@code i}'s handle is the
+     * first's plus {@code 8 * i}. They stay the owner's while {@link Word#chunk()} is reachable.
+     *
+     * @throws IllegalArgumentException if {@code words} is not in [1, {@value #WORDS_PER_CHUNK}]
+     * @throws IllegalStateException if this arena is closed
+     */
+    public Word allocate(int words) {
+        if (words < 1 || words > WORDS_PER_CHUNK) {
+            throw new IllegalArgumentException("words must be in [1, " + WORDS_PER_CHUNK + "], was " + words);
+        }
+        Chunk c = current;
+        Word w = c != null ? c.claim(words) : null;
+        return w != null ? w : allocateSlow(words);
+    }
+
+    private Word allocateSlow(int words) {
         boolean interrupted = false;
         try {
             for (;;) {
@@ -326,7 +353,7 @@ public final class WordArena {
                         throw new IllegalStateException("arena closed: " + this);
                     }
                     Chunk c = current;   // another thread may have opened a chunk meanwhile
-                    Word w = c != null ? c.claim() : null;
+                    Word w = c != null ? c.claim(words) : null;
                     if (w != null) {
                         return w;
                     }
@@ -539,6 +566,45 @@ public final class WordArena {
             }
             if (status != COMMITTED) {
                 chunk.range.arena.ops.addAfterFirstAttempt(chunk.range.area, chunk.offsetOf(handle), value, status);
+            }
+        } catch (Throwable t) {
+            throw Libc.rethrowUnchecked(t);
+        } finally {
+            Reference.reachabilityFence(chunk);
+        }
+    }
+
+    /**
+     * {@code word_i += value_i} for the {@code count} consecutive words from the one whose handle is
+     * {@code handle} (words of one {@link #allocate(int)}), as {@link PerCpuOps#addEach}: each add atomic
+     * on its own, all in one downcall, the first attempt made from the handle alone.
+     *
+     * @param count in [1, {@link PerCpuOps#MAX_ADD_EACH}], and the words must be the owner's (one
+     *              {@link #allocate(int)} of at least that many words from this handle's)
+     * @throws IllegalArgumentException if {@code count} is out of range or would pass the word's chunk
+     */
+    public static void addEach(Chunk chunk, long handle, int count, long value0, long value1, long value2) {
+        long word = handle & ~TAG_MASK;
+        long tag = handle & TAG_MASK;
+        GuardedPerCpuOps ops = chunk.range.arena.ops;
+        // NOTE: the count is the one argument the stub trusts that the handle does not fix (it bounds the
+        // words written): checked before the downcall, and so that the adds stay in the word's chunk.
+        long left = (CHUNK_BYTES - (word & CHUNK_BYTES - 1)) / 8;
+        if (count < 1 || count > PerCpuOps.MAX_ADD_EACH || count > left) {
+            throw new IllegalArgumentException("count must be in [1, " + Math.min(PerCpuOps.MAX_ADD_EACH, left)
+                    + "] (at most " + PerCpuOps.MAX_ADD_EACH + ", within the word's chunk), was " + count);
+        }
+        try {
+            MethodHandle stub = tag == TAG_CPU ? FastPath.CPU_ADD_EACH
+                    : tag == TAG_CONCURRENCY_ID ? FastPath.CONCURRENCY_ID_ADD_EACH : null;
+            if (stub == null) {
+                ops.addEach(chunk.range.area, chunk.offsetOf(handle), count, value0, value1, value2);
+                return;
+            }
+            long status = (long) stub.invokeExact(descriptorOf(word), word, (long) count, value0, value1, value2);
+            if (status != COMMITTED) {
+                ops.addEachAfterFirstAttempt(chunk.range.area, chunk.offsetOf(handle), count, value0, value1, value2,
+                        status);
             }
         } catch (Throwable t) {
             throw Libc.rethrowUnchecked(t);

@@ -24,6 +24,7 @@ import java.util.stream.LongStream;
  *   +0   guard
  *   +8   word: the counter / list head / ring index
  *   +16  limit: the reservation's limit word (set high for the torture)
+ *   +24  batch: the three words a batch adds 1, 2 and 3 to
  *   +64  ring: {@link #SLOTS} slots of 8 bytes (try-store) or records of {@link #RECORD} bytes (memcpy:
  *        the header word, length {@link #PAYLOAD} and a type id, then the payload)
  * </pre>
@@ -34,6 +35,7 @@ import java.util.stream.LongStream;
 public final class SelfTest {
     static final long WORD = 8;
     static final long LIMIT = 16;
+    static final long BATCH = 24;
     static final long RING = 64;
     static final int SLOTS = 32;
     static final int PAYLOAD = 24;
@@ -87,6 +89,12 @@ public final class SelfTest {
             return stored == r;
         }));
         expect(failures, "compareAndStoreCurrent: sum", 6 + stores[0], area.sumLongOpaque(WORD));
+
+        ops.addEach(area, BATCH, 3, 1, 2, 3);
+        ops.addEach(area, BATCH, 2, 10, 20, 99);               // the third value is past the count: ignored
+        expect(failures, "addEach: first word", 11, area.sumLongOpaque(BATCH));
+        expect(failures, "addEach: second word", 22, area.sumLongOpaque(BATCH + 8));
+        expect(failures, "addEach: third word", 3, area.sumLongOpaque(BATCH + 16));
 
         PerCpuArea slots = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
         for (int r = 0; r < slots.regions(); r++) {
@@ -190,6 +198,10 @@ public final class SelfTest {
                     ops.add(area, WORD, 1);
                     commits++;
                 }
+                case BATCH_LOAD_ADD_STORE -> {
+                    ops.addEach(area, BATCH, 3, 1, 2, 3);
+                    commits++;
+                }
                 case LOAD_COMPARE_STORE -> {
                     int region = ops.currentIndex(area);
                     long v = area.getLongOpaque(region, WORD);
@@ -245,6 +257,8 @@ public final class SelfTest {
     private static long lost(Operation operation, PerCpuArea area, NodePool nodes, long total) {
         return switch (operation) {
             case LOAD_ADD_STORE, LOAD_COMPARE_STORE, CURRENT_LOAD_COMPARE_STORE, CURRENT_LOAD_LIMIT_ADD_STORE -> Math.abs(total - area.sumLongOpaque(WORD));
+            case BATCH_LOAD_ADD_STORE -> Math.abs(total - area.sumLongOpaque(BATCH))
+                    + Math.abs(2 * total - area.sumLongOpaque(BATCH + 8)) + Math.abs(3 * total - area.sumLongOpaque(BATCH + 16));
             case LIST_PUSH, LIST_POP -> NODES - distinctNodes(area, nodes);
             case LOAD_COMPARE_TRYSTORE_STORE, LOAD_COMPARE_MEMCPY_STORE ->
                     Math.abs(total - area.sumLongOpaque(WORD)) + badSlots(operation, area);

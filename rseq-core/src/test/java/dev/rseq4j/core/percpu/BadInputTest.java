@@ -32,6 +32,7 @@ class BadInputTest {
     @Test
     void nullArea() {
         rejectsNull("area", () -> ops.add(null, 8, 1));
+        rejectsNull("area", () -> ops.addEach(null, 8, 1, 1, 0, 0));
         rejectsNull("area", () -> ops.compareAndStore(null, 0, 8, 0, 1));
         rejectsNull("area", () -> ops.compareAndStoreCurrent(null, 8, 0, 1));
         rejectsNull("area", () -> ops.reserveCurrent(null, 8, 16, 1));
@@ -71,6 +72,14 @@ class BadInputTest {
         rejects("offset", () -> ops.add(area, 128, 1));
         rejects("offset", () -> ops.add(area, Long.MAX_VALUE - 7, 1));
         rejects("guard", () -> ops.add(area, 0, 1));
+        rejects("count must be in [1, 3], was 0", () -> ops.addEach(area, 8, 0, 1, 1, 1));
+        rejects("count must be in [1, 3], was 4", () -> ops.addEach(area, 8, 4, 1, 1, 1));
+        rejects("count must be in [1, 3], was -1", () -> ops.addEach(area, 8, -1, 1, 1, 1));
+        rejects("offset", () -> ops.addEach(area, 12, 1, 1, 1, 1));
+        rejects("offset must be in [0, 104] for length 24", () -> ops.addEach(area, 112, 3, 1, 1, 1));
+        rejects("guard", () -> ops.addEach(area, 0, 2, 1, 1, 1));
+        PerCpuArea guardInside = cpuArea(2, 128, 16);
+        rejects("must not overlap", () -> ops.addEach(guardInside, 8, 2, 1, 1, 1));
         rejects("offset", () -> ops.compareAndStore(area, 0, 121, 0, 1));
         rejects("offset", () -> ops.compareAndStoreCurrent(area, 121, 0, 1));
         rejects("offset", () -> ops.compareAndStoreCurrent(area, 128, 0, 1));

@@ -8,6 +8,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.management.ManagementFactory;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -67,6 +68,19 @@ class FastPathAllocationTest {
             long v = counter(here);
             ops.compareAndStore(area, here, WORD, v, v + 1);
         });
+    }
+
+    @Test
+    void addEach() {
+        assertNoAllocation("addEach", () -> ops.addEach(area, 32, 3, 1, 2, 3));
+    }
+
+    @Test
+    void wordArenaAddEach() {
+        WordArena arena = new WordArena(CpuIndexing.CPU);
+        WordArena.Word w = arena.allocate(3);
+        assertNoAllocation("WordArena.addEach", () -> WordArena.addEach(w.chunk(), w.handle(), 3, 1, 2, 3));
+        assertEquals(3 * (long) (WARM_UP + CALLS), WordArena.sum(w.chunk(), w.handle() + 16));
     }
 
     @Test

@@ -59,9 +59,11 @@ class TortureTest {
         RseqRuntime rt = RseqRuntime.get();
         assumeTrue(rt.rseqMode(), "needs the stubs");
         PerCpuOps unprotected = OpsVariant.of(CpuIndexing.CPU).withDelay(DELAY).nonRestartable().create();
-        SelfTest.Result r = report("negative-control", SelfTest.torture(unprotected, Operation.LOAD_ADD_STORE, THREADS, 2 * MILLIS));
-        assertEquals(0, r.aborts(), "nothing can abort a sequence that was never armed: " + r);
-        assertTrue(r.lost() > 0, "without rseq, preemption between load and store must lose updates: " + r);
+        for (Operation op : new Operation[] {Operation.LOAD_ADD_STORE, Operation.BATCH_LOAD_ADD_STORE}) {
+            SelfTest.Result r = report("negative-control", SelfTest.torture(unprotected, op, THREADS, 2 * MILLIS));
+            assertEquals(0, r.aborts(), "nothing can abort a sequence that was never armed: " + r);
+            assertTrue(r.lost() > 0, "without rseq, preemption between load and store must lose updates: " + r);
+        }
     }
 
     /**
@@ -74,7 +76,7 @@ class TortureTest {
     void forcedSlowPathsMixedWithFastPathsLoseNothing(CpuIndexing index) {
         delayed(index);
         PerCpuOps mixed = OpsVariant.of(index).withDelay(DELAY).forcingSlowPathEvery(50).create();
-        for (Operation op : new Operation[] {Operation.LOAD_ADD_STORE, Operation.LIST_POP}) {
+        for (Operation op : new Operation[] {Operation.LOAD_ADD_STORE, Operation.BATCH_LOAD_ADD_STORE, Operation.LIST_POP}) {
             SelfTest.Result r = report("mixed-" + index, SelfTest.torture(mixed, op, THREADS, MILLIS));
             assertTrue(r.aborts() > 0, "fast paths must have been aborted: " + r);
             assertTrue(r.slowPaths() > 0, "slow paths must have run: " + r);

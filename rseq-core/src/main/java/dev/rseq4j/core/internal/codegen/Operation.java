@@ -136,7 +136,36 @@ public enum Operation {
      * cache of head + capacity, safe because the head only grows), n (in [1, 2^31), checked by Java).
      * The slots are the caller's once committed; it stores its elements into them afterwards, in Java.
      */
-    CURRENT_LOAD_LIMIT_ADD_STORE(false, false, "offset", "limitOffset", "n");
+    CURRENT_LOAD_LIMIT_ADD_STORE(false, false, "offset", "limitOffset", "n"),
+    /**
+     * Up to {@link #MAX_BATCH} adds to consecutive words, each its own restartable section with its own
+     * commit, back to back in one call:
+     * <pre>
+     *   done = 0
+     *   repeat:                                                  re-armed before every section
+     *     section: v = load(offset + 8 * done); v += value[done]; commit store(offset + 8 * done, v)
+     *     done += 1
+     *   while done &lt; count
+     *   return COMMITTED
+     *   (aborted, guarded, index invalid: return batched(status, done))   the sections before it stay committed
+     * </pre>
+     * Each section reads the index again, so consecutive sections may commit on different regions (a
+     * counter's cells are summed over all regions: where an add lands does not matter). An abort ends
+     * the call, reporting how many sections committed ({@link StubStatus#batched}); the caller retries
+     * from the first one that did not, so an abort restarts only the section it hit. Args: offset
+     * (the first word), count (in [1, {@link #MAX_BATCH}], checked by Java), value0, value1, value2
+     * (values past {@code count} are ignored): in registers on both architectures, so a batch
+     * allocates nothing and the stub reads no Java memory.
+     */
+    BATCH_LOAD_ADD_STORE(false, false, "offset", "count", "value0", "value1", "value2");
+
+    /**
+     * The most sections one {@link #BATCH_LOAD_ADD_STORE} call runs: x86_64 passes six integer arguments in
+     * registers, and the descriptor, the offset and the count take three.
+     */
+    public static final int MAX_BATCH = 3;
+    /** The distance between the words of a {@link #BATCH_LOAD_ADD_STORE}: consecutive 64-bit words. */
+    public static final int BATCH_WORD_STRIDE = 8;
 
     /** The size of a framed record's header word ({@link #LOAD_COMPARE_MEMCPY_STORE}): its payload starts after it. */
     public static final int RECORD_HEADER_BYTES = 8;
@@ -189,6 +218,14 @@ public enum Operation {
      */
     public boolean returnsIndex() {
         return this == CURRENT_LOAD_COMPARE_STORE || this == CURRENT_LOAD_LIMIT_ADD_STORE;
+    }
+
+    /**
+     * Whether the call runs up to {@link #MAX_BATCH} sections back to back ({@link #BATCH_LOAD_ADD_STORE}) and
+     * returns {@link StubStatus#batched} statuses, saying how many committed before it stopped.
+     */
+    public boolean batched() {
+        return this == BATCH_LOAD_ADD_STORE;
     }
 
     /** The native signature: {@code long (long area, ...)}; {@code src} is an address (heap allowed). */

@@ -25,7 +25,8 @@ import java.util.Map;
  * <h2>The frame of one operation</h2>
  * <pre>
  *            prologue                                   {@link #prologue}: per-arch set-up, before the section
- *            rseq_cs = &amp;descriptor                     {@link #armSection} (only when options.restartable())
+ *            (batched only: done = 0)                    {@link #startBatch}
+ *   again:   rseq_cs = &amp;descriptor                     {@link #armSection} (only when options.restartable())
  *   start:   (mm_cid only: if (int) cpu_id &lt; 0 goto invalid)   {@link #branchIfNegative}
  *            index = rseq.cpu_id or rseq.mm_cid          {@link #loadIndex}
  *            if index &gt;=u descriptor.count goto invalid   {@link #branchIfIndexOutOfRange}
@@ -40,6 +41,7 @@ import java.util.Map;
  *                                                        {@link Operation#publishes()}, {@link #commitStoreRelease}:
  *                                                        the last instruction of the section
  *   post_commit:
+ *            (batched only: done += 1; next word and value; if done &lt; count goto again)   {@link #nextInBatch}
  *            return COMMITTED, or the body's result      {@link #returnImmediate} / {@link #returnRegister}
  *            (returnsIndex: return indexed(COMMITTED, index))   {@link #returnIndexed}
  *   invalid: return INDEX_INVALID
@@ -47,7 +49,12 @@ import java.util.Map;
  *   (failed: return FAILED, or indexed(FAILED, index);  corrupt: return CORRUPT;  moved: return MOVED   where used)
  *            signature                                   {@link #signature}: the 4 bytes before abort_ip
  *   abort:   return ABORTED
+ *   (batched: invalid, guarded and abort return batched(status, done))   {@link #returnBatched}
  * </pre>
+ * A batched operation's sections share one descriptor and one {@code [start, post_commit)}: the loop
+ * re-arms {@code rseq_cs} before each (the kernel may have cleared it after the previous commit), and
+ * its bookkeeping runs after post_commit, outside the section, so an abort in section {@code i}
+ * leaves {@code done == i}.
  * Everything between {@code start} and the commit may be abandoned at any instruction: it writes
  * nothing another thread can see except memory the caller owns (a node not yet pushed, a ring slot
  * not yet published by its counter). The status exits are outside {@code [start, post_commit)}, so
@@ -125,6 +132,18 @@ public abstract class StubFrame<R> {
      * May clobber {@code value}.
      */
     protected abstract void returnIndexed(long status, R value);
+
+    /** {@code done = 0}, in a register the section leaves alone (batched operations). */
+    protected abstract void startBatch();
+
+    /**
+     * After a batched operation's commit, outside the section: {@code done += 1}; the next word and value
+     * take the places the body reads; branches to {@code again} while {@code done < count}.
+     */
+    protected abstract void nextInBatch(Label again);
+
+    /** Returns {@code StubStatus.batched(status, done)}. */
+    protected abstract void returnBatched(long status);
 
     /** {@code delta = index * stride}: this region's distance from region 0. */
     protected abstract void computeDelta();
@@ -222,7 +241,12 @@ public abstract class StubFrame<R> {
         failed = null;
         corrupt = null;
 
+        Label again = new Label();
         prologue(op);
+        if (op.batched()) {
+            startBatch();
+        }
+        buf.bind(again);
         if (options.restartable()) {
             armSection(descriptor);
         }
@@ -260,6 +284,9 @@ public abstract class StubFrame<R> {
             commitStore(commit.value(), commit.word());
         }
         buf.bind(postCommit);
+        if (op.batched()) {
+            nextInBatch(again);
+        }
         if (op.returnsIndex()) {
             returnIndexed(StubStatus.COMMITTED, commit.result());
         } else if (op.returnsValue()) {
@@ -267,8 +294,8 @@ public abstract class StubFrame<R> {
         } else {
             returnImmediate(StubStatus.COMMITTED);
         }
-        exit(invalid, StubStatus.INDEX_INVALID);
-        exit(guarded, StubStatus.GUARDED);
+        exit(op, invalid, StubStatus.INDEX_INVALID);
+        exit(op, guarded, StubStatus.GUARDED);
         if (op.returnsIndex() && failed != null) {
             buf.bind(failed);               // the compare failed on the saved index's region: say which
             returnIndexed(StubStatus.FAILED, null);
@@ -279,7 +306,7 @@ public abstract class StubFrame<R> {
         exit(op.takesExpectedIndex() ? moved : null, StubStatus.MOVED);
         signature();
         buf.bind(abort);
-        returnImmediate(StubStatus.ABORTED);
+        exitStatus(op, StubStatus.ABORTED);
         return new GeneratedCode.Section(op, descriptor.position(), start.position(),
                 postCommit.position(), abort.position());
     }
@@ -288,6 +315,20 @@ public abstract class StubFrame<R> {
     private void exit(Label label, long status) {
         if (label != null) {
             buf.bind(label);
+            returnImmediate(status);
+        }
+    }
+
+    /** {@code label: return status}, with the sections done when {@code op} is batched. */
+    private void exit(Operation op, Label label, long status) {
+        buf.bind(label);
+        exitStatus(op, status);
+    }
+
+    private void exitStatus(Operation op, long status) {
+        if (op.batched()) {
+            returnBatched(status);
+        } else {
             returnImmediate(status);
         }
     }

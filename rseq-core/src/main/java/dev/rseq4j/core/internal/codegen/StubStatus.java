@@ -17,6 +17,11 @@ package dev.rseq4j.core.internal.codegen;
  * The layout is chosen so that the stubs build the low half with no shift: the tag and the status
  * are one constant below 2^31 (x86_64 {@code lea rax, [index + constant]}; arm64 {@code mov} then
  * {@code add}); a value costs one shift more. Region counts stay far below 2^24 (an area has at most 2^16 regions).
+ *
+ * <h2>The batched form</h2>
+ * A {@link Operation#batched() batched} operation returns {@link #COMMITTED} when every section committed,
+ * else {@link #batched}{@code (status, done)}: the sections committed before it stopped (bits 32..63) and
+ * why it stopped (aborted, guarded, index invalid). With {@code done == 0} that is the plain status.
  */
 public final class StubStatus {
     /** The commit store happened. */
@@ -80,6 +85,21 @@ public final class StubStatus {
     /** The region index of an {@link #indexed} value. */
     public static int indexOf(long indexed) {
         return (int) indexed & (MAX_INDEXED_REGIONS - 1);
+    }
+
+    /** A batched operation stopped by {@code status} after {@code done} sections committed. */
+    public static long batched(long status, int done) {
+        return (long) done << 32 | status;
+    }
+
+    /** The sections a {@link #batched} value says committed. */
+    public static int doneOf(long batched) {
+        return (int) (batched >>> 32);
+    }
+
+    /** The status of a {@link #batched} value. */
+    public static long batchStatusOf(long batched) {
+        return batched & 0xFFFF_FFFFL;
     }
 
     private StubStatus() {

@@ -33,6 +33,22 @@ public final class PortableOperations {
         return StubStatus.COMMITTED;
     }
 
+    /**
+     * The sections of a batch, on one region: {@code count} adds to consecutive words from {@code offset},
+     * {@code value0} first. Values past {@code count} are ignored.
+     */
+    public static long batchLoadAddStore(MemorySegment region, long offset, int count, long value0, long value1,
+                                         long value2) {
+        loadAddStore(region, offset, value0);
+        if (count > 1) {
+            loadAddStore(region, offset + Operation.BATCH_WORD_STRIDE, value1);
+        }
+        if (count > 2) {
+            loadAddStore(region, offset + 2 * Operation.BATCH_WORD_STRIDE, value2);
+        }
+        return StubStatus.COMMITTED;
+    }
+
     public static long loadCompareStore(MemorySegment region, long offset, long expected, long newValue) {
         if (region.get(JAVA_LONG, offset) != expected) {
             return StubStatus.FAILED;

@@ -13,7 +13,12 @@ import org.junit.jupiter.params.provider.EnumSource;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -172,6 +177,92 @@ class StubSemanticsTest {
                 region -> PortableOperations.loadAddStore(region, 8, 41));
         assertEquals(StubStatus.COMMITTED, r);
         assertEquals(41, total(area, 8));
+    }
+
+    /**
+     * The batch: every section's add lands once (summed over the regions: a migration between sections
+     * may move the next one), values past the count are ignored, and a partial result names how many
+     * sections committed, so that resuming from there, as GuardedPerCpuOps does, ends exact. Delayed stubs
+     * from more threads than CPUs, until some call was aborted after a section had committed.
+     */
+    @ParameterizedTest
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void batchLoadAddStoreCommitsEachSectionOnce(RseqAbi.Field index) throws Throwable {
+        stubs(index);
+        StubHandles h = RseqRuntime.get().stubs(RseqRuntime.get().productionOptions(index).withDelay(20_000));
+        PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
+        long[] values = {1, 20, 300};
+        int threads = 2 * Math.max(2, Runtime.getRuntime().availableProcessors());
+        AtomicLong partial = new AtomicLong();
+        AtomicLong[] added = {new AtomicLong(), new AtomicLong(), new AtomicLong()};
+        AtomicBoolean stop = new AtomicBoolean();
+        List<Thread> workers = new ArrayList<>();
+        List<Throwable> errors = new CopyOnWriteArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            workers.add(Thread.ofPlatform().start(() -> {
+                try {
+                    for (int round = 0; !stop.get(); round++) {
+                        int count = 1 + round % 3;
+                        int done = 0;
+                        while (done < count) {
+                            long r = (long) h.batchLoadAddStore().invokeExact(area.descriptorAddress(),
+                                    area.address(8L + 8L * done), (long) (count - done), values[done],
+                                    done + 1 < 3 ? values[done + 1] : 0L, done + 2 < 3 ? values[done + 2] : 0L);
+                            if (r == StubStatus.COMMITTED) {
+                                break;
+                            }
+                            assertEquals(StubStatus.ABORTED, StubStatus.batchStatusOf(r), StubStatus.name(r));
+                            int d = StubStatus.doneOf(r);
+                            assertTrue(d < count - done, "done " + d + " of " + (count - done));
+                            partial.addAndGet(d > 0 ? 1 : 0);
+                            done += d;
+                        }
+                        for (int i = 0; i < count; i++) {
+                            added[i].addAndGet(values[i]);
+                        }
+                    }
+                } catch (Throwable e) {
+                    errors.add(e);
+                }
+            }));
+        }
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (partial.get() == 0 && System.nanoTime() < deadline && errors.isEmpty()) {
+            Thread.sleep(50);
+        }
+        Thread.sleep(200);
+        stop.set(true);
+        for (Thread w : workers) {
+            w.join();
+        }
+        assertEquals(List.of(), errors);
+        assertTrue(partial.get() > 0, "no call was aborted after a committed section");
+        for (int i = 0; i < 3; i++) {
+            assertEquals(added[i].get(), total(area, 8 + 8 * i), "word " + i);
+        }
+        assertEquals(0, total(area, 32), "the word after the largest batch is untouched");
+        System.out.println("batch stub " + index + ": " + added[0].get() + " calls, " + partial + " aborted after a commit");
+        java.lang.ref.Reference.reachabilityFence(area);
+    }
+
+    /** A held guard stops the batch before its first section, with nothing done: the plain status. */
+    @ParameterizedTest
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void batchLoadAddStoreStopsAtAHeldGuard(RseqAbi.Field index) throws Throwable {
+        StubHandles h = stubs(index);
+        PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
+        for (int i = 0; i < area.regions(); i++) {
+            assertTrue(area.casGuard(i));
+        }
+        long r;
+        do {
+            r = (long) h.batchLoadAddStore().invokeExact(area.descriptorAddress(), area.address(8L), 3L, 1L, 2L, 3L);
+        } while (r == StubStatus.ABORTED);
+        assertEquals(StubStatus.GUARDED, r, StubStatus.name(r));
+        assertEquals(0, total(area, 8) + total(area, 16) + total(area, 24));
+        for (int i = 0; i < area.regions(); i++) {
+            area.releaseGuard(i);
+        }
     }
 
     @ParameterizedTest
@@ -397,6 +488,8 @@ class StubSemanticsTest {
         assertEquals(StubStatus.INDEX_INVALID, (long) h.listPop().invokeExact(d.address(), area.address(8L), 0L, 4096L, 4096L, 15L));
         assertEquals(StubStatus.INDEX_INVALID, (long) h.currentLoadCompareStore().invokeExact(d.address(), area.address(8L),
                 0L, 1L));
+        assertEquals(StubStatus.INDEX_INVALID, (long) h.batchLoadAddStore().invokeExact(d.address(), area.address(8L),
+                3L, 1L, 2L, 3L));
         assertArrayEquals(before, area.memory().toArray(ValueLayout.JAVA_BYTE), "nothing written");
         java.lang.ref.Reference.reachabilityFence(area);
     }

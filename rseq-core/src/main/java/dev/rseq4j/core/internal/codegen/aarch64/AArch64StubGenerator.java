@@ -46,7 +46,8 @@ import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X9;
  * scratch. The frame's primitives, as emitted:
  * <pre>
  *   entry:  mrs x9,tpidr_el0; mov x10,#rseq_offset; add x9,x9,x10     prologue: x9 = &amp;rseq
- *           adr x10,desc; str x10,[x9,#8]                              arm rseq_cs
+ *           (batched: mov x6,#0)                                       x6 = sections done
+ *   again:  adr x10,desc; str x10,[x9,#8]                              arm rseq_cs
  *   start:  (mm_cid only: ldr w11,[x9,#4]; tbnz w11,#31,invalid)
  *           ldr w11,[x9,#index]; ldr w12,[x0,#16]; cmp w11,w12; b.hs invalid
  *           (compare operations: cmp x11,x1; b.ne moved)               x1 = expectedIndex
@@ -57,10 +58,13 @@ import static dev.rseq4j.core.internal.codegen.aarch64.AArch64Assembler.X9;
  *           str value,[word,x11]                                       plain commit, or
  *           add x10,word,x11; stlr value,[x10]                         release commit
  *   post:   mov x0,#0 (or mov x0,result; or mov x0,#tag; add x0,x0,x14 [; add x0,x0,result,lsl #32]); ret
- *   exits:  mov x0,#status; ret
+ *           (batched: add x6,x6,#1; add x1,x1,#8; mov x3,x4; mov x4,x5; cmp x6,x2; b.lo again)
+ *   exits:  mov x0,#status; ret                                        (batched: add x0,x0,x6,lsl #32 before ret)
  *           brk #0x45e0                                                signature 0xd428bc00
  *   abort:  mov x0,#1; ret
  * </pre>
+ * A batched operation starts with {@code mov x6,#0} (x6, the sections done, is no argument of it) and
+ * loops back to the arming of {@code rseq_cs}; {@code x9} (&amp;rseq) survives every section.
  *
  * <h2>Memory ordering</h2>
  * The guard is read with a load-acquire ({@code ldar}) before any data load of the section: a
@@ -89,6 +93,7 @@ public final class AArch64StubGenerator implements StubGenerator {
     private static final Reg COMMIT_ADDRESS = X10;    // stlr takes a base register only
     private static final Reg DELAY_COUNTER = X15;
     private static final Reg INDEX = X14;             // operations that return their index: free in their bodies
+    private static final Reg BATCH_DONE = X6;         // batched operations: sections committed (argument 6 is free there)
 
     @Override
     public Arch architecture() {
@@ -193,6 +198,30 @@ public final class AArch64StubGenerator implements StubGenerator {
         }
 
         @Override
+        protected void startBatch() {
+            asm.movz(BATCH_DONE, 0, 0);
+        }
+
+        /** {@code add x6,x6,#1; add x1,x1,#8; mov x3,x4; mov x4,x5; cmp x6,x2; b.lo again}. */
+        @Override
+        protected void nextInBatch(Label again) {
+            asm.addImm64(BATCH_DONE, BATCH_DONE, 1);
+            asm.addImm64(X1, X1, Operation.BATCH_WORD_STRIDE);
+            asm.movReg(X3, X4);
+            asm.movReg(X4, X5);
+            asm.cmpReg64(BATCH_DONE, X2);
+            asm.bcond(LO, again);
+        }
+
+        /** {@code mov x0,#status; add x0,x0,x6,lsl #32}. */
+        @Override
+        protected void returnBatched(long status) {
+            asm.movImm64(X0, status);
+            asm.addRegLsl(X0, X0, BATCH_DONE, 32);
+            asm.ret();
+        }
+
+        @Override
         protected void computeDelta() {
             asm.ldr64(X12, X0, AreaDescriptor.STRIDE);
             asm.mul(DELTA, DELTA, X12);
@@ -212,6 +241,11 @@ public final class AArch64StubGenerator implements StubGenerator {
                 case LOAD_ADD_STORE -> {            // x1 = word, x2 = value
                     asm.ldr64Reg(X13, X1, DELTA);
                     asm.addReg(X13, X13, X2);
+                    yield commit(X13, X1);
+                }
+                case BATCH_LOAD_ADD_STORE -> {      // x1 = this section's word, x2 = count, x3 = its value; x6 = done
+                    asm.ldr64Reg(X13, X1, DELTA);
+                    asm.addReg(X13, X13, X3);
                     yield commit(X13, X1);
                 }
                 case LOAD_COMPARE_STORE -> {        // x2 = word, x3 = expected, x4 = newValue

@@ -53,7 +53,8 @@ import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.mem;
  * <p>The frame's primitives, as emitted:
  * <pre>
  *   entry:    (7 or more arguments: mov r11,[rsp+8])    prologue
- *             lea r10,[rip+desc]; mov fs:[rseq+8],r10  arm rseq_cs
+ *             (batched: xor r11d,r11d)                  r11 = sections done
+ *   again:    lea r10,[rip+desc]; mov fs:[rseq+8],r10  arm rseq_cs
  *   start:    (mm_cid only: mov eax,fs:[rseq+4]; test eax,eax; js invalid)
  *             mov eax,fs:[rseq+index]                  cpu_id or mm_cid
  *             cmp eax,[rdi+16]; jae invalid
@@ -61,10 +62,11 @@ import static dev.rseq4j.core.internal.codegen.x86_64.X86_64Assembler.mem;
  *             (operations returning the index: mov r9d,eax)
  *             imul rax,[rdi+8]                          rax = delta
  *             mov r10,[rdi]; mov r10d,[rax+r10]; test r10d,r10d; jne guarded
- *             ... body; (delay: mov edi,n; dec edi; jnz)
+ *             ... body; (delay: mov [rsp-8],rdi; mov edi,n; dec edi; jnz; mov rdi,[rsp-8])
  *             mov [rax+word],value                      commit (plain or "release": the same mov)
  *   post:     xor eax,eax (or mov rax,result; or lea rax,[r9+tag]; or shl result,32; lea rax,[r9+result+tag]); ret
- *   exits:    mov eax,status; ret
+ *             (batched: add r11,1; add rsi,8; mov rcx,r8; mov r8,r9; cmp r11,rdx; jb again)
+ *   exits:    mov eax,status; ret                      (batched: shl r11,32; lea rax,[r11+status]; ret)
  *             ud1 edi,[rip+0x53053053]                  signature = the 4 bytes before abort
  *   abort:    mov eax,ABORTED; ret
  * </pre>
@@ -87,6 +89,10 @@ public final class X86_64StubGenerator implements StubGenerator {
     private static final int STACK_ARGUMENT_8 = 16;
     /** Where an operation that returns its index keeps it: argument 6, free in those operations (at most 4 arguments). */
     private static final Reg INDEX = R9;
+    /** Where a batched operation counts the sections done: r11, free in it (five arguments). */
+    private static final Reg BATCH_DONE = R11;
+    /** The red zone slot where the delay loop keeps rdi, which a batched operation needs after it. */
+    private static final int RED_ZONE_SLOT = -8;
 
     @Override
     public Arch architecture() {
@@ -189,6 +195,30 @@ public final class X86_64StubGenerator implements StubGenerator {
         }
 
         @Override
+        protected void startBatch() {
+            asm.xorReg32(BATCH_DONE, BATCH_DONE);
+        }
+
+        /** {@code add r11,1; add rsi,8; mov rcx,r8; mov r8,r9; cmp r11,rdx; jb again}. */
+        @Override
+        protected void nextInBatch(Label again) {
+            asm.addImm64(BATCH_DONE, 1);
+            asm.addImm64(RSI, Operation.BATCH_WORD_STRIDE);
+            asm.movReg64(RCX, R8);
+            asm.movReg64(R8, R9);
+            asm.cmpReg64(BATCH_DONE, RDX);
+            asm.jcc(B, again);
+        }
+
+        /** {@code shl r11,32; lea rax,[r11 + status]}. */
+        @Override
+        protected void returnBatched(long status) {
+            asm.shlImm64(BATCH_DONE, 32);
+            asm.lea(RAX, mem(BATCH_DONE, Math.toIntExact(status)));
+            asm.ret();
+        }
+
+        @Override
         protected void computeDelta() {
             asm.imulLoad64(RAX, mem(RDI, AreaDescriptor.STRIDE));
         }
@@ -207,6 +237,11 @@ public final class X86_64StubGenerator implements StubGenerator {
                 case LOAD_ADD_STORE -> {           // rsi = offset, rdx = value
                     asm.movLoad64(R10, mem(RAX, RSI));
                     asm.addReg64(R10, RDX);
+                    yield commit(R10, RSI);
+                }
+                case BATCH_LOAD_ADD_STORE -> {     // rsi = this section's word, rdx = count, rcx = its value; r11 = done
+                    asm.movLoad64(R10, mem(RAX, RSI));
+                    asm.addReg64(R10, RCX);
                     yield commit(R10, RSI);
                 }
                 case LOAD_COMPARE_STORE -> {       // rdx = offset, rcx = expected, r8 = newValue
@@ -270,14 +305,20 @@ public final class X86_64StubGenerator implements StubGenerator {
             asm.jcc(NE, failed());
         }
 
-        /** {@code dec edi; jnz}: rdi (the descriptor) is free after the guard check. */
+        /**
+         * {@code dec edi; jnz}, with rdi (the descriptor) kept in the red zone meanwhile: every register is
+         * taken in a batched operation, whose next section needs rdi. The System V red zone (128 bytes below
+         * rsp) is the leaf's own: neither signal delivery nor the kernel's abort touches it.
+         */
         @Override
         protected void delay(int loops) {
             Label loop = new Label();
+            asm.movStore64(mem(RSP, RED_ZONE_SLOT), RDI);
             asm.movImm32(RDI, loops);
             asm.bind(loop);
             asm.decReg32(RDI);
             asm.jcc(NE, loop);
+            asm.movLoad64(RDI, mem(RSP, RED_ZONE_SLOT));
         }
 
         @Override
