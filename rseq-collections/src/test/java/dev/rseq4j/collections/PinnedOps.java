@@ -30,6 +30,9 @@ class PinnedOps implements PerCpuOps {
     }
 
     @Override public void add(PerCpuArea area, long offset, long value) { delegate.add(area, offset, value); }
+    @Override public void addEach(PerCpuArea a, long o, int count, long v0, long v1, long v2) {
+        delegate.addEach(a, o, count, v0, v1, v2);
+    }
     @Override public boolean compareAndStore(PerCpuArea a, int i, long o, long e, long n) { return delegate.compareAndStore(a, i, o, e, n); }
     /** On region {@link #here}, as the real operation acts on the region the thread runs on. */
     @Override public int compareAndStoreCurrent(PerCpuArea a, long o, long e, long n) {

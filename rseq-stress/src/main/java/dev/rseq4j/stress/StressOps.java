@@ -45,4 +45,9 @@ final class StressOps {
     static WordArena.Word newWord() {
         return ARENA.allocate();
     }
+
+    /** {@code n} consecutive zeroed words of one chunk (the first is returned), as {@link #newWord}. */
+    static WordArena.Word newWords(int n) {
+        return ARENA.allocate(n);
+    }
 }
