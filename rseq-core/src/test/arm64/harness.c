@@ -253,11 +253,11 @@ static void semantics(const struct stubs *s) {
 
     /* the batch: each value once, values past the count ignored */
     snprintf(name, sizeof name, "%s/batch", s->name);
-    static const long b3[] = {1, 20, 300}, b2[] = {10, 20, 99};
-    long bt3 = batch(s, a, 136, 3, b3), bt2 = batch(s, a, 136, 2, b2);
-    check(bt3 == COMMITTED && bt2 == COMMITTED && sum(a, 136) == 11 && sum(a, 144) == 40 && sum(a, 152) == 300
-          && sum(a, 160) == 0, name, "status=%ld/%ld sums=%ld,%ld,%ld,%ld", bt3, bt2, sum(a, 136), sum(a, 144),
-          sum(a, 152), sum(a, 160));
+    static const long b3[] = {1, 20, 300}, b2[] = {10, 20, 99}, b1[] = {5, 99, 99};
+    long bt3 = batch(s, a, 136, 3, b3), bt2 = batch(s, a, 136, 2, b2), bt1 = batch(s, a, 152, 1, b1);
+    check(bt3 == COMMITTED && bt2 == COMMITTED && bt1 == COMMITTED && sum(a, 136) == 11 && sum(a, 144) == 40
+          && sum(a, 152) == 305 && sum(a, 160) == 0, name, "status=%ld/%ld/%ld sums=%ld,%ld,%ld,%ld", bt3, bt2, bt1,
+          sum(a, 136), sum(a, 144), sum(a, 152), sum(a, 160));
 
     snprintf(name, sizeof name, "%s/list", s->name);
     long *pool = aligned_alloc(16, 4 * 32);

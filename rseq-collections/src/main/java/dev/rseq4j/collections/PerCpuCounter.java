@@ -163,6 +163,7 @@ public final class PerCpuCounter extends Number {
 
         private final WordArena.Chunk chunk;
         private final long first;
+        private final int size;                 // members.length, without the array load on the hot path
         private final PerCpuCounter[] members;
 
         private Group(PerCpuArena arena, int size) {
@@ -173,6 +174,7 @@ public final class PerCpuCounter extends Number {
             WordArena.Word w = arena.words().allocate(size);
             this.chunk = w.chunk();
             this.first = w.handle();
+            this.size = size;
             this.members = new PerCpuCounter[size];
             for (int i = 0; i < size; i++) {
                 members[i] = new PerCpuCounter(chunk, first + 8L * i);
@@ -181,7 +183,7 @@ public final class PerCpuCounter extends Number {
 
         /** The number of counters. */
         public int size() {
-            return members.length;
+            return size;
         }
 
         /**
@@ -201,7 +203,7 @@ public final class PerCpuCounter extends Number {
          * @throws IndexOutOfBoundsException if {@code counter} is not in [0, size())
          */
         public void addTo(int counter, long x) {
-            WordArena.add(chunk, first + 8L * Objects.checkIndex(counter, members.length), x);
+            WordArena.add(chunk, first + 8L * Objects.checkIndex(counter, size), x);
         }
 
         /**
@@ -224,9 +226,9 @@ public final class PerCpuCounter extends Number {
 
         /** {@code arity}, once the group has that many counters. */
         private int checkArity(int arity) {
-            if (members.length < arity) {
+            if (size < arity) {
                 throw new IndexOutOfBoundsException("add of " + arity + " values: counter " + (arity - 1)
-                        + " out of bounds for a group of " + members.length);
+                        + " out of bounds for a group of " + size);
             }
             return arity;
         }

@@ -318,7 +318,12 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
                     }
                     left -= done;
                     word += (long) done * Operation.BATCH_WORD_STRIDE;
-                    if (!retry(StubStatus.batchStatusOf(r)) || attempt == 2) {
+                    // NOTE: the stub's bookkeeping between sections runs outside them, so an abort always
+                    // leaves an add to do (left > 0); a status after the last would still end here, done.
+                    if (!retry(StubStatus.batchStatusOf(r)) || attempt == 2 || left == 0) {
+                        if (left == 0) {
+                            return;
+                        }
                         break;
                     }
                     r = (long) stubs.batchLoadAddStore().invokeExact(area.descriptorAddress(), area.address(word),

@@ -586,7 +586,6 @@ public final class WordArena {
     public static void addEach(Chunk chunk, long handle, int count, long value0, long value1, long value2) {
         long word = handle & ~TAG_MASK;
         long tag = handle & TAG_MASK;
-        GuardedPerCpuOps ops = chunk.range.arena.ops;
         // NOTE: the count is the one argument the stub trusts that the handle does not fix (it bounds the
         // words written): checked before the downcall, and so that the adds stay in the word's chunk.
         long left = (CHUNK_BYTES - (word & CHUNK_BYTES - 1)) / 8;
@@ -595,16 +594,22 @@ public final class WordArena {
                     + "] (at most " + PerCpuOps.MAX_ADD_EACH + ", within the word's chunk), was " + count);
         }
         try {
-            MethodHandle stub = tag == TAG_CPU ? FastPath.CPU_ADD_EACH
-                    : tag == TAG_CONCURRENCY_ID ? FastPath.CONCURRENCY_ID_ADD_EACH : null;
-            if (stub == null) {
-                ops.addEach(chunk.range.area, chunk.offsetOf(handle), count, value0, value1, value2);
+            // NOTE: one invokeExact per constant handle, as in add: a handle chosen first (a phi of the two)
+            // would not fold into a direct call.
+            long status;
+            if (tag == TAG_CPU && FastPath.CPU_ADD_EACH != null) {
+                status = (long) FastPath.CPU_ADD_EACH.invokeExact(descriptorOf(word), word, (long) count,
+                        value0, value1, value2);
+            } else if (tag == TAG_CONCURRENCY_ID && FastPath.CONCURRENCY_ID_ADD_EACH != null) {
+                status = (long) FastPath.CONCURRENCY_ID_ADD_EACH.invokeExact(descriptorOf(word), word, (long) count,
+                        value0, value1, value2);
+            } else {
+                chunk.range.arena.ops.addEach(chunk.range.area, chunk.offsetOf(handle), count, value0, value1, value2);
                 return;
             }
-            long status = (long) stub.invokeExact(descriptorOf(word), word, (long) count, value0, value1, value2);
             if (status != COMMITTED) {
-                ops.addEachAfterFirstAttempt(chunk.range.area, chunk.offsetOf(handle), count, value0, value1, value2,
-                        status);
+                chunk.range.arena.ops.addEachAfterFirstAttempt(chunk.range.area, chunk.offsetOf(handle), count,
+                        value0, value1, value2, status);
             }
         } catch (Throwable t) {
             throw Libc.rethrowUnchecked(t);

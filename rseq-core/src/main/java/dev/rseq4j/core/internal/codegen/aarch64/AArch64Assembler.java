@@ -57,8 +57,8 @@ public final class AArch64Assembler {
     private static final int RD_SHIFT = 0;          // Rd/Rt [4:0]
     private static final int RN_SHIFT = 5;          // Rn [9:5]
     private static final int RM_SHIFT = 16;         // Rm [20:16]
-    private static final int IMM12_SHIFT = 10;
-    private static final int IMM6_SHIFT = 10;       // shifted-register shift amount [15:10]      // add/sub immediate, load/store unsigned offset [21:10]
+    private static final int IMM12_SHIFT = 10;      // add/sub immediate, load/store unsigned offset [21:10]
+    private static final int IMM6_SHIFT = 10;       // shifted-register shift amount [15:10]
     private static final int IMM16_SHIFT = 5;       // move wide, exception generation [20:5]
     private static final int HW_SHIFT = 21;         // move wide: halfword position [22:21]
     private static final int IMM19_SHIFT = 5;       // b.cond, cbz/cbnz [23:5]
