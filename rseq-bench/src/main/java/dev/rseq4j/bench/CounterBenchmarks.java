@@ -54,7 +54,13 @@ public class CounterBenchmarks {
     /** The ring's reservation, called directly. */
     static final MethodHandle RESERVE = RseqRuntime.get().rseqMode()
             ? RseqRuntime.get().stubs(RseqAbi.Field.CPU_ID).currentLoadLimitAddStore() : null;
-    /** Region words: 8 the counter's, 16 the take's, 24 a reservation's tail, 32 its limit (never reached). */
+    /** The batch of three adds (one downcall, three sections), called directly. */
+    static final MethodHandle BATCH = RseqRuntime.get().rseqMode()
+            ? RseqRuntime.get().stubs(RseqAbi.Field.CPU_ID).batchLoadAddStore() : null;
+    /**
+     * Region words: 8 the counter's, 16 the take's, 24 a reservation's tail, 32 its limit (never reached),
+     * 40..56 a batch's three words.
+     */
     static final PerCpuArea AREA = areaWithLimit();
 
     private static PerCpuArea areaWithLimit() {
@@ -70,10 +76,21 @@ public class CounterBenchmarks {
     LongAdder longAdder;
     AtomicLong atomicLong;
     Counter jctools;
+    /** "Requests, bytes, errors" three ways: a group (one downcall), three counters, three adders. */
+    PerCpuCounter.Group group;
+    PerCpuCounter perCpu1;
+    PerCpuCounter perCpu2;
+    LongAdder longAdder1;
+    LongAdder longAdder2;
 
     @Setup
     public void setUp() {
         perCpu = new PerCpuCounter();
+        group = PerCpuCounter.group(3);
+        perCpu1 = new PerCpuCounter();
+        perCpu2 = new PerCpuCounter();
+        longAdder1 = new LongAdder();
+        longAdder2 = new LongAdder();
         longAdder = new LongAdder();
         atomicLong = new AtomicLong();
         // One stripe per CPU rounded up to a power of two, as LongAdder sizes its cells.
@@ -89,6 +106,28 @@ public class CounterBenchmarks {
     @Benchmark
     public void longAdder() {
         longAdder.increment();
+    }
+
+    /** Three counters updated together: one {@link PerCpuCounter.Group} call, one downcall. */
+    @Benchmark
+    public void perCpuCounterGroup3() {
+        group.add(1, 1024, 1);
+    }
+
+    /** The same three updates as three {@link PerCpuCounter}s: three downcalls. */
+    @Benchmark
+    public void perCpuCounter3() {
+        perCpu.add(1);
+        perCpu1.add(1024);
+        perCpu2.add(1);
+    }
+
+    /** The same three updates as three {@code LongAdder}s, the peer of {@link #perCpuCounterGroup3}. */
+    @Benchmark
+    public void longAdder3() {
+        longAdder.add(1);
+        longAdder1.add(1024);
+        longAdder2.add(1);
     }
 
     @Benchmark
@@ -136,6 +175,21 @@ public class CounterBenchmarks {
             throw new IllegalStateException("lock mode: no stubs; " + RseqRuntime.get().status().lockReason());
         }
         return (long) ADD.invokeExact(AREA.descriptorAddress(), AREA.address(8), 1L);
+    }
+
+    /** The batch stub alone (three adds), beside {@link #batchOpsOnConstantArea}: the Java share of a group's add. */
+    @Benchmark
+    public long batchStubOnly() throws Throwable {
+        if (BATCH == null) {
+            throw new IllegalStateException("lock mode: no stubs; " + RseqRuntime.get().status().lockReason());
+        }
+        return (long) BATCH.invokeExact(AREA.descriptorAddress(), AREA.address(40), 3L, 1L, 1024L, 1L);
+    }
+
+    /** PerCpuOps.addEach on a constant area (three words). */
+    @Benchmark
+    public void batchOpsOnConstantArea() {
+        OPS.addEach(AREA, 40, 3, 1, 1024, 1);
     }
 
     /** PerCpuOps.add on a constant area: the stub plus the protocol's Java side, without a counter. */

@@ -28,8 +28,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
-import java.util.function.LongConsumer;
-import java.util.function.LongSupplier;
 
 /**
  * A benchmark shaped like a user's service: every invocation starts {@value #TASKS_PER_BATCH} virtual
@@ -40,14 +38,15 @@ import java.util.function.LongSupplier;
  *
  * <p>One task: {@value #ROUNDS} rounds of a 64-bit mix (a few hundred nanoseconds of computation, about
  * 250 ns on a 2-core x86_64 test machine,
- * whose result feeds the counters, so it cannot be removed); three counters updated (requests, bytes,
- * a checksum of the result); and with {@code work=full}, a 256-byte buffer taken from a pool, 16 bytes
+ * whose result feeds the counters, so it cannot be removed); three counters updated together (requests,
+ * bytes, a checksum of the result: ours as one {@link PerCpuCounter.Group} call, the peers as three adds); and with {@code work=full}, a 256-byte buffer taken from a pool, 16 bytes
  * of it filled, an event built from it handed to a ring that one consumer thread drains, and the buffer
  * given back. An offer to a full ring yields the virtual thread and retries: nothing is dropped.
  *
  * <p>Implementations ({@code impl}):
  * <ul>
- *   <li>{@code rseq}: {@link PerCpuCounter}, {@link PerCpuObjectPool}, {@link PerCpuRingBuffer} ({@value #RING} per CPU);</li>
+ *   <li>{@code rseq}: a {@link PerCpuCounter.Group} of three, {@link PerCpuObjectPool}, {@link PerCpuRingBuffer}
+ *       ({@value #RING} per CPU);</li>
  *   <li>{@code jdk}: {@link LongAdder}, a {@link ConcurrentLinkedQueue} of buffers (new on empty) and JCTools'
  *       {@link MpscArrayQueue} ({@value #RING}), the queue ours replaces. A {@code ThreadLocal} pool is
  *       no peer here: every task is a new virtual thread, so it would never reuse a buffer;</li>
@@ -97,16 +96,11 @@ public class ServiceBenchmark {
     @Param({"0"})
     int carriers;
 
-    /** A counter as the three implementations have it. */
-    /** A counter as the tasks see it: the implementation's add and sum. */
-    record Counter(LongConsumer adder, LongSupplier summer) {
-        void add(long x) {
-            adder.accept(x);
-        }
+    /** The three counters as the tasks see them: one update of all three, and each one's sum. */
+    interface Counters {
+        void add(long requests, long bytes, long checksum);
 
-        long sum() {
-            return summer.getAsLong();
-        }
+        long sum(int counter);
     }
 
     /** A buffer pool: take gives a handle, bytes its buffer, give returns it. */
@@ -129,9 +123,8 @@ public class ServiceBenchmark {
     record Event(int task, long hash, byte fromBuffer) {
     }
 
-    Counter requests;
-    Counter bytes;
-    Counter checksum;
+    /** Requests (0), bytes (1) and the checksum (2). */
+    Counters counters;
     Pool pool;
     Ring ring;
     boolean full;
@@ -160,9 +153,7 @@ public class ServiceBenchmark {
         full = work.equals("full");
         switch (impl) {
             case "rseq" -> {
-                requests = perCpu();
-                bytes = perCpu();
-                checksum = perCpu();
+                counters = perCpuGroup();
                 PerCpuObjectPool<byte[]> p = PerCpuObjectPool.builder(() -> new byte[BUFFER]).build();
                 pool = new Pool() {
                     @Override
@@ -185,9 +176,7 @@ public class ServiceBenchmark {
                 ring = ring(new PerCpuRingBuffer<>(RING));
             }
             case "jdk", "ringOnly" -> {
-                requests = longAdder();
-                bytes = longAdder();
-                checksum = longAdder();
+                counters = longAdders();
                 ConcurrentLinkedQueue<byte[]> p = new ConcurrentLinkedQueue<>();
                 pool = new Pool() {
                     @Override
@@ -211,9 +200,7 @@ public class ServiceBenchmark {
                 ring = ring(impl.equals("ringOnly") ? new PerCpuRingBuffer<>(RING) : new MpscArrayQueue<>(RING));
             }
             case "atomic" -> {
-                requests = atomic();
-                bytes = atomic();
-                checksum = atomic();
+                counters = atomics();
                 pool = new Pool() {
                     @Override
                     public Object take() {
@@ -275,19 +262,54 @@ public class ServiceBenchmark {
         };
     }
 
-    private static Counter perCpu() {
-        PerCpuCounter c = new PerCpuCounter();
-        return new Counter(c::add, c::sum);
+    /** Ours: the three counters as one group, updated in one call (one downcall). */
+    private static Counters perCpuGroup() {
+        PerCpuCounter.Group g = PerCpuCounter.group(3);
+        return new Counters() {
+            @Override
+            public void add(long requests, long bytes, long checksum) {
+                g.add(requests, bytes, checksum);
+            }
+
+            @Override
+            public long sum(int counter) {
+                return g.counter(counter).sum();
+            }
+        };
     }
 
-    private static Counter longAdder() {
-        LongAdder c = new LongAdder();
-        return new Counter(c::add, c::sum);
+    private static Counters longAdders() {
+        LongAdder[] c = {new LongAdder(), new LongAdder(), new LongAdder()};
+        return new Counters() {
+            @Override
+            public void add(long requests, long bytes, long checksum) {
+                c[0].add(requests);
+                c[1].add(bytes);
+                c[2].add(checksum);
+            }
+
+            @Override
+            public long sum(int counter) {
+                return c[counter].sum();
+            }
+        };
     }
 
-    private static Counter atomic() {
-        AtomicLong c = new AtomicLong();
-        return new Counter(c::addAndGet, c::get);
+    private static Counters atomics() {
+        AtomicLong[] c = {new AtomicLong(), new AtomicLong(), new AtomicLong()};
+        return new Counters() {
+            @Override
+            public void add(long requests, long bytes, long checksum) {
+                c[0].addAndGet(requests);
+                c[1].addAndGet(bytes);
+                c[2].addAndGet(checksum);
+            }
+
+            @Override
+            public long sum(int counter) {
+                return c[counter].get();
+            }
+        };
     }
 
     /** The unit of computation: {@value #ROUNDS} rounds of a 64-bit mix (MurmurHash3's finaliser steps). */
@@ -308,9 +330,7 @@ public class ServiceBenchmark {
     /** One task: the work of one request. */
     void task(int t) {
         long h = compute(t);
-        requests.add(1);
-        bytes.add(length(t));
-        checksum.add(h & 0xFF);
+        counters.add(1, length(t), h & 0xFF);
         if (full) {
             Object taken = pool.take();
             byte[] b = pool.bytes(taken);
@@ -378,9 +398,9 @@ public class ServiceBenchmark {
     @TearDown(Level.Iteration)
     public void check() {
         long tasks = batches * TASKS_PER_BATCH;
-        expect("requests", requests.sum(), tasks);
-        expect("bytes", bytes.sum(), batches * bytesPerBatch);
-        expect("checksum", checksum.sum(), batches * checksumPerBatch);
+        expect("requests", counters.sum(0), tasks);
+        expect("bytes", counters.sum(1), batches * bytesPerBatch);
+        expect("checksum", counters.sum(2), batches * checksumPerBatch);
         if (full) {
             long n = consumed;
             expect("events consumed", n, tasks);
@@ -408,7 +428,8 @@ public class ServiceBenchmark {
     static String label(String impl, String work) {
         boolean full = work.equals("full");
         return switch (impl) {
-            case "rseq" -> full ? "rseq: PerCpuCounter, PerCpuObjectPool, PerCpuRingBuffer (ours)" : "rseq: PerCpuCounter (ours)";
+            case "rseq" -> full ? "rseq: PerCpuCounter.Group, PerCpuObjectPool, PerCpuRingBuffer (ours)"
+                    : "rseq: PerCpuCounter.Group (ours)";
             case "jdk" -> full ? "jdk: LongAdder, ConcurrentLinkedQueue pool, JCTools MpscArrayQueue" : "jdk: LongAdder";
             case "atomic" -> full ? "atomic: AtomicLong, new byte[], ConcurrentLinkedQueue" : "atomic: AtomicLong";
             default -> impl;
