@@ -192,7 +192,7 @@ public final class PerCpuCounter extends Number {
          * @throws IndexOutOfBoundsException if {@code i} is not in [0, size())
          */
         public PerCpuCounter counter(int i) {
-            return members[Objects.checkIndex(i, members.length)];
+            return members[Objects.checkIndex(i, size)];
         }
 
         /**

@@ -320,10 +320,10 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
                     word += (long) done * Operation.BATCH_WORD_STRIDE;
                     // NOTE: the stub's bookkeeping between sections runs outside them, so an abort always
                     // leaves an add to do (left > 0); a status after the last would still end here, done.
-                    if (!retry(StubStatus.batchStatusOf(r)) || attempt == 2 || left == 0) {
-                        if (left == 0) {
-                            return;
-                        }
+                    if (left == 0) {
+                        return;
+                    }
+                    if (!retry(StubStatus.batchStatusOf(r)) || attempt == 2) {
                         break;
                     }
                     r = (long) stubs.batchLoadAddStore().invokeExact(area.descriptorAddress(), area.address(word),
