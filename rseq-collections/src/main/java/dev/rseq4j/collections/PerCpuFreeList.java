@@ -95,11 +95,6 @@ public final class PerCpuFreeList {
     /** The kind this structure's operations count under (JFR {@code dev.rseq4j.PerCpuStatistics}). */
     private static final PerCpuStats.Kind KIND = PerCpuStats.Kind.FREE_LIST;
 
-    /**
-     * The production CPU-indexed operations as a constant: calls through it let the JIT fold the stub
-     * handle into a direct call (see {@code GuardedPerCpuOps}); {@link #ops} is compared with it.
-     */
-    private static final PerCpuOps CPU = PerCpuOps.cpuIndexed(KIND);
 
     private final PerCpuOps ops;
     private final PerCpuArea lists;
@@ -297,11 +292,7 @@ public final class PerCpuFreeList {
 
     /** The list operation of a push, on the current CPU's list; the handle's state is set already. */
     private void pushOnList(int handle) {
-        if (ops == CPU) {
-            CPU.push(lists, HEAD, nodes, handle);
-        } else {
-            ops.push(lists, HEAD, nodes, handle);
-        }
+        ops.push(lists, HEAD, nodes, handle);
     }
 
     /**
@@ -311,7 +302,7 @@ public final class PerCpuFreeList {
      * @throws IllegalStateException if a list was corrupted (cannot happen through this API)
      */
     public int pop() {
-        int handle = ops == CPU ? CPU.pop(lists, HEAD, nodes) : ops.pop(lists, HEAD, nodes);
+        int handle = ops.pop(lists, HEAD, nodes);
         if (handle < 0) {
             Integer stashed = stash.isEmpty() ? null : stash.poll();
             handle = stashed != null ? stashed : steal();

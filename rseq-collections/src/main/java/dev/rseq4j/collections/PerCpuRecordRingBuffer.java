@@ -76,8 +76,6 @@ public final class PerCpuRecordRingBuffer {
     /** The kind this structure's operations count under (JFR {@code dev.rseq4j.PerCpuStatistics}). */
     private static final PerCpuStats.Kind KIND = PerCpuStats.Kind.RECORD_RING;
 
-    /** The production CPU-indexed operations as a constant (see {@code PerCpuFreeList.CPU}). */
-    private static final PerCpuOps CPU = PerCpuOps.cpuIndexed(KIND);
 
     private final PerCpuOps ops;
     private final PerCpuArea area;
@@ -230,7 +228,7 @@ public final class PerCpuRecordRingBuffer {
     private boolean commit(int typeId, MemorySegment src, int length) {
         PerCpuOps ops = this.ops;
         long bytes = recordBytes(length);
-        int region = ops == CPU ? CPU.currentIndex(area) : ops.currentIndex(area);
+        int region = ops.currentIndex(area);
         for (;;) {
             long tail = area.getLongOpaque(region, TAIL);
             long offset = tail & mask;
@@ -240,9 +238,7 @@ public final class PerCpuRecordRingBuffer {
                 return false;
             }
             if (bytes <= toEnd) {
-                if (ops == CPU
-                        ? CPU.copyThenCommit(area, region, TAIL, tail, DATA + offset, typeId, src, length, tail + bytes)
-                        : ops.copyThenCommit(area, region, TAIL, tail, DATA + offset, typeId, src, length, tail + bytes)) {
+                if (ops.copyThenCommit(area, region, TAIL, tail, DATA + offset, typeId, src, length, tail + bytes)) {
                     return true;
                 }
             } else if (ops.storeThenCommit(area, region, TAIL, tail, DATA + offset, RecordDescriptor.padding(toEnd),
@@ -250,7 +246,7 @@ public final class PerCpuRecordRingBuffer {
                 continue;   // padded up to the end (the check above counted it): the record goes at offset 0
             }
             // NOTE: another writer moved the tail first, or this thread migrated: start over where it runs now.
-            region = ops == CPU ? CPU.currentIndex(area) : ops.currentIndex(area);
+            region = ops.currentIndex(area);
         }
     }
 

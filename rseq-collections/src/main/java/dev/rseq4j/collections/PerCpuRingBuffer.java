@@ -138,8 +138,6 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
     /** The kind this structure's operations count under (JFR {@code dev.rseq4j.PerCpuStatistics}). */
     private static final PerCpuStats.Kind KIND = PerCpuStats.Kind.RING;
 
-    /** The production CPU-indexed operations as a constant (see {@code PerCpuFreeList.CPU}). */
-    private static final PerCpuOps CPU = PerCpuOps.cpuIndexed(KIND);
 
     private final PerCpuOps ops;
     private final PerCpuArea tails;
@@ -329,12 +327,10 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
 
     /**
      * Reserves {@code n} slots of the current CPU's ring: {@code reserveCurrent}'s result (see
-     * {@link PerCpuOps#reserveCurrent}). Through the {@link #CPU} constant where it is ours, so that
-     * the JIT folds the stub's handle (as {@code PerCpuSpinLock.take} does).
+     * {@link PerCpuOps#reserveCurrent}).
      */
     private long reserve(int n) {
-        PerCpuOps ops = this.ops;
-        return ops == CPU ? CPU.reserveCurrent(tails, TAIL, LIMIT, n) : ops.reserveCurrent(tails, TAIL, LIMIT, n);
+        return ops.reserveCurrent(tails, TAIL, LIMIT, n);
     }
 
     /**

@@ -118,12 +118,6 @@ public final class PerCpuSpinLock {
     /** The kind this structure's operations count under (JFR {@code dev.rseq4j.PerCpuStatistics}). */
     private static final PerCpuStats.Kind KIND = PerCpuStats.Kind.SPIN_LOCK;
 
-    /**
-     * The production CPU-indexed operations as a constant (see {@code PerCpuFreeList.CPU}): calls
-     * through it let the JIT fold the stubs' method handles, which a call through the {@link #ops}
-     * field cannot (measured: lock+unlock about twice as slow through the field).
-     */
-    private static final PerCpuOps CPU = PerCpuOps.cpuIndexed(KIND);
 
     private final PerCpuOps ops;
     private final PerCpuArea words;
@@ -382,9 +376,7 @@ public final class PerCpuSpinLock {
 
     /** One attempt: the lock word from free to {@code word}, atomically with respect to every other take of the region. */
     private boolean take(int region, long word) {
-        PerCpuOps ops = this.ops;
-        return ops == CPU ? CPU.compareAndStore(words, region, LOCK, FREE, word)
-                : ops.compareAndStore(words, region, LOCK, FREE, word);
+        return ops.compareAndStore(words, region, LOCK, FREE, word);
     }
 
     /**
@@ -393,10 +385,8 @@ public final class PerCpuSpinLock {
      * lock was held. As {@link #takeRequested}, a take that throws gives the slice request back.
      */
     private int takeCurrentRequested(long word) {
-        PerCpuOps ops = this.ops;
         try {
-            return ops == CPU ? CPU.compareAndStoreCurrent(words, LOCK, FREE, word)
-                    : ops.compareAndStoreCurrent(words, LOCK, FREE, word);
+            return ops.compareAndStoreCurrent(words, LOCK, FREE, word);
         } catch (RuntimeException | Error e) {
             releaseSlice(word);
             throw e;

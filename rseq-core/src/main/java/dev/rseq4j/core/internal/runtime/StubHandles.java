@@ -54,6 +54,21 @@ public record StubHandles(StubOptions options,
                 probe(code, base, Probe.NOTHING));
     }
 
+    /** The handle of {@code op}: one switch, so that code keyed by {@link Operation} needs no accessor names. */
+    public MethodHandle handle(Operation op) {
+        return switch (op) {
+            case LOAD_ADD_STORE -> loadAddStore;
+            case LOAD_COMPARE_STORE -> loadCompareStore;
+            case LIST_PUSH -> listPush;
+            case LIST_POP -> listPop;
+            case LOAD_COMPARE_TRYSTORE_STORE -> loadCompareTrystoreStore;
+            case LOAD_COMPARE_MEMCPY_STORE -> loadCompareMemcpyStore;
+            case CURRENT_LOAD_COMPARE_STORE -> currentLoadCompareStore;
+            case CURRENT_LOAD_LIMIT_ADD_STORE -> currentLoadLimitAddStore;
+            case BATCH_LOAD_ADD_STORE -> batchLoadAddStore;
+        };
+    }
+
     private static MethodHandle op(GeneratedCode code, long base, Operation op) {
         MemorySegment entry = MemorySegment.ofAddress(base + code.operations().get(op));
         boolean heap = op == Operation.LOAD_COMPARE_MEMCPY_STORE;
