@@ -122,11 +122,6 @@ public final class WordArena {
         static final MethodHandle CPU_ADD_EACH = addEachHandle(GuardedPerCpuOps.productionOrNull(CpuIndexing.CPU));
         static final MethodHandle CONCURRENCY_ID_ADD_EACH =
                 addEachHandle(GuardedPerCpuOps.productionOrNull(CpuIndexing.CONCURRENCY_ID));
-        /**
-         * All memory, to read words by address in {@link #sum}; null when this module may not call
-         * restricted methods (then lock mode, and sums go through the area).
-         */
-        static final MemorySegment EVERYTHING = everything();
 
         private static MethodHandle addHandle(GuardedPerCpuOps ops) {
             return ops == null || ops.stubs() == null ? null : ops.stubs().loadAddStore();
@@ -134,14 +129,6 @@ public final class WordArena {
 
         private static MethodHandle addEachHandle(GuardedPerCpuOps ops) {
             return ops == null || ops.stubs() == null ? null : ops.stubs().batchLoadAddStore();
-        }
-
-        private static MemorySegment everything() {
-            try {
-                return MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
-            } catch (RuntimeException notAllowed) {   // IllegalCallerException without native access
-                return null;
-            }
         }
     }
 
@@ -630,7 +617,7 @@ public final class WordArena {
     public static long sum(Chunk chunk, long handle) {
         long word = handle & ~TAG_MASK;
         try {
-            MemorySegment all = FastPath.EVERYTHING;
+            MemorySegment all = PerCpuArea.EVERYTHING;
             if (all == null) {
                 return chunk.range.area.sumLongOpaque(chunk.offsetOf(handle));
             }
