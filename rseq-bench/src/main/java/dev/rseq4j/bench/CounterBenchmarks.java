@@ -4,7 +4,9 @@ import dev.rseq4j.core.CpuIndexing;
 
 import dev.rseq4j.collections.PerCpuCounter;
 import dev.rseq4j.core.internal.platform.RseqAbi;
+import dev.rseq4j.core.internal.runtime.FoldedStubs;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
+import dev.rseq4j.core.internal.runtime.StubHandles;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
 import org.jctools.counters.Counter;
@@ -71,6 +73,14 @@ public class CounterBenchmarks {
         return area;
     }
     static final PerCpuOps OPS = PerCpuOps.cpuIndexed();
+    /**
+     * The same operations and area held in instance fields, as a user's own structure (or a collection)
+     * holds them: the JIT cannot treat them as constants, so these rows show what a call costs when only
+     * {@code FoldedStubs} folds the stub.
+     */
+    PerCpuOps fieldOps = OPS;
+    PerCpuArea fieldArea = AREA;
+    StubHandles fieldStubs = RseqRuntime.get().rseqMode() ? RseqRuntime.get().stubs(RseqAbi.Field.CPU_ID) : null;
 
     PerCpuCounter perCpu;
     LongAdder longAdder;
@@ -229,6 +239,35 @@ public class CounterBenchmarks {
     @Benchmark
     public long reserveOpsOnConstantArea() {
         return OPS.reserveCurrent(AREA, 24, 32, 1);
+    }
+
+    /** {@link #opsOnConstantArea} through instance fields (see {@link #fieldOps}). */
+    @Benchmark
+    public void opsThroughFields() {
+        fieldOps.add(fieldArea, 8, 1);
+    }
+
+    /**
+     * The take's stub through {@code FoldedStubs} from instance fields, no checks: beside {@link #takeStubOnly}
+     * the cost of the fold's test, beside {@link #takeOpsThroughFields} the cost of the checks and the protocol.
+     */
+    @Benchmark
+    public long takeFoldedStubThroughFields() throws Throwable {
+        PerCpuArea a = fieldArea;
+        return (long) FoldedStubs.CURRENT_LOAD_COMPARE_STORE.invokeExact(fieldStubs, a.descriptorAddress(), a.address(16),
+                0L, 0L);
+    }
+
+    /** {@link #takeOpsOnConstantArea} through instance fields. */
+    @Benchmark
+    public int takeOpsThroughFields() {
+        return fieldOps.compareAndStoreCurrent(fieldArea, 16, 0, 0);
+    }
+
+    /** {@link #reserveOpsOnConstantArea} through instance fields. */
+    @Benchmark
+    public long reserveOpsThroughFields() {
+        return fieldOps.reserveCurrent(fieldArea, 24, 32, 1);
     }
 
     /** PerCpuOps.currentIndex on a constant area: the region a per-CPU structure's operation starts from. */

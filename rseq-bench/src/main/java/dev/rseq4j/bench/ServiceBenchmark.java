@@ -52,8 +52,9 @@ import java.util.function.Consumer;
  *       no peer here: every task is a new virtual thread, so it would never reuse a buffer;</li>
  *   <li>{@code atomic}: the simplest code: {@link AtomicLong}, {@code new byte[256]} per task,
  *       {@link ConcurrentLinkedQueue} as the ring.</li>
- *   <li>{@code ringOnly} (attribution; not in the default list, pass {@code -p impl=ringOnly}): {@code jdk}
- *       with {@link PerCpuRingBuffer} as its ring, so that {@code ringOnly / jdk} is the ring's share.</li>
+ *   <li>attribution runs, not in the default list (pass {@code -p impl=...}): {@code countersOnly},
+ *       {@code poolOnly}, {@code ringOnly}: {@code jdk} with one structure ours, so that
+ *       {@code x / jdk} is that structure's share of the service's ratio.</li>
  * </ul>
  *
  * <p>The benchmark cannot cheat: at the end of every iteration each counter must hold exactly what the
@@ -152,90 +153,16 @@ public class ServiceBenchmark {
         }
         full = work.equals("full");
         switch (impl) {
-            case "rseq" -> {
-                counters = perCpuGroup();
-                PerCpuObjectPool<byte[]> p = PerCpuObjectPool.builder(() -> new byte[BUFFER]).build();
-                pool = new Pool() {
-                    @Override
-                    public Object take() {
-                        return p.acquire();
-                    }
-
-                    @Override
-                    @SuppressWarnings("unchecked")
-                    public byte[] bytes(Object taken) {
-                        return ((PerCpuObjectPool.Lease<byte[]>) taken).get();
-                    }
-
-                    @Override
-                    @SuppressWarnings("unchecked")
-                    public void give(Object taken) {
-                        ((PerCpuObjectPool.Lease<byte[]>) taken).close();
-                    }
-                };
-                ring = ring(new PerCpuRingBuffer<>(RING));
-            }
-            case "jdk", "ringOnly" -> {
-                counters = longAdders();
-                ConcurrentLinkedQueue<byte[]> p = new ConcurrentLinkedQueue<>();
-                pool = new Pool() {
-                    @Override
-                    public Object take() {
-                        byte[] b = p.poll();
-                        return b != null ? b : new byte[BUFFER];
-                    }
-
-                    @Override
-                    public byte[] bytes(Object taken) {
-                        return (byte[]) taken;
-                    }
-
-                    @Override
-                    public void give(Object taken) {
-                        p.offer((byte[]) taken);
-                    }
-                };
-                // NOTE: "ringOnly" (an attribution run, not in the default list: -p impl=ringOnly) is the
-                // jdk version with our ring, so that the ring's share of the service gap is a number.
-                ring = ring(impl.equals("ringOnly") ? new PerCpuRingBuffer<>(RING) : new MpscArrayQueue<>(RING));
-            }
-            case "atomic" -> {
-                counters = atomics();
-                pool = new Pool() {
-                    @Override
-                    public Object take() {
-                        return new byte[BUFFER];
-                    }
-
-                    @Override
-                    public byte[] bytes(Object taken) {
-                        return (byte[]) taken;
-                    }
-
-                    @Override
-                    public void give(Object taken) {
-                    }
-                };
-                ConcurrentLinkedQueue<Event> q = new ConcurrentLinkedQueue<>();
-                ring = new Ring() {
-                    @Override
-                    public boolean offer(Event e) {
-                        return q.offer(e);
-                    }
-
-                    @Override
-                    public int drain(Consumer<Event> c, int limit) {
-                        int n = 0;
-                        Event e;
-                        while (n < limit && (e = q.poll()) != null) {
-                            c.accept(e);
-                            n++;
-                        }
-                        return n;
-                    }
-                };
-            }
-            default -> throw new IllegalArgumentException("impl " + impl);
+            case "rseq" -> use(perCpuGroup(), perCpuPool(), perCpuRing());
+            case "jdk" -> use(longAdders(), queuePool(), mpscRing());
+            // NOTE: the attribution runs (not in the default list): the jdk version with one of our
+            // structures, so that each structure's share of the service gap is a number (x / jdk).
+            case "countersOnly" -> use(perCpuGroup(), queuePool(), mpscRing());
+            case "poolOnly" -> use(longAdders(), perCpuPool(), mpscRing());
+            case "ringOnly" -> use(longAdders(), queuePool(), perCpuRing());
+            case "atomic" -> use(atomics(), newBuffers(), linkedRing());
+            default -> throw new IllegalArgumentException("impl must be one of rseq, jdk, atomic, countersOnly,"
+                    + " poolOnly, ringOnly; was " + impl);
         }
         for (int t = 0; t < TASKS_PER_BATCH; t++) {
             bytesPerBatch += length(t);
@@ -247,7 +174,7 @@ public class ServiceBenchmark {
         }
     }
 
-    /** Both MPSC peers implement JCTools' {@link MessagePassingQueue}: one adapter serves them. */
+    /** Both MPSC queues implement JCTools' {@link MessagePassingQueue}: one adapter serves them. */
     private static Ring ring(MessagePassingQueue<Event> q) {
         return new Ring() {
             @Override
@@ -258,6 +185,106 @@ public class ServiceBenchmark {
             @Override
             public int drain(Consumer<Event> c, int limit) {
                 return q.drain(c::accept, limit);
+            }
+        };
+    }
+
+    private void use(Counters c, Pool p, Ring r) {
+        counters = c;
+        pool = p;
+        ring = r;
+    }
+
+    /** Ours: {@link PerCpuObjectPool} of 256-byte buffers. */
+    private static Pool perCpuPool() {
+        PerCpuObjectPool<byte[]> p = PerCpuObjectPool.builder(() -> new byte[BUFFER]).build();
+        return new Pool() {
+            @Override
+            public Object take() {
+                return p.acquire();
+            }
+
+            @Override
+            @SuppressWarnings("unchecked")
+            public byte[] bytes(Object taken) {
+                return ((PerCpuObjectPool.Lease<byte[]>) taken).get();
+            }
+
+            @Override
+            @SuppressWarnings("unchecked")
+            public void give(Object taken) {
+                ((PerCpuObjectPool.Lease<byte[]>) taken).close();
+            }
+        };
+    }
+
+    /** The jdk pool: a {@link ConcurrentLinkedQueue} of buffers, a new one when it is empty. */
+    private static Pool queuePool() {
+        ConcurrentLinkedQueue<byte[]> p = new ConcurrentLinkedQueue<>();
+        return new Pool() {
+            @Override
+            public Object take() {
+                byte[] b = p.poll();
+                return b != null ? b : new byte[BUFFER];
+            }
+
+            @Override
+            public byte[] bytes(Object taken) {
+                return (byte[]) taken;
+            }
+
+            @Override
+            public void give(Object taken) {
+                p.offer((byte[]) taken);
+            }
+        };
+    }
+
+    /** No pool: a new buffer per task, left to the collector. */
+    private static Pool newBuffers() {
+        return new Pool() {
+            @Override
+            public Object take() {
+                return new byte[BUFFER];
+            }
+
+            @Override
+            public byte[] bytes(Object taken) {
+                return (byte[]) taken;
+            }
+
+            @Override
+            public void give(Object taken) {
+            }
+        };
+    }
+
+    private static Ring perCpuRing() {
+        return ring(new PerCpuRingBuffer<>(RING));
+    }
+
+    private static Ring mpscRing() {
+        return ring(new MpscArrayQueue<>(RING));
+    }
+
+    /** An unbounded {@link ConcurrentLinkedQueue} as the ring. */
+    private static Ring linkedRing() {
+        ConcurrentLinkedQueue<Event> q = new ConcurrentLinkedQueue<>();
+        return new Ring() {
+            @Override
+            public boolean offer(Event e) {
+                return q.offer(e);
+            }
+
+            @Override
+            public int drain(Consumer<Event> c, int limit) {
+                int n = 0;
+                Event e;
+                while (n < limit && (e = q.poll()) != null) {
+                    c.accept(e);
+                    n++;
+                }
+                return n;
             }
         };
     }
