@@ -95,7 +95,6 @@ public final class PerCpuFreeList {
     /** The kind this structure's operations count under (JFR {@code dev.rseq4j.PerCpuStatistics}). */
     private static final PerCpuStats.Kind KIND = PerCpuStats.Kind.FREE_LIST;
 
-
     private final PerCpuOps ops;
     private final PerCpuArea lists;
     /** Node {@code h} is handle {@code h}: its next pointer and its state (see the layout in the class notes). */

@@ -76,7 +76,6 @@ public final class PerCpuRecordRingBuffer {
     /** The kind this structure's operations count under (JFR {@code dev.rseq4j.PerCpuStatistics}). */
     private static final PerCpuStats.Kind KIND = PerCpuStats.Kind.RECORD_RING;
 
-
     private final PerCpuOps ops;
     private final PerCpuArea area;
     private final int regions;

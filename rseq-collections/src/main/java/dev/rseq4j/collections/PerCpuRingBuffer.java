@@ -138,7 +138,6 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
     /** The kind this structure's operations count under (JFR {@code dev.rseq4j.PerCpuStatistics}). */
     private static final PerCpuStats.Kind KIND = PerCpuStats.Kind.RING;
 
-
     private final PerCpuOps ops;
     private final PerCpuArea tails;
     private final int regions;

@@ -118,7 +118,6 @@ public final class PerCpuSpinLock {
     /** The kind this structure's operations count under (JFR {@code dev.rseq4j.PerCpuStatistics}). */
     private static final PerCpuStats.Kind KIND = PerCpuStats.Kind.SPIN_LOCK;
 
-
     private final PerCpuOps ops;
     private final PerCpuArea words;
     private final int regions;

@@ -212,14 +212,9 @@ public final class PerCpuArea {
      * of other accesses (the read a concurrent observer such as a counter's sum needs).
      */
     public long getLongOpaque(int index, long offset) {
-        checkRegion(index);
-        checkWordBounds(offset, "offset");
-        MemorySegment all = EVERYTHING;
-        if (all == null) {
-            return (long) LONG.getOpaque(memory, index * stride + offset);
-        }
+        long at = wordAt(index, offset);
         try {
-            return (long) LONG.getOpaque(all, base + index * stride + offset);
+            return (long) LONG.getOpaque(words(), at);
         } finally {
             Reference.reachabilityFence(this);
         }
@@ -233,14 +228,9 @@ public final class PerCpuArea {
      * opaque read ({@link #getLongOpaque}) does not order the reads after it.
      */
     public long getLongAcquire(int index, long offset) {
-        checkRegion(index);
-        checkWordBounds(offset, "offset");
-        MemorySegment all = EVERYTHING;
-        if (all == null) {
-            return (long) LONG.getAcquire(memory, index * stride + offset);
-        }
+        long at = wordAt(index, offset);
         try {
-            return (long) LONG.getAcquire(all, base + index * stride + offset);
+            return (long) LONG.getAcquire(words(), at);
         } finally {
             Reference.reachabilityFence(this);
         }
@@ -258,15 +248,9 @@ public final class PerCpuArea {
      * overwrite this store (or this store overwrite its commit).
      */
     public void setLongRelease(int index, long offset, long value) {
-        checkRegion(index);
-        checkWordBounds(offset, "offset");
-        MemorySegment all = EVERYTHING;
-        if (all == null) {
-            LONG.setRelease(memory, index * stride + offset, value);
-            return;
-        }
+        long at = wordAt(index, offset);
         try {
-            LONG.setRelease(all, base + index * stride + offset, value);
+            LONG.setRelease(words(), at, value);
         } finally {
             Reference.reachabilityFence(this);
         }
@@ -298,6 +282,21 @@ public final class PerCpuArea {
     /** Releases region {@code index}'s guard with a release store (publishes the slow path's writes). */
     public void releaseGuard(int index) {
         INT.setRelease(memory, index * stride + guardOffset, 0);
+    }
+
+    /**
+     * The segment the word accessors use: {@link #EVERYTHING}, where words are addressed absolutely, or
+     * (without native access) this area's. {@code EVERYTHING} is a constant, so the JIT keeps one branch.
+     */
+    private MemorySegment words() {
+        return EVERYTHING != null ? EVERYTHING : memory;
+    }
+
+    /** Checks region {@code index} and the word {@code offset}; returns that word's position in {@link #words()}. */
+    private long wordAt(int index, long offset) {
+        checkRegion(index);
+        checkWordBounds(offset, "offset");
+        return (EVERYTHING != null ? base : 0) + index * stride + offset;
     }
 
     void checkRegion(int index) {

@@ -79,8 +79,7 @@ public final class FoldedStubs {
 
     private static StubHandles productionOrNull(RseqAbi.Field index) {
         try {
-            RseqRuntime rt = RseqRuntime.get();
-            return rt.rseqMode() && (index == RseqAbi.Field.CPU_ID || rt.status().mmCid()) ? rt.stubs(index) : null;
+            return RseqRuntime.get().stubsOrNull(index);
         } catch (RuntimeException | Error e) {
             return null;    // never throw here (class comment): the generic branch serves every caller
         }

@@ -255,13 +255,18 @@ public final class RseqRuntime {
 
     /** The production stubs for {@code index}; requires RSEQ mode (and mm_cid for {@code MM_CID}). */
     public StubHandles stubs(RseqAbi.Field index) {
-        StubHandles h = index == RseqAbi.Field.CPU_ID ? cpuStubs : mmCidStubs;
+        StubHandles h = stubsOrNull(index);
         if (h == null) {
             throw new UnsupportedOperationException(index == RseqAbi.Field.MM_CID && rseqMode()
                     ? "mm_cid indexing needs Linux 6.3+ (rseq feature size " + status.featureSize() + " < " + MM_CID_END + ")"
                     : "rseq is unavailable: " + status.lockReason().orElse("?"));
         }
         return h;
+    }
+
+    /** The production stubs for {@code index}, or null where {@link #stubs(RseqAbi.Field)} would throw. */
+    public StubHandles stubsOrNull(RseqAbi.Field index) {
+        return index == RseqAbi.Field.CPU_ID ? cpuStubs : mmCidStubs;
     }
 
     /** Stubs with test options (a delay loop, or the non-restartable negative control), installed once per options. */
