@@ -1,6 +1,7 @@
 package dev.rseq4j.collections;
 
 import dev.rseq4j.core.CpuIndexing;
+import dev.rseq4j.core.percpu.ArrayStack;
 import dev.rseq4j.core.percpu.NodePool;
 import dev.rseq4j.core.percpu.OpsVariant;
 import dev.rseq4j.core.percpu.PerCpuArea;
@@ -55,6 +56,11 @@ class PinnedOps implements PerCpuOps {
     @Override public void push(PerCpuArea area, long headOffset, NodePool pool, int node) { delegate.push(area, headOffset, pool, node); }
     @Override public int pop(PerCpuArea area, long headOffset, NodePool pool) { return delegate.pop(area, headOffset, pool); }
     @Override public int popBatch(PerCpuArea a, int i, long h, NodePool p, int[] into, int max) { return delegate.popBatch(a, i, h, p, into, max); }
+    @Override public int arrayPop(ArrayStack s) { return delegate.arrayPop(s); }
+    @Override public boolean arrayPush(ArrayStack s, int e) { return delegate.arrayPush(s, e); }
+    @Override public boolean arrayCopyOut(ArrayStack s, long[] into, int n) { return delegate.arrayCopyOut(s, into, n); }
+    @Override public boolean arrayCopyIn(ArrayStack s, long[] from, int n) { return delegate.arrayCopyIn(s, from, n); }
+    @Override public int arrayCopyOutFrom(ArrayStack s, int i, long[] into, int max) { return delegate.arrayCopyOutFrom(s, i, into, max); }
     @Override public boolean storeThenCommit(PerCpuArea a, int i, long c, long e, long s, long v, long n) { return delegate.storeThenCommit(a, i, c, e, s, v, n); }
     @Override public boolean copyThenCommit(PerCpuArea a, int i, long c, long e, long d, int t, MemorySegment s, long l, long n) { return delegate.copyThenCommit(a, i, c, e, d, t, s, l, n); }
     @Override public long sumThenReset(PerCpuArea area, long offset) { return delegate.sumThenReset(area, offset); }

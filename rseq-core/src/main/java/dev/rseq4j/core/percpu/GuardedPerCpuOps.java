@@ -27,6 +27,10 @@ import static dev.rseq4j.core.internal.codegen.StubStatus.FAILED;
 import static dev.rseq4j.core.internal.codegen.StubStatus.GUARDED;
 import static dev.rseq4j.core.internal.codegen.StubStatus.INDEX_INVALID;
 import static dev.rseq4j.core.internal.codegen.StubStatus.MOVED;
+import static dev.rseq4j.core.internal.runtime.FoldedStubs.ARRAY_COPY_IN;
+import static dev.rseq4j.core.internal.runtime.FoldedStubs.ARRAY_COPY_OUT;
+import static dev.rseq4j.core.internal.runtime.FoldedStubs.ARRAY_POP;
+import static dev.rseq4j.core.internal.runtime.FoldedStubs.ARRAY_PUSH;
 import static dev.rseq4j.core.internal.runtime.FoldedStubs.BATCH_LOAD_ADD_STORE;
 import static dev.rseq4j.core.internal.runtime.FoldedStubs.CURRENT_LOAD_COMPARE_STORE;
 import static dev.rseq4j.core.internal.runtime.FoldedStubs.CURRENT_LOAD_LIMIT_ADD_STORE;
@@ -595,6 +599,191 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         } finally {
             Reference.reachabilityFence(pool);
         }
+    }
+
+    @Override
+    public int arrayPop(ArrayStack stack) {
+        PerCpuArea area = stack.area();
+        checkArea(area);
+        try {
+            // NOTE: as push: the first attempt inline. COMMITTED and FAILED come indexed (settled); CORRUPT
+            // and the retry statuses go to finishArrayPop.
+            long r = fastPath()
+                    ? (long) ARRAY_POP.invokeExact(stubs, area.descriptorAddress(), area.address(stack.countOffset()),
+                            area.address(stack.slotsOffset()), (long) stack.capacity())
+                    : NOT_ATTEMPTED;
+            return popped(StubStatus.isIndexed(r) ? r : finishArrayPop(stack, r), stack);
+        } catch (Throwable t) {
+            throw Libc.rethrowUnchecked(t);
+        } finally {
+            Reference.reachabilityFence(area);
+        }
+    }
+
+    /** {@link #arrayPop}'s result: the element, -1 when empty; a corrupt count throws. */
+    private static int popped(long r, ArrayStack stack) {
+        if (r == CORRUPT) {
+            throw corruptCount(stack);
+        }
+        return StubStatus.statusOf(r) == COMMITTED ? (int) StubStatus.valueOf(r) : -1;
+    }
+
+    private static IllegalStateException corruptCount(ArrayStack stack) {
+        return new IllegalStateException("array stack corrupted: a region's count lies beyond the capacity of " + stack);
+    }
+
+    /** {@link #arrayPop} after its first attempt returned {@code first} (not indexed), or skipped it. */
+    private long finishArrayPop(ArrayStack stack, long first) {
+        if (first == CORRUPT) {
+            return first;
+        }
+        PerCpuArea area = stack.area();
+        long count = stack.countOffset();
+        long slots = stack.slotsOffset();
+        long capacity = stack.capacity();
+        return run(area, ANY_REGION, first, d -> (long) ARRAY_POP.invokeExact(stubs, d, area.address(count),
+                        area.address(slots), capacity),
+                region -> PortableOperations.arrayPop(region, count, slots, capacity));
+    }
+
+    @Override
+    public boolean arrayPush(ArrayStack stack, int element) {
+        PerCpuArea area = stack.area();
+        checkArea(area);
+        if (element < 0) {
+            throw new IllegalArgumentException("element must be in [0, " + Integer.MAX_VALUE + "], was " + element);
+        }
+        try {
+            long r = fastPath()
+                    ? (long) ARRAY_PUSH.invokeExact(stubs, area.descriptorAddress(), area.address(stack.countOffset()),
+                            area.address(stack.slotsOffset()), (long) stack.capacity(), (long) element)
+                    : NOT_ATTEMPTED;
+            if (r == COMMITTED) {
+                return true;
+            }
+            return r != FAILED && finishArrayPush(stack, element, r) == COMMITTED;
+        } catch (Throwable t) {
+            throw Libc.rethrowUnchecked(t);
+        } finally {
+            Reference.reachabilityFence(area);
+        }
+    }
+
+    /** {@link #arrayPush} after its first attempt returned {@code first} (neither COMMITTED nor FAILED), or skipped it. */
+    private long finishArrayPush(ArrayStack stack, long element, long first) {
+        PerCpuArea area = stack.area();
+        long count = stack.countOffset();
+        long slots = stack.slotsOffset();
+        long capacity = stack.capacity();
+        return run(area, ANY_REGION, first, d -> (long) ARRAY_PUSH.invokeExact(stubs, d, area.address(count),
+                        area.address(slots), capacity, element),
+                region -> PortableOperations.arrayPush(region, count, slots, capacity, element));
+    }
+
+    /** The checks of a batch move: {@code n} in [1, capacity] and within the batch array. */
+    private static void checkBatch(ArrayStack stack, long[] batch, int n, String name) {
+        Objects.requireNonNull(batch, name + " must not be null");
+        if (n < 1 || n > stack.capacity() || n > batch.length) {
+            throw new IllegalArgumentException("n must be in [1, min(capacity " + stack.capacity() + ", " + name
+                    + ".length " + batch.length + ")], was " + n);
+        }
+    }
+
+    /** A batch move's status: true if committed, false if FAILED; a corrupt count throws. */
+    private static boolean moved(long r, ArrayStack stack) {
+        if (r == CORRUPT) {
+            throw corruptCount(stack);
+        }
+        return r == COMMITTED;
+    }
+
+    @Override
+    public boolean arrayCopyOut(ArrayStack stack, long[] into, int n) {
+        PerCpuArea area = stack.area();
+        checkArea(area);
+        checkBatch(stack, into, n, "into");
+        MemorySegment dst = MemorySegment.ofArray(into);
+        long count = stack.countOffset();
+        long slots = stack.slotsOffset();
+        long capacity = stack.capacity();
+        try {
+            long r = fastPath()
+                    ? (long) ARRAY_COPY_OUT.invokeExact(stubs, area.descriptorAddress(), area.address(count),
+                            area.address(slots), capacity, (long) n, dst)
+                    : NOT_ATTEMPTED;
+            if (r != COMMITTED && r != FAILED && r != CORRUPT) {
+                r = run(area, ANY_REGION, r, d -> (long) ARRAY_COPY_OUT.invokeExact(stubs, d, area.address(count),
+                                area.address(slots), capacity, (long) n, dst),
+                        region -> PortableOperations.arrayCopyOut(region, count, slots, capacity, n, dst));
+            }
+            return moved(r, stack);
+        } catch (Throwable t) {
+            throw Libc.rethrowUnchecked(t);
+        } finally {
+            Reference.reachabilityFence(area);
+        }
+    }
+
+    @Override
+    public boolean arrayCopyIn(ArrayStack stack, long[] from, int n) {
+        PerCpuArea area = stack.area();
+        checkArea(area);
+        checkBatch(stack, from, n, "from");
+        for (int i = 0; i < n; i++) {
+            if (from[i] < 0 || from[i] > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("from[" + i + "] must be in [0, " + Integer.MAX_VALUE + "], was "
+                        + from[i]);
+            }
+        }
+        MemorySegment src = MemorySegment.ofArray(from);
+        long count = stack.countOffset();
+        long slots = stack.slotsOffset();
+        long capacity = stack.capacity();
+        try {
+            long r = fastPath()
+                    ? (long) ARRAY_COPY_IN.invokeExact(stubs, area.descriptorAddress(), area.address(count),
+                            area.address(slots), capacity, (long) n, src)
+                    : NOT_ATTEMPTED;
+            if (r != COMMITTED && r != FAILED && r != CORRUPT) {
+                r = run(area, ANY_REGION, r, d -> (long) ARRAY_COPY_IN.invokeExact(stubs, d, area.address(count),
+                                area.address(slots), capacity, (long) n, src),
+                        region -> PortableOperations.arrayCopyIn(region, count, slots, capacity, n, src));
+            }
+            return moved(r, stack);
+        } catch (Throwable t) {
+            throw Libc.rethrowUnchecked(t);
+        } finally {
+            Reference.reachabilityFence(area);
+        }
+    }
+
+    @Override
+    public int arrayCopyOutFrom(ArrayStack stack, int index, long[] into, int max) {
+        PerCpuArea area = stack.area();
+        checkArea(area);
+        area.checkRegion(index);
+        Objects.requireNonNull(into, "into must not be null");
+        if (max < 1 || max > into.length) {
+            throw new IllegalArgumentException("max must be in [1, into.length = " + into.length + "], was " + max);
+        }
+        long count = stack.countOffset();
+        long slots = stack.slotsOffset();
+        long capacity = stack.capacity();
+        MemorySegment dst = MemorySegment.ofArray(into);
+        // NOTE: the slow path alone, on the named region, as popBatch: the guard and the fence make the
+        // portable copy atomic with respect to that region's fast paths, whichever CPU we run on.
+        long n = slowPath(area, index, region -> {
+            long c = region.get(JAVA_LONG, count);
+            if (Long.compareUnsigned(c, capacity) > 0) {
+                return -1;      // not a count: counts are >= 0
+            }
+            long k = Math.min(c, max);
+            return k == 0 ? 0 : PortableOperations.arrayCopyOut(region, count, slots, capacity, k, dst) == COMMITTED ? k : 0;
+        });
+        if (n < 0) {
+            throw corruptCount(stack);
+        }
+        return (int) n;
     }
 
     @Override

@@ -10,7 +10,7 @@ import java.lang.foreign.MemorySegment;
  * the same area (an area accepts only operations of its {@link CpuIndexing}): the building
  * blocks of the collections.
  *
- * <p>Which region an operation acts on: {@link #add}, {@link #push} and {@link #pop} act on "the
+ * <p>Which region an operation acts on: {@link #add}, {@link #push}, {@link #pop} and the array operations act on "the
  * current region", the region of the CPU (or concurrency id) the calling thread runs on at the
  * moment it commits, and return only what they read there. The compare operations
  * ({@link #compareAndStore}, {@link #storeThenCommit}, {@link #copyThenCommit}) take the region
@@ -182,6 +182,58 @@ public interface PerCpuOps {
      * @throws IllegalStateException if the list's head is not a node of {@code pool} (nothing popped)
      */
     int popBatch(PerCpuArea area, int index, long headOffset, NodePool pool, int[] into, int max);
+
+    /**
+     * Pops the top element of the current region's array stack.
+     *
+     * @return the element (in [0, 2^31)), or -1 when that region's stack is empty
+     * @throws IllegalStateException if that region's count lies beyond the stack's capacity (it was
+     *         overwritten): nothing is read or stored
+     */
+    int arrayPop(ArrayStack stack);
+
+    /**
+     * Pushes {@code element} on the current region's array stack.
+     *
+     * @return true if pushed, false if that region's stack is full (nothing stored)
+     * @throws IllegalArgumentException if {@code element} is negative
+     */
+    boolean arrayPush(ArrayStack stack, int element);
+
+    /**
+     * Moves the top {@code n} elements of the current region's array stack into {@code into[0..n)}, bottom
+     * first (so {@code into[n - 1]} was the top), in one restartable section: they are the caller's once it
+     * returns true. The batch move of a magazine that is full.
+     *
+     * @return true if moved, false if that region's stack held fewer than {@code n} (nothing moved)
+     * @throws IllegalArgumentException if {@code n} is not in [1, stack.capacity()] or exceeds {@code into.length}
+     * @throws IllegalStateException if that region's count lies beyond the capacity (nothing moved)
+     */
+    boolean arrayCopyOut(ArrayStack stack, long[] into, int n);
+
+    /**
+     * Copies {@code from[0..n)} onto the current region's array stack ({@code from[n - 1]} on top), in one
+     * restartable section: all of them or none. The batch that refills a magazine that is empty.
+     *
+     * @return true if copied, false if that region's stack has fewer than {@code n} free slots (nothing stored)
+     * @throws IllegalArgumentException if {@code n} is not in [1, stack.capacity()] or exceeds {@code from.length},
+     *         or one of the elements is not in [0, 2^31)
+     * @throws IllegalStateException if that region's count lies beyond the capacity (nothing stored)
+     */
+    boolean arrayCopyIn(ArrayStack stack, long[] from, int n);
+
+    /**
+     * Moves up to {@code max} elements from the top of region {@code index}'s array stack into
+     * {@code into[0..k)}, bottom first, atomically with respect to every operation on that region: taking
+     * from another region's stack (stealing). Always the slow path (that region's guard and a membarrier
+     * to its CPU, as {@link #popBatch}): for the rare case.
+     *
+     * @return the elements moved, {@code k} in [0, max]
+     * @throws IndexOutOfBoundsException if {@code index} is not in [0, area.regions())
+     * @throws IllegalArgumentException if {@code max} is not in [1, into.length]
+     * @throws IllegalStateException if that region's count lies beyond the capacity (nothing moved)
+     */
+    int arrayCopyOutFrom(ArrayStack stack, int index, long[] into, int max);
 
     /**
      * If region {@code index}'s counter equals {@code expected}: store {@code value} at

@@ -1,6 +1,7 @@
 package dev.rseq4j.core.tools;
 
 import dev.rseq4j.core.internal.codegen.Operation;
+import dev.rseq4j.core.percpu.ArrayStack;
 import dev.rseq4j.core.percpu.NodePool;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
@@ -22,15 +23,16 @@ import java.util.stream.LongStream;
  * <p>Torture region layout (one area, {@link #STRIDE} bytes per region):
  * <pre>
  *   +0   guard
- *   +8   word: the counter / list head / ring index
+ *   +8   word: the counter / list head / ring index / array stack's count
  *   +16  limit: the reservation's limit word (set high for the torture)
  *   +24  batch: the three words a batch adds 1, 2 and 3 to
  *   +64  ring: {@link #SLOTS} slots of 8 bytes (try-store) or records of {@link #RECORD} bytes (memcpy:
- *        the header word, length {@link #PAYLOAD} and a type id, then the payload)
+ *        the header word, length {@link #PAYLOAD} and a type id, then the payload); or the array
+ *        stack's {@link #ELEMENTS} slots
  * </pre>
  * "Lost" means: increments missing from the sum of all regions, nodes missing from (or duplicated
- * in) the lists, or committed ring slots or records (header or payload) whose content does not match
- * their index.
+ * in) the lists, elements missing from (or duplicated in) the array stacks, or committed ring slots
+ * or records (header or payload) whose content does not match their index.
  */
 public final class SelfTest {
     static final long WORD = 8;
@@ -42,6 +44,10 @@ public final class SelfTest {
     static final int RECORD = Operation.RECORD_HEADER_BYTES + PAYLOAD;
     static final long STRIDE = RING + SLOTS * RECORD;   // 1088, a multiple of 64
     static final int NODES = 256;
+    /** Elements the array torture circulates; each region's stack can hold all of them. */
+    static final int ELEMENTS = 64;
+    /** Elements one array batch moves (copy out, then copy in). */
+    static final int ARRAY_BATCH = 4;
 
     private SelfTest() {
     }
@@ -61,6 +67,15 @@ public final class SelfTest {
         public String toString() {
             return String.format("op=%-28s ops=%d aborts=%d slowPaths=%d lost=%d", operation, ops, aborts, slowPaths, lost);
         }
+    }
+
+    /**
+     * Whether {@link #torture} has a run of its own for {@code op}: the second half of a pair runs inside
+     * the first's (LIST_PUSH inside LIST_POP, ARRAY_PUSH inside ARRAY_POP, ARRAY_COPY_IN inside ARRAY_COPY_OUT),
+     * since each run puts back what it takes.
+     */
+    public static boolean hasOwnRun(Operation op) {
+        return op != Operation.LIST_PUSH && op != Operation.ARRAY_PUSH && op != Operation.ARRAY_COPY_IN;
     }
 
     /** Runs every operation once on a fresh area and checks its result; returns the failures (empty = pass). */
@@ -121,6 +136,37 @@ public final class SelfTest {
             return popped == 1;
         }));
 
+        ArrayStack stack = new ArrayStack(PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE), WORD, RING, 4);
+        expect(failures, "arrayPop: empty", -1, ops.arrayPop(stack));
+        expect(failures, "arrayPush then arrayPop", true, retry(() -> {
+            boolean pushed = ops.arrayPush(stack, 7);
+            int popped = ops.arrayPop(stack);      // -1 if the thread moved to another CPU in between
+            if (!pushed || popped != -1 && popped != 7) {
+                throw new IllegalStateException("arrayPop returned " + popped + ", never pushed (pushed " + pushed + ")");
+            }
+            return popped == 7;
+        }));
+        long[] batch = {1, 2, 3, 4, 5};
+        long[] out = new long[4];
+        expect(failures, "arrayCopyIn, arrayPush to full, arrayCopyOut", true, retry(() -> {
+            drain(ops, stack);                     // every region empty (a retry after a migration)
+            boolean none = !ops.arrayCopyOut(stack, out, 1);
+            boolean in = ops.arrayCopyIn(stack, batch, 3);
+            boolean noRoom = !ops.arrayCopyIn(stack, batch, 2);
+            boolean pushed = ops.arrayPush(stack, 9);
+            boolean full = !ops.arrayPush(stack, 10);
+            boolean moved = ops.arrayCopyOut(stack, out, 4);
+            return none && in && noRoom && pushed && full && moved
+                    && out[0] == 1 && out[1] == 2 && out[2] == 3 && out[3] == 9;
+        }));
+        expect(failures, "arrayCopyOutFrom: a region's elements", true, retry(() -> {
+            drain(ops, stack);
+            if (!ops.arrayCopyIn(stack, batch, 2)) {
+                return false;
+            }
+            return drain(ops, stack) == 2;          // wherever the copy landed
+        }));
+
         PerCpuArea ring = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
         expect(failures, "storeThenCommit: mismatch", false, ops.storeThenCommit(ring, 0, WORD, 7, RING, 42, 8));
         expect(failures, "storeThenCommit: commit", true, ops.storeThenCommit(ring, 0, WORD, 0, RING, 42, 1));
@@ -147,6 +193,7 @@ public final class SelfTest {
     public static Result torture(PerCpuOps ops, Operation operation, int threads, long millis) {
         PerCpuArea area = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
         NodePool nodes = new NodePool(NODES, 16, 0);
+        ArrayStack stack = new ArrayStack(area, WORD, RING, ELEMENTS);
         for (int r = 0; r < area.regions(); r++) {
             area.setLongRelease(r, LIMIT, Long.MAX_VALUE);        // the reservation never runs full
         }
@@ -164,9 +211,14 @@ public final class SelfTest {
                         ops.push(area, WORD, nodes, i);   // the nodes this run circulates; not counted
                     }
                 }
+                if (operation == Operation.ARRAY_POP || operation == Operation.ARRAY_COPY_OUT) {
+                    for (int e = id; e < ELEMENTS; e += threads) {
+                        ops.arrayPush(stack, e);          // never full: a stack holds all ELEMENTS
+                    }
+                }
                 ready.countDown();
                 await(go);
-                work(ops, operation, area, nodes, stop, calls, commits, id);
+                work(ops, operation, area, nodes, stack, stop, calls, commits, id);
             }));
         }
         await(ready);
@@ -178,17 +230,18 @@ public final class SelfTest {
         for (Thread w : workers) {
             join(w);
         }
-        long lost = lost(operation, area, nodes, LongStream.of(commits).sum());
+        long lost = lost(operation, area, nodes, stack, LongStream.of(commits).sum());
         // Counted from the start signal: the set-up pushes' aborts and slow paths are not the run's.
         return new Result(operation, LongStream.of(calls).sum(), ops.stats().aborts() - abortsAtStart,
                 ops.stats().slowPaths() - slowAtStart, lost);
     }
 
     /** Calls the operation until {@code stop}; counts calls and commits (pop and push count one each). */
-    private static void work(PerCpuOps ops, Operation operation, PerCpuArea area, NodePool nodes, AtomicBoolean stop,
-                             long[] callsOut, long[] commitsOut, int id) {
+    private static void work(PerCpuOps ops, Operation operation, PerCpuArea area, NodePool nodes, ArrayStack stack,
+                             AtomicBoolean stop, long[] callsOut, long[] commitsOut, int id) {
         long calls = 0;
         long commits = 0;
+        long[] batch = new long[ARRAY_BATCH];
         long[] record = new long[PAYLOAD / 8];
         MemorySegment heap = MemorySegment.ofArray(record);
         while (!stop.get()) {
@@ -230,6 +283,25 @@ public final class SelfTest {
                         commits += 2;
                     }
                 }
+                case ARRAY_POP, ARRAY_PUSH -> {
+                    int popped = ops.arrayPop(stack);    // throws if a count was corrupted
+                    if (popped >= 0) {
+                        if (!ops.arrayPush(stack, popped)) {
+                            throw new IllegalStateException("array stack full: it holds every element");
+                        }
+                        calls++;
+                        commits += 2;
+                    }
+                }
+                case ARRAY_COPY_OUT, ARRAY_COPY_IN -> {
+                    if (ops.arrayCopyOut(stack, batch, ARRAY_BATCH)) {
+                        if (!ops.arrayCopyIn(stack, batch, ARRAY_BATCH)) {
+                            throw new IllegalStateException("array stack full: it holds every element");
+                        }
+                        calls++;
+                        commits += 2;
+                    }
+                }
                 case LOAD_COMPARE_TRYSTORE_STORE -> {
                     int region = ops.currentIndex(area);
                     long n = area.getLongOpaque(region, WORD);
@@ -254,12 +326,13 @@ public final class SelfTest {
         commitsOut[id] = commits;
     }
 
-    private static long lost(Operation operation, PerCpuArea area, NodePool nodes, long total) {
+    private static long lost(Operation operation, PerCpuArea area, NodePool nodes, ArrayStack stack, long total) {
         return switch (operation) {
             case LOAD_ADD_STORE, LOAD_COMPARE_STORE, CURRENT_LOAD_COMPARE_STORE, CURRENT_LOAD_LIMIT_ADD_STORE -> Math.abs(total - area.sumLongOpaque(WORD));
             case BATCH_LOAD_ADD_STORE -> Math.abs(total - area.sumLongOpaque(BATCH))
                     + Math.abs(2 * total - area.sumLongOpaque(BATCH + 8)) + Math.abs(3 * total - area.sumLongOpaque(BATCH + 16));
             case LIST_PUSH, LIST_POP -> NODES - distinctNodes(area, nodes);
+            case ARRAY_POP, ARRAY_PUSH, ARRAY_COPY_OUT, ARRAY_COPY_IN -> ELEMENTS - distinctElements(stack);
             case LOAD_COMPARE_TRYSTORE_STORE, LOAD_COMPARE_MEMCPY_STORE ->
                     Math.abs(total - area.sumLongOpaque(WORD)) + badSlots(operation, area);
         };
@@ -278,6 +351,26 @@ public final class SelfTest {
                     break;
                 }
                 p = nodes.memory().get(ValueLayout.JAVA_LONG, offset + nodes.nextOffset());
+            }
+        }
+        return seen.size() - bad;
+    }
+
+    /** Elements held by all regions' stacks, counting a duplicate, a foreign element or a bad count as a loss. */
+    private static long distinctElements(ArrayStack stack) {
+        Set<Long> seen = new HashSet<>();
+        long bad = 0;
+        for (int r = 0; r < stack.area().regions(); r++) {
+            long count = stack.area().getLongOpaque(r, stack.countOffset());
+            if (count < 0 || count > stack.capacity()) {
+                bad++;
+                continue;
+            }
+            for (int i = 0; i < count; i++) {
+                long e = stack.area().getLongOpaque(r, stack.slotsOffset() + (long) i * ArrayStack.SLOT_BYTES);
+                if (e < 0 || e >= ELEMENTS || !seen.add(e)) {
+                    bad++;
+                }
             }
         }
         return seen.size() - bad;
@@ -312,6 +405,16 @@ public final class SelfTest {
     /** The type id of torture record {@code n}: negative for even {@code n}, so a sign-extended length shows. */
     private static int typeId(long n) {
         return (int) (n % 2 == 0 ? ~n : n);
+    }
+
+    /** Takes every element of every region's stack with {@link PerCpuOps#arrayCopyOutFrom}; returns how many. */
+    private static int drain(PerCpuOps ops, ArrayStack stack) {
+        long[] into = new long[stack.capacity()];
+        int n = 0;
+        for (int r = 0; r < stack.area().regions(); r++) {
+            n += ops.arrayCopyOutFrom(stack, r, into, into.length);
+        }
+        return n;
     }
 
     /** Retries a step that may miss because the thread moved to another CPU between two calls. */

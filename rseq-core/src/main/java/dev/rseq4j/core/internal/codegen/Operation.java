@@ -157,7 +157,63 @@ public enum Operation {
      * (values past {@code count} are ignored): in registers on both architectures, so a batch
      * allocates nothing and the stub reads no Java memory.
      */
-    BATCH_LOAD_ADD_STORE(false, false, "offset", "count", "value0", "value1", "value2");
+    BATCH_LOAD_ADD_STORE(false, false, "offset", "count", "value0", "value1", "value2"),
+    /**
+     * The pop of a per-CPU array stack (a magazine), on the current region, returning it with the element:
+     * <pre>
+     *   n = load(countOff)
+     *   if (n == 0) return indexed(FAILED, index)                           empty
+     *   if (n &gt;u capacity) return CORRUPT                                   never read outside the array
+     *   v = load(slotsOff + 8 * (n - 1))                                     the top slot
+     *   commit store(countOff, n - 1)
+     *   return withValue(indexed(COMMITTED, index), v)                       the low 32 bits of v
+     * </pre>
+     * Args: countOffset, slotsOffset (the region's first slot), capacity (the slots of a region's
+     * array, checked by Java against the region). The count is a word of the region, which a caller
+     * could overwrite: every array operation checks it against the capacity before it uses it, so a
+     * corrupt count is reported, never followed. The popped element is read inside the section, so it
+     * belongs to the commit.
+     */
+    ARRAY_POP(false, false, "countOffset", "slotsOffset", "capacity"),
+    /**
+     * The push of one element on the current region's array stack:
+     * <pre>
+     *   n = load(countOff)
+     *   if (n &gt;=u capacity) return FAILED                                   full (or a corrupt count)
+     *   store(slotsOff + 8 * n, value)                                       the slot above the top, unpublished
+     *   commit store-release(countOff, n + 1)
+     * </pre>
+     * Args: countOffset, slotsOffset, capacity, value.
+     */
+    ARRAY_PUSH(false, true, "countOffset", "slotsOffset", "capacity", "value"),
+    /**
+     * The top {@code n} elements of the current region's array stack moved out, in one section:
+     * <pre>
+     *   c = load(countOff)
+     *   if (c &gt;u capacity) return CORRUPT
+     *   if (c &lt;u n) return FAILED                                             fewer than n
+     *   copy(dst, slotsOff + 8 * (c - n), 8 * n)                            into the caller's batch
+     *   commit store(countOff, c - n)
+     * </pre>
+     * The copy writes only {@code dst}, the caller's own buffer (a Java array: the downcall is critical
+     * with heap access), so an abort anywhere in it leaves nothing to undo; the elements become the
+     * caller's at the commit. Args: countOffset, slotsOffset, capacity, n (in [1, capacity], checked by
+     * Java), dst.
+     */
+    ARRAY_COPY_OUT(false, false, "countOffset", "slotsOffset", "capacity", "n", "dst"),
+    /**
+     * {@code n} elements copied onto the current region's array stack, in one section:
+     * <pre>
+     *   c = load(countOff)
+     *   if (c &gt;u capacity) return CORRUPT                                    (so c + n cannot wrap)
+     *   if (c + n &gt;u capacity) return FAILED                                no room for all of them
+     *   copy(slotsOff + 8 * c, src, 8 * n)                                  above the top, unpublished
+     *   commit store-release(countOff, c + n)
+     * </pre>
+     * Args: countOffset, slotsOffset, capacity, n (in [1, capacity], checked by Java), src (the
+     * caller's batch, a Java array).
+     */
+    ARRAY_COPY_IN(false, true, "countOffset", "slotsOffset", "capacity", "n", "src");
 
     /**
      * The most sections one {@link #BATCH_LOAD_ADD_STORE} call runs: x86_64 passes six integer arguments in
@@ -169,6 +225,9 @@ public enum Operation {
 
     /** The size of a framed record's header word ({@link #LOAD_COMPARE_MEMCPY_STORE}): its payload starts after it. */
     public static final int RECORD_HEADER_BYTES = 8;
+
+    /** The distance between the slots of an array stack ({@link #ARRAY_POP} and the others): 64-bit words. */
+    public static final int ARRAY_SLOT_BYTES = 8;
 
     private final boolean takesExpectedIndex;
     private final boolean publishes;
@@ -205,10 +264,11 @@ public enum Operation {
 
     /**
      * Whether a successful operation returns a value read inside the section instead of {@link StubStatus#COMMITTED}
-     * ({@link #LIST_POP}), or with its index ({@link #CURRENT_LOAD_LIMIT_ADD_STORE}: {@link StubStatus#withValue}).
+     * ({@link #LIST_POP}), or with its index ({@link #CURRENT_LOAD_LIMIT_ADD_STORE}, {@link #ARRAY_POP}:
+     * {@link StubStatus#withValue}).
      */
     public boolean returnsValue() {
-        return this == LIST_POP || this == CURRENT_LOAD_LIMIT_ADD_STORE;
+        return this == LIST_POP || this == CURRENT_LOAD_LIMIT_ADD_STORE || this == ARRAY_POP;
     }
 
     /**
@@ -217,7 +277,7 @@ public enum Operation {
      * guarded, index invalid) stay plain, since the thread may be on another region when it retries.
      */
     public boolean returnsIndex() {
-        return this == CURRENT_LOAD_COMPARE_STORE || this == CURRENT_LOAD_LIMIT_ADD_STORE;
+        return this == CURRENT_LOAD_COMPARE_STORE || this == CURRENT_LOAD_LIMIT_ADD_STORE || this == ARRAY_POP;
     }
 
     /**
@@ -228,12 +288,12 @@ public enum Operation {
         return this == BATCH_LOAD_ADD_STORE;
     }
 
-    /** The native signature: {@code long (long area, ...)}; {@code src} is an address (heap allowed). */
+    /** The native signature: {@code long (long area, ...)}; {@code src} and {@code dst} are addresses (heap allowed). */
     public FunctionDescriptor descriptor() {
         List<MemoryLayout> args = new ArrayList<>();
         args.add(JAVA_LONG);
         for (String name : argumentNames) {
-            args.add(name.equals("src") ? ADDRESS : JAVA_LONG);
+            args.add(name.equals("src") || name.equals("dst") ? ADDRESS : JAVA_LONG);
         }
         return FunctionDescriptor.of(JAVA_LONG, args.toArray(MemoryLayout[]::new));
     }

@@ -36,7 +36,8 @@ public final class StubStatus {
     public static final long FAILED = 4;
     /**
      * {@link Operation#LIST_POP} found a list head outside the node pool it was given, or inside it
-     * but not at a node boundary (a corrupted or forged head): nothing was dereferenced or stored.
+     * but not at a node boundary (a corrupted or forged head); or an array operation found a count
+     * beyond the capacity it was given: nothing was dereferenced or stored.
      */
     public static final long CORRUPT = 5;
     /**

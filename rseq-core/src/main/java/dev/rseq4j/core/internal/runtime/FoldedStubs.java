@@ -73,6 +73,14 @@ public final class FoldedStubs {
     public static final MethodHandle LOAD_COMPARE_TRYSTORE_STORE = fold(Operation.LOAD_COMPARE_TRYSTORE_STORE);
     /** {@link Operation#LOAD_COMPARE_MEMCPY_STORE}, the stubs first. */
     public static final MethodHandle LOAD_COMPARE_MEMCPY_STORE = fold(Operation.LOAD_COMPARE_MEMCPY_STORE);
+    /** {@link Operation#ARRAY_POP}, the stubs first. */
+    public static final MethodHandle ARRAY_POP = fold(Operation.ARRAY_POP);
+    /** {@link Operation#ARRAY_PUSH}, the stubs first. */
+    public static final MethodHandle ARRAY_PUSH = fold(Operation.ARRAY_PUSH);
+    /** {@link Operation#ARRAY_COPY_OUT}, the stubs first. */
+    public static final MethodHandle ARRAY_COPY_OUT = fold(Operation.ARRAY_COPY_OUT);
+    /** {@link Operation#ARRAY_COPY_IN}, the stubs first. */
+    public static final MethodHandle ARRAY_COPY_IN = fold(Operation.ARRAY_COPY_IN);
 
     private FoldedStubs() {
     }

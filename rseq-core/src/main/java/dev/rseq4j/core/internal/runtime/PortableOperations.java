@@ -130,4 +130,65 @@ public final class PortableOperations {
         return StubStatus.COMMITTED;
     }
 
+    /** The region offset of slot {@code n} of an array stack whose first slot is at {@code slotsOffset}. */
+    private static long slot(long slotsOffset, long n) {
+        return slotsOffset + n * Operation.ARRAY_SLOT_BYTES;
+    }
+
+    /**
+     * The pop of an array stack: {@link StubStatus#indexed} with index 0 (the slow path adds the region's),
+     * the element as its value; CORRUPT, as the stubs, for a count beyond the array (nothing read).
+     */
+    public static long arrayPop(MemorySegment region, long countOffset, long slotsOffset, long capacity) {
+        long n = region.get(JAVA_LONG, countOffset);
+        if (n == 0) {
+            return StubStatus.indexed(StubStatus.FAILED, 0);
+        }
+        if (Long.compareUnsigned(n, capacity) > 0) {
+            return StubStatus.CORRUPT;
+        }
+        long v = region.get(JAVA_LONG, slot(slotsOffset, n - 1));
+        storeOpaque(region, countOffset, n - 1);
+        return StubStatus.withValue(StubStatus.indexed(StubStatus.COMMITTED, 0), v);
+    }
+
+    public static long arrayPush(MemorySegment region, long countOffset, long slotsOffset, long capacity, long value) {
+        long n = region.get(JAVA_LONG, countOffset);
+        if (Long.compareUnsigned(n, capacity) >= 0) {
+            return StubStatus.FAILED;
+        }
+        storeOpaque(region, slot(slotsOffset, n), value);
+        LONG.setRelease(region, countOffset, n + 1);    // NOTE: as listPush: the slot before the count
+        return StubStatus.COMMITTED;
+    }
+
+    /** The top {@code n} elements into {@code dst[0..n)}, bottom first, as the stubs copy them. */
+    public static long arrayCopyOut(MemorySegment region, long countOffset, long slotsOffset, long capacity, long n,
+                                    MemorySegment dst) {
+        long c = region.get(JAVA_LONG, countOffset);
+        if (Long.compareUnsigned(c, capacity) > 0) {
+            return StubStatus.CORRUPT;
+        }
+        if (Long.compareUnsigned(c, n) < 0) {
+            return StubStatus.FAILED;
+        }
+        MemorySegment.copy(region, slot(slotsOffset, c - n), dst, 0, n * Operation.ARRAY_SLOT_BYTES);
+        storeOpaque(region, countOffset, c - n);
+        return StubStatus.COMMITTED;
+    }
+
+    /** {@code src[0..n)} onto the array stack, {@code src[n - 1]} on top, as the stubs copy them. */
+    public static long arrayCopyIn(MemorySegment region, long countOffset, long slotsOffset, long capacity, long n,
+                                   MemorySegment src) {
+        long c = region.get(JAVA_LONG, countOffset);
+        if (Long.compareUnsigned(c, capacity) > 0) {
+            return StubStatus.CORRUPT;
+        }
+        if (c + n > capacity) {
+            return StubStatus.FAILED;
+        }
+        MemorySegment.copy(src, 0, region, slot(slotsOffset, c), n * Operation.ARRAY_SLOT_BYTES);
+        LONG.setRelease(region, countOffset, c + n);    // NOTE: as arrayPush
+        return StubStatus.COMMITTED;
+    }
 }

@@ -7,6 +7,7 @@ import dev.rseq4j.core.internal.codegen.StubOptions;
 import dev.rseq4j.core.internal.platform.Arch;
 import dev.rseq4j.core.internal.platform.ExecutableMemory;
 
+import java.lang.foreign.AddressLayout;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
@@ -20,8 +21,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *
  * <p>Every stub is called with {@link Linker.Option#critical}: no thread-state transition, which is
  * what makes a downcall cost a few nanoseconds. That is safe because stubs are short, never block
- * and never call back into the JVM. The memcpy stub allows heap access so that a record can be
- * copied straight from a Java array.
+ * and never call back into the JVM. The stubs that take an address (the record copy, the array copies)
+ * allow heap access, so that they copy straight from and to a Java array.
  */
 public record StubHandles(StubOptions options,
                           MethodHandle loadAddStore, MethodHandle loadCompareStore,
@@ -29,6 +30,8 @@ public record StubHandles(StubOptions options,
                           MethodHandle loadCompareTrystoreStore, MethodHandle loadCompareMemcpyStore,
                           MethodHandle currentLoadCompareStore, MethodHandle currentLoadLimitAddStore,
                           MethodHandle batchLoadAddStore,
+                          MethodHandle arrayPop, MethodHandle arrayPush, MethodHandle arrayCopyOut,
+                          MethodHandle arrayCopyIn,
                           MethodHandle areaAddress, MethodHandle cpuId, MethodHandle nodeId,
                           MethodHandle mmCid, MethodHandle flags, MethodHandle nothing) {
 
@@ -46,6 +49,10 @@ public record StubHandles(StubOptions options,
                 op(code, base, Operation.CURRENT_LOAD_COMPARE_STORE),
                 op(code, base, Operation.CURRENT_LOAD_LIMIT_ADD_STORE),
                 op(code, base, Operation.BATCH_LOAD_ADD_STORE),
+                op(code, base, Operation.ARRAY_POP),
+                op(code, base, Operation.ARRAY_PUSH),
+                op(code, base, Operation.ARRAY_COPY_OUT),
+                op(code, base, Operation.ARRAY_COPY_IN),
                 probe(code, base, Probe.AREA_ADDRESS),
                 probe(code, base, Probe.CPU_ID),
                 probe(code, base, Probe.NODE_ID),
@@ -66,12 +73,16 @@ public record StubHandles(StubOptions options,
             case CURRENT_LOAD_COMPARE_STORE -> currentLoadCompareStore;
             case CURRENT_LOAD_LIMIT_ADD_STORE -> currentLoadLimitAddStore;
             case BATCH_LOAD_ADD_STORE -> batchLoadAddStore;
+            case ARRAY_POP -> arrayPop;
+            case ARRAY_PUSH -> arrayPush;
+            case ARRAY_COPY_OUT -> arrayCopyOut;
+            case ARRAY_COPY_IN -> arrayCopyIn;
         };
     }
 
     private static MethodHandle op(GeneratedCode code, long base, Operation op) {
         MemorySegment entry = MemorySegment.ofAddress(base + code.operations().get(op));
-        boolean heap = op == Operation.LOAD_COMPARE_MEMCPY_STORE;
+        boolean heap = op.descriptor().argumentLayouts().stream().anyMatch(l -> l instanceof AddressLayout);
         return Linker.nativeLinker().downcallHandle(entry, op.descriptor(), Linker.Option.critical(heap));
     }
 

@@ -75,6 +75,7 @@ public final class AArch64Assembler {
     private static final int ORR_SHIFTED = 0x2a000000 | SF;
     private static final int ORR_SHIFTED_32 = 0x2a000000;
     private static final int ADD_SHIFTED = 0x0b000000 | SF;
+    private static final int SUB_SHIFTED = 0x4b000000 | SF;
     private static final int ADD_IMM_64 = 0x11000000 | SF;
     private static final int EOR_SHIFTED = 0x4a000000 | SF;
     private static final int ANDS_SHIFTED = 0x6a000000 | SF;
@@ -238,6 +239,11 @@ public final class AArch64Assembler {
     /** {@code add xd, xn, xm} */
     public void addReg(Reg rd, Reg rn, Reg rm) {
         registers(ADD_SHIFTED, rd, rn, rm);
+    }
+
+    /** {@code sub xd, xn, xm} */
+    public void subReg(Reg rd, Reg rn, Reg rm) {
+        registers(SUB_SHIFTED, rd, rn, rm);
     }
 
     /** {@code add xd, xn, xm, lsl #shift} for {@code shift} in [0, 63] (register 31 is zr) */

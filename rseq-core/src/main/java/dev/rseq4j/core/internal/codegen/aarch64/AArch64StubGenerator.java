@@ -305,7 +305,67 @@ public final class AArch64StubGenerator implements StubGenerator {
                     asm.bind(copied);
                     yield commit(X7, X2);     // release: publishes the record
                 }
+                case ARRAY_POP -> {                 // x1 = count word, x2 = slots, x3 = capacity; x14 = index
+                    asm.ldr64Reg(X13, X1, DELTA);   // n
+                    asm.cbz64(X13, failed());       // empty
+                    asm.cmpReg64(X13, X3);
+                    asm.bcond(HI, corrupt());       // n >u capacity: never read outside the array
+                    asm.subsImm64(X13, X13, 1);     // n - 1
+                    asm.addRegLsl(X12, X2, X13, 3); // the top slot (Operation.ARRAY_SLOT_BYTES)
+                    asm.ldr64Reg(X12, X12, DELTA);  // read inside the section
+                    yield commit(X13, X1, X12);     // plain: publishes nothing; returns it with the index
+                }
+                case ARRAY_PUSH -> {                // x1 = count word, x2 = slots, x3 = capacity, x4 = value
+                    asm.ldr64Reg(X13, X1, DELTA);   // n
+                    asm.cmpReg64(X13, X3);
+                    asm.bcond(HS, failed());        // full (a count beyond the array too: never written outside it)
+                    asm.addRegLsl(X12, X2, X13, 3);
+                    asm.str64Reg(X4, X12, DELTA);   // the slot above the top, unpublished until the commit
+                    asm.addImm64(X13, X13, 1);
+                    yield commit(X13, X1);          // release: publishes the slot
+                }
+                case ARRAY_COPY_OUT -> {            // x1 = count word, x2 = slots, x3 = capacity, x4 = n, x5 = dst
+                    asm.ldr64Reg(X13, X1, DELTA);   // c
+                    asm.cmpReg64(X13, X3);
+                    asm.bcond(HI, corrupt());       // c >u capacity
+                    asm.cmpReg64(X13, X4);
+                    asm.bcond(LO, failed());        // c <u n: fewer than n
+                    asm.subReg(X13, X13, X4);       // c - n
+                    asm.addRegLsl(X12, X2, X13, 3);
+                    asm.addReg(X12, X12, DELTA);    // the first slot moved, in this region
+                    asm.addRegLsl(X6, X12, X4, 3);  // the end of the slots moved
+                    copyWords(X12, X5, X6);         // writes only the caller's batch: restartable anywhere
+                    yield commit(X13, X1);          // plain: the slots stay as they were
+                }
+                case ARRAY_COPY_IN -> {             // x1 = count word, x2 = slots, x3 = capacity, x4 = n, x5 = src
+                    asm.ldr64Reg(X13, X1, DELTA);   // c
+                    asm.cmpReg64(X13, X3);
+                    asm.bcond(HI, corrupt());       // c >u capacity (so c + n cannot wrap)
+                    asm.addReg(X12, X13, X4);       // c + n
+                    asm.cmpReg64(X12, X3);
+                    asm.bcond(HI, failed());        // c + n >u capacity: no room
+                    asm.addRegLsl(X14, X2, X13, 3);
+                    asm.addReg(X14, X14, DELTA);    // the slot above the top, in this region
+                    asm.addRegLsl(X6, X5, X4, 3);   // the end of the caller's batch
+                    copyWords(X5, X14, X6);         // above the top: unpublished until the commit
+                    yield commit(X12, X1);          // release: publishes the slots
+                }
             };
+        }
+
+        /**
+         * {@code do { *to++ = *from++; } while (from != end)}, 8 bytes at a time ({@code end} is the end of the
+         * source; at least one word): a word loop, restartable at any word. Clobbers x15.
+         */
+        private void copyWords(Reg from, Reg to, Reg end) {
+            Label copy = new Label();
+            asm.bind(copy);
+            asm.ldr64(X15, from, 0);
+            asm.str64(X15, to, 0);
+            asm.addImm64(from, from, Operation.ARRAY_SLOT_BYTES);
+            asm.addImm64(to, to, Operation.ARRAY_SLOT_BYTES);
+            asm.cmpReg64(from, end);
+            asm.bcond(NE, copy);
         }
 
         /** {@code if (load(word) != expected) goto failed}. */

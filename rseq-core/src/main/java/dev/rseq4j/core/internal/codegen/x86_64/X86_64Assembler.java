@@ -172,6 +172,11 @@ public final class X86_64Assembler {
         regReg(REX_W, 0x01, src, dst);
     }
 
+    /** {@code sub r64, r64} */
+    public void subReg64(Reg dst, Reg src) {
+        regReg(REX_W, 0x29, src, dst);
+    }
+
     /** {@code add r64, imm32} (imm8 form when it fits, as the GNU assembler chooses) */
     public void addImm64(Reg dst, int imm) {
         rex(REX_W, 0, 0, dst.high());

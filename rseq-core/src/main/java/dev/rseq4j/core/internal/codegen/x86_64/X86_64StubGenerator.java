@@ -295,7 +295,68 @@ public final class X86_64StubGenerator implements StubGenerator {
                     asm.movLoad64(R10, mem(RSP, STACK_ARGUMENT_8));
                     yield commit(R10, RDX);
                 }
+                case ARRAY_POP -> {                // rsi = countOff, rdx = slotsOff, rcx = capacity; r9 = index
+                    asm.movLoad64(R10, mem(RAX, RSI));  // n
+                    asm.testReg64(R10, R10);
+                    asm.jcc(E, failed());               // empty
+                    asm.cmpReg64(R10, RCX);
+                    asm.jcc(A, corrupt());              // n >u capacity: never read outside the array
+                    asm.lea(R8, mem(R10, -1));          // n - 1 (r8 is free: three arguments)
+                    slotAddress(R11, R8, RDX);
+                    asm.movLoad64(R11, mem(RAX, R11));  // the top slot, read inside the section
+                    yield commit(R8, RSI, R11);         // returns it with the index
+                }
+                case ARRAY_PUSH -> {               // rsi = countOff, rdx = slotsOff, rcx = capacity, r8 = value
+                    asm.movLoad64(R10, mem(RAX, RSI));  // n
+                    asm.cmpReg64(R10, RCX);
+                    asm.jcc(AE, failed());              // full (a count beyond the array too: never written outside it)
+                    slotAddress(R11, R10, RDX);
+                    asm.movStore64(mem(RAX, R11), R8);  // the slot above the top, unpublished until the commit
+                    asm.addImm64(R10, 1);
+                    yield commit(R10, RSI);
+                }
+                case ARRAY_COPY_OUT -> {           // rsi = countOff, rdx = slotsOff, rcx = capacity, r8 = n, r9 = dst
+                    asm.movLoad64(R10, mem(RAX, RSI));  // c
+                    asm.cmpReg64(R10, RCX);
+                    asm.jcc(A, corrupt());              // c >u capacity
+                    asm.cmpReg64(R10, R8);
+                    asm.jcc(B, failed());               // c <u n: fewer than n
+                    asm.subReg64(R10, R8);              // c - n
+                    slotAddress(R11, R10, RDX);
+                    asm.movReg64(RDX, RSI);             // the count's word: rsi becomes the copy's source
+                    asm.lea(RSI, mem(RAX, R11));        // the first slot moved, in this region
+                    asm.movReg64(RDI, R9);              // the caller's batch (rdi is free after the guard)
+                    asm.movReg64(RCX, R8);
+                    asm.shlImm64(RCX, 3);               // bytes
+                    asm.repMovsb();                     // writes only the caller's batch: restartable at any byte
+                    yield commit(R10, RDX);
+                }
+                case ARRAY_COPY_IN -> {            // rsi = countOff, rdx = slotsOff, rcx = capacity, r8 = n, r9 = src
+                    asm.movLoad64(R10, mem(RAX, RSI));  // c
+                    asm.cmpReg64(R10, RCX);
+                    asm.jcc(A, corrupt());              // c >u capacity (so c + n cannot wrap)
+                    asm.lea(R11, mem(R10, R8));         // c + n
+                    asm.cmpReg64(R11, RCX);
+                    asm.jcc(A, failed());               // c + n >u capacity: no room
+                    slotAddress(R10, R10, RDX);
+                    asm.lea(RDI, mem(RAX, R10));        // the slot above the top, in this region
+                    asm.movReg64(RCX, R8);
+                    asm.shlImm64(RCX, 3);               // bytes
+                    asm.movReg64(R8, RSI);              // the count's word: rsi becomes the copy's source
+                    asm.movReg64(RSI, R9);
+                    asm.repMovsb();                     // above the top: unpublished until the commit
+                    yield commit(R11, R8);
+                }
             };
+        }
+
+        /** {@code dst = slots + 8 * n}: the region-0 address of slot {@code n} of an array stack. */
+        private void slotAddress(Reg dst, Reg n, Reg slots) {
+            if (dst != n) {
+                asm.movReg64(dst, n);
+            }
+            asm.shlImm64(dst, 3);                   // Operation.ARRAY_SLOT_BYTES
+            asm.addReg64(dst, slots);
         }
 
         /** {@code if (load(word) != expected) goto failed}. */

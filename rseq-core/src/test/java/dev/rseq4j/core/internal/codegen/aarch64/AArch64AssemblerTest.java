@@ -354,6 +354,8 @@ class AArch64AssemblerTest {
         for (Reg3Method m : List.of(
                 new Reg3Method("addReg", r -> "add " + x(r[0]) + ", " + x(r[1]) + ", " + x(r[2]),
                         AArch64Assembler::addReg),
+                new Reg3Method("subReg", r -> "sub " + x(r[0]) + ", " + x(r[1]) + ", " + x(r[2]),
+                        AArch64Assembler::subReg),
                 new Reg3Method("mul", r -> "mul " + x(r[0]) + ", " + x(r[1]) + ", " + x(r[2]),
                         AArch64Assembler::mul),
                 new Reg3Method("eorReg64", r -> "eor " + x(r[0]) + ", " + x(r[1]) + ", " + x(r[2]),
@@ -758,9 +760,10 @@ class AArch64AssemblerTest {
             assertRejects("movImm64 " + r, a -> a.movImm64(reg(bad), 0x1234_5678L));
             assertRejects("movReg rd " + r, a -> a.movReg(reg(bad), reg(0)));
             assertRejects("movReg rm " + r, a -> a.movReg(reg(0), reg(bad)));
-            for (String name : List.of("addReg", "mul", "eorReg64", "ldr64Reg", "ldr32Reg", "str64Reg")) {
+            for (String name : List.of("addReg", "subReg", "mul", "eorReg64", "ldr64Reg", "ldr32Reg", "str64Reg")) {
                 Reg3 f = switch (name) {
                     case "addReg" -> AArch64Assembler::addReg;
+                    case "subReg" -> AArch64Assembler::subReg;
                     case "mul" -> AArch64Assembler::mul;
                     case "eorReg64" -> AArch64Assembler::eorReg64;
                     case "ldr64Reg" -> AArch64Assembler::ldr64Reg;

@@ -209,6 +209,7 @@ class X86_64AssemblerTest {
                 new RegRegMethod("movReg64", "mov", false, X86_64Assembler::movReg64),
                 new RegRegMethod("movReg32", "mov", true, X86_64Assembler::movReg32),
                 new RegRegMethod("addReg64", "add", false, X86_64Assembler::addReg64),
+                new RegRegMethod("subReg64", "sub", false, X86_64Assembler::subReg64),
                 new RegRegMethod("cmpReg64", "cmp", false, X86_64Assembler::cmpReg64),
                 new RegRegMethod("testReg32", "test", true, X86_64Assembler::testReg32),
                 new RegRegMethod("testReg64", "test", false, X86_64Assembler::testReg64),
