@@ -1,6 +1,7 @@
 package dev.rseq4j.collections;
 
 import dev.rseq4j.core.CpuIndexing;
+import dev.rseq4j.core.percpu.ArrayStack;
 import dev.rseq4j.core.percpu.NodePool;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
@@ -9,7 +10,7 @@ import dev.rseq4j.core.percpu.PerCpuStats;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Per-CPU free-lists of {@code int} handles in {@code [0, capacity)}: the primitive under
@@ -17,24 +18,35 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * A handle names whatever you keep in slot {@code handle} of your own array or memory; the list only
  * records which handles are free.
  *
- * <p>Each CPU has its own list. {@link #push} puts a handle on the list of the CPU the thread runs on;
- * {@link #pop} takes one from there, and only when that list is empty takes a batch
- * ({@link Builder#batchSize}) from another CPU's list, so that the next pops on this CPU are local
- * again. Both are one restartable sequence (plain loads and one plain commit store, no atomic
- * instruction) in the common case; where rseq is unavailable, a per-CPU lock. Memory is one native
- * node per handle (a 64-byte cache line for lists of up to {@value #PADDED_UP_TO} handles, so that
- * CPUs never write each other's lines; 16 bytes beyond) and one cache line per CPU, however many
- * threads (platform or virtual) use the list.
+ * <p>Each CPU has a <em>magazine</em>: a bounded array of free handles (twice the
+ * {@link Builder#batchSize batch size}). {@link #push} puts a handle in the magazine of the CPU the
+ * thread runs on and {@link #pop} takes the one on top, each in one restartable sequence (plain loads
+ * and one plain commit store, no atomic instruction), one downcall. Between the magazines sits a
+ * <em>depot</em> of batches shared by all CPUs: a push onto a full magazine moves a batch out of it
+ * into the depot, and a pop from an empty magazine takes a batch from the depot into it, each move
+ * one restartable sequence plus one short lock held by nobody else for long, once per batch. So a
+ * thread that takes handles on one CPU and gives them back on another (a virtual thread that moved
+ * while it held one) never waits for another CPU: the handles flow back through the depot. Only a
+ * pop that finds its magazine and the depot empty takes a batch from another CPU's magazine (that
+ * CPU's guard and a membarrier: a steal), so that no free handle is ever out of reach. This is the
+ * design of Bonwick's magazines and tcmalloc's per-CPU caches with their transfer cache. Where rseq
+ * is unavailable, each magazine operation takes a per-CPU lock instead.
+ *
+ * <p>Memory: one slot word per magazine entry and one cache line per CPU for its count, a state word
+ * per handle (a 64-byte cache line for lists of up to {@value #PADDED_UP_TO} handles, so that CPUs
+ * never write each other's lines; 16 bytes beyond), and the depot's batch arrays; all bounded by the
+ * capacity, however many threads (platform or virtual) use the list.
  *
  * <p>A new list is empty: no handle is free until it is pushed. Handles are not ordered: a pop
  * returns any free handle (the last pushed on this CPU, usually).
  *
- * <p>Misuse detection. Pushing a handle that is already free would put it on a list twice and later
- * hand it to two owners. Every push checks a per-handle state:
+ * <p>Misuse detection. Pushing a handle that is already free would hand it to two owners later. Every
+ * push checks a per-handle state:
  * <ul>
- *   <li>default: with plain reads and writes. Catches a handle pushed again without a pop in between
- *       when the two pushes are ordered (same thread, or threads that synchronize), which is how such
- *       bugs usually look; misses two <em>racing</em> pushes of the same handle;</li>
+ *   <li>default: with plain reads and writes (one store on push and one on pop, to the handle's own
+ *       line). Catches a handle pushed again without a pop in between when the two pushes are ordered
+ *       (same thread, or threads that synchronize), which is how such bugs usually look; misses two
+ *       <em>racing</em> pushes of the same handle;</li>
  *   <li>{@link Builder#checked()}: with an atomic compare-and-set per push and pop, which catches every
  *       double push, racing or not, at the cost of one atomic instruction per operation.</li>
  * </ul>
@@ -50,44 +62,50 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * meet is a slow path that cannot fence (membarrier denied by a policy installed after start-up, and
  * its fallback, running on the target CPU, denied too): {@link #push} then throws
  * {@link IllegalStateException} with the handle still taken, so a retry behaves the same; {@link #pop}
- * throws with nothing taken. Handles that no caller holds when such a push fails inside the list (the
- * rest of a stolen batch) go on a Java-side stash that the next pop on an empty list takes from:
- * nothing is ever stranded.
+ * throws with nothing taken. Handles that no caller holds when such a move fails (the rest of a batch)
+ * go to the depot: nothing is ever stranded.
  *
  * <h2>Implementation notes</h2>
- * One {@link PerCpuArea} with a cache line per region: the guard word at 0 and the list head at 8.
- * The nodes are a {@link NodePool}; node {@code h} is handle {@code h}:
+ * One {@link PerCpuArea} whose regions each hold a magazine, an {@link ArrayStack}:
  * <pre>
- *   node h   +0 next (the list's link, written by push)   +8 state (int: 0 taken, 1 free)   +12 ... padding
- *            |&lt;-------- 64 bytes for lists of up to {@value #PADDED_UP_TO} handles, else 16 --------&gt;|
+ *   region   +0 guard   +8 count   +16 slot 0 | slot 1 | ... | slot 2*batchSize-1    (8 bytes each)
  * </pre>
- * A push writes its node's next pointer and state, so two handles used on two CPUs must not share a
- * cache line: small lists (every pool's default) pad nodes to a line; large ones pack four nodes per
- * line, which the pools keep mostly CPU-local by handing out new handles in batches. Push and pop are the core's list operations, so a pop returns the node it
- * read inside its restartable section, and the pop stub checks that a head is a node of the pool
- * before following it. A steal reads other regions' heads (opaque) and pops a batch from the first
- * non-empty one under that region's guard ({@code PerCpuOps.popBatch}: guard, membarrier to that
- * CPU, plain pops); it keeps one handle and pushes the rest on the current region. The ordering
- * promise above comes from the list operations (the push commit is a store-release on arm64; x86_64
- * is TSO) and, for Java code, from a release fence before each push and an acquire fence after each
- * pop (free on x86_64).
+ * The states are a {@link NodePool} (node {@code h} is handle {@code h}; its state int at +8: 0 taken,
+ * 1 free). The paths, each named by its steps:
+ * <ul>
+ *   <li>push: state, release fence, {@code arrayPush}. When the magazine is full, the spill:
+ *       {@code arrayCopyOut(batchSize - 1)} into an array the depot lends, the handle itself added, the
+ *       batch put in the depot. If the magazine was no longer full by then (a pop ran on that CPU, or
+ *       the thread moved), {@code arrayPush} once more; after two such misses the handle goes to the
+ *       depot alone. Never a loop without bound.</li>
+ *   <li>pop: {@code arrayPop}, acquire fence, state. When the magazine is empty, the refill: a batch
+ *       from the depot, one handle kept, the rest put in the magazine by {@code arrayCopyIn} (or, if
+ *       that magazine has filled meanwhile, back in the depot). When the depot is empty too, the steal:
+ *       {@code arrayCopyOutFrom} the first other region (in index order after ours) whose magazine is
+ *       not empty, under its guard, and the rest installed as in the refill.</li>
+ * </ul>
+ * The pools call {@link #popWithoutSteal} and make a new object (or carve a block) before they
+ * steal: a pool below its size never takes another CPU's guard. The ordering promise comes from the
+ * array operations (the push's and copy-in's commit is a store-release on arm64; x86_64 is TSO), the
+ * depot's monitor, and, for Java code, a release fence before each push and an acquire fence after
+ * each pop (free on x86_64).
  */
 public final class PerCpuFreeList {
     /** Handles are at most this many. */
     public static final int MAX_CAPACITY = NodePool.MAX_CAPACITY;
 
-    static final long HEAD = 8;
-    private static final long STRIDE = 64;
-    /** A node's next pointer, the word the list operations link through. */
-    private static final long NEXT_OFFSET = 0;
-    /** A node's state word: {@link #TAKEN} or {@link #FREE}; only this class reads and writes it. */
+    /** A region's magazine: its count word, then its slots. */
+    static final long COUNT = 8;
+    private static final long SLOTS = 16;
+    /** A handle's state word: {@link #TAKEN} or {@link #FREE}; only this class reads and writes it. */
     private static final long STATE_OFFSET = 8;
-    private static final VarHandle NEXT = ValueLayout.JAVA_LONG.varHandle();
     private static final VarHandle STATE = ValueLayout.JAVA_INT.varHandle();
     private static final int TAKEN = 0;
     private static final int FREE = 1;
+    /** The spill's and the refill's misses before a handle goes to the depot alone (see the class notes). */
+    private static final int SPILL_ATTEMPTS = 2;
     /**
-     * Lists of at most this many handles give each node a cache line of its own (64-byte nodes);
+     * Lists of at most this many handles give each state a cache line of its own (64-byte nodes);
      * larger ones pack four 16-byte nodes per line, to keep memory at 16 bytes per handle.
      */
     static final int PADDED_UP_TO = 16_384;
@@ -96,18 +114,14 @@ public final class PerCpuFreeList {
     private static final PerCpuStats.Kind KIND = PerCpuStats.Kind.FREE_LIST;
 
     private final PerCpuOps ops;
-    private final PerCpuArea lists;
-    /** Node {@code h} is handle {@code h}: its next pointer and its state (see the layout in the class notes). */
-    private final NodePool nodes;
+    /** Each region's magazine. */
+    private final ArrayStack magazines;
+    /** Node {@code h} holds handle {@code h}'s state (see the layout in the class notes). */
+    private final NodePool states;
+    private final Depot depot;
     private final boolean checked;
     private final int batchSize;
-    /**
-     * Free handles that no list took: the rest of a stolen batch, or a pool's carved blocks, whose push
-     * failed because its slow path could not fence (membarrier and the affinity fallback denied). Empty
-     * in every other case; {@link #pop} takes from it before stealing. Plain Java concurrency: it is
-     * touched only after such a failure, and by a pop whose own list is empty (one volatile read).
-     */
-    private final ConcurrentLinkedQueue<Integer> stash = new ConcurrentLinkedQueue<>();
+    private final LongAdder steals = new LongAdder();
 
     /**
      * An empty, CPU-indexed list of handles in {@code [0, capacity)}, default mode, batch size 16.
@@ -128,8 +142,11 @@ public final class PerCpuFreeList {
         checkCapacity(capacity);
         checkBatchSize(batchSize);
         this.ops = Objects.requireNonNull(ops, "ops must not be null");
-        this.lists = PerCpuArea.forPossibleCpus(ops.indexing(), STRIDE);
-        this.nodes = new NodePool(capacity, capacity <= PADDED_UP_TO ? 64 : 16, NEXT_OFFSET);
+        int slots = 2 * batchSize;
+        long stride = (SLOTS + (long) slots * ArrayStack.SLOT_BYTES + 63) & -64;
+        this.magazines = new ArrayStack(PerCpuArea.forPossibleCpus(ops.indexing(), stride), COUNT, SLOTS, slots);
+        this.states = new NodePool(capacity, capacity <= PADDED_UP_TO ? 64 : 16, 0);
+        this.depot = new Depot(batchSize, capacity);
         this.checked = checked;
         this.batchSize = batchSize;
     }
@@ -167,7 +184,7 @@ public final class PerCpuFreeList {
 
     /** Builder of free-lists; not thread-safe, reusable. */
     public static final class Builder {
-        /** A steal moves at most this many handles. */
+        /** A batch holds at most this many handles (a magazine twice as many). */
         public static final int MAX_BATCH_SIZE = 1024;
 
         private final int capacity;
@@ -186,8 +203,9 @@ public final class PerCpuFreeList {
         }
 
         /**
-         * How many handles a pop that finds its CPU's list empty takes from another CPU's list at once
-         * (default 16): larger batches make steals rarer, smaller ones leave less on one CPU.
+         * How many handles move at once between a CPU's magazine and the depot shared by all CPUs
+         * (default 16); a CPU's magazine holds twice as many. Larger batches make moves rarer, smaller
+         * ones leave fewer handles on one CPU.
          *
          * @throws IllegalArgumentException if not in [1, {@value #MAX_BATCH_SIZE}]
          */
@@ -198,8 +216,8 @@ public final class PerCpuFreeList {
         }
 
         /**
-         * Index lists by CPU number (default) or by concurrency id (mm_cid, Linux 6.3+: dense ids from
-         * 0, so a process with few running threads uses few lists).
+         * Index magazines by CPU number (default) or by concurrency id (mm_cid, Linux 6.3+: dense ids
+         * from 0, so a process with few running threads uses few magazines).
          */
         public Builder indexing(CpuIndexing indexing) {
             this.indexing = Objects.requireNonNull(indexing, "indexing must not be null");
@@ -217,7 +235,7 @@ public final class PerCpuFreeList {
 
     /** Handles are in {@code [0, capacity())}. */
     public int capacity() {
-        return nodes.capacity();
+        return states.capacity();
     }
 
     /** Whether every double push is caught ({@link Builder#checked()}). */
@@ -225,8 +243,14 @@ public final class PerCpuFreeList {
         return checked;
     }
 
+    /** Handles that move between a magazine and the depot at once ({@link Builder#batchSize}). */
+    public int batchSize() {
+        return batchSize;
+    }
+
     /**
-     * Makes {@code handle} free, on the list of the CPU the thread runs on.
+     * Makes {@code handle} free, in the magazine of the CPU the thread runs on (or, when it is full,
+     * with a batch of that magazine in the depot).
      *
      * @throws IllegalArgumentException if {@code handle} is not in [0, capacity())
      * @throws IllegalStateException if {@code handle} is free already (pushed twice; see the class
@@ -248,78 +272,171 @@ public final class PerCpuFreeList {
         checkHandle(handle);
         long state = stateOffset(handle);
         if (checked) {
-            if (!STATE.compareAndSet(nodes.memory(), state, TAKEN, FREE)) {
+            if (!STATE.compareAndSet(states.memory(), state, TAKEN, FREE)) {
                 return false;
             }
         } else {
-            if ((int) STATE.getOpaque(nodes.memory(), state) == FREE) {
+            if ((int) STATE.getOpaque(states.memory(), state) == FREE) {
                 return false;
             }
-            STATE.setOpaque(nodes.memory(), state, FREE);
+            STATE.setOpaque(states.memory(), state, FREE);
         }
         // NOTE: release fence: the caller's writes (the object or block behind the handle) come
         // before the push's commit, and so before any pop that returns the handle (see pop).
         VarHandle.releaseFence();
         try {
-            pushOnList(handle);
+            if (!ops.arrayPush(magazines, handle)) {
+                spill(handle);
+            }
         } catch (Throwable t) {
-            // NOTE: the operation changed nothing (its slow path throws before it touches the list):
-            // give the handle back to the caller, or it would be marked free and on no list.
-            STATE.setOpaque(nodes.memory(), state, TAKEN);
+            // NOTE: the operation changed nothing (its slow path throws before it touches the
+            // magazine, and a spill puts back what it moved): give the handle back to the caller, or
+            // it would be marked free and in no magazine.
+            STATE.setOpaque(states.memory(), state, TAKEN);
             throw t;
         }
         return true;
     }
 
     /**
-     * Makes a handle that no caller holds free (the rest of a stolen batch, free already; a pool's
-     * newly carved block, never pushed) and puts it on the current CPU's list, or, if that push fails,
-     * on the {@link #stash}. Never throws, so that such a handle is never left on no list.
+     * The push of {@code handle} onto a full magazine: a batch of that magazine, with the handle, to the
+     * depot (see the class notes). Throws only if an array operation's slow path could not fence; then
+     * nothing moved.
      */
-    void give(int handle) {
-        long state = stateOffset(handle);
-        if ((int) STATE.getOpaque(nodes.memory(), state) != FREE) {
-            STATE.setOpaque(nodes.memory(), state, FREE);
-            VarHandle.releaseFence();       // as in tryPush
+    private void spill(int handle) {
+        long[] batch = depot.borrow();
+        for (int attempt = 0; attempt < SPILL_ATTEMPTS; attempt++) {
+            if (batchSize == 1 || ops.arrayCopyOut(magazines, batch, batchSize - 1)) {
+                batch[batchSize - 1] = handle;
+                depot.put(batch, batchSize);
+                return;
+            }
+            if (ops.arrayPush(magazines, handle)) {     // the magazine was no longer full
+                depot.giveBack(batch);
+                return;
+            }
         }
-        try {
-            pushOnList(handle);
-        } catch (Throwable t) {
-            stash.add(handle);
-        }
-    }
-
-    /** The list operation of a push, on the current CPU's list; the handle's state is set already. */
-    private void pushOnList(int handle) {
-        ops.push(lists, HEAD, nodes, handle);
+        batch[0] = handle;
+        depot.put(batch, 1);
     }
 
     /**
-     * Takes a free handle: from the current CPU's list, or else a batch from another CPU's list.
+     * Makes a handle that no caller holds free (the rest of a stolen batch, free already; a pool's
+     * newly carved block, never pushed) and puts it in the current CPU's magazine, or, if that push
+     * fails, in the depot. Never throws, so that such a handle is never left nowhere.
+     */
+    void give(int handle) {
+        long state = stateOffset(handle);
+        if ((int) STATE.getOpaque(states.memory(), state) != FREE) {
+            STATE.setOpaque(states.memory(), state, FREE);
+            VarHandle.releaseFence();       // as in tryPush
+        }
+        try {
+            if (!ops.arrayPush(magazines, handle)) {
+                spill(handle);
+            }
+        } catch (Throwable t) {
+            long[] alone = depot.borrow();
+            alone[0] = handle;
+            depot.put(alone, 1);
+        }
+    }
+
+    /**
+     * Takes a free handle: from the current CPU's magazine, else a batch from the depot, else a batch
+     * from another CPU's magazine.
      *
-     * @return a handle, or {@code -1} only when every CPU's list was empty when looked at
-     * @throws IllegalStateException if a list was corrupted (cannot happen through this API)
+     * @return a handle, or {@code -1} only when every magazine and the depot were empty when looked at
+     * @throws IllegalStateException if a magazine was corrupted (cannot happen through this API)
      */
     public int pop() {
-        int handle = ops.pop(lists, HEAD, nodes);
+        int handle = ops.arrayPop(magazines);
+        return claim(handle >= 0 ? handle : refill(true));
+    }
+
+    /**
+     * {@link #pop} without the steal: from the current CPU's magazine or the depot, else -1 (free
+     * handles may rest in other CPUs' magazines). The pools' first try: a pool that may still grow
+     * makes a new object rather than take another CPU's guard.
+     */
+    int popWithoutSteal() {
+        int handle = ops.arrayPop(magazines);
+        return claim(handle >= 0 ? handle : refill(false));
+    }
+
+    /** Marks a popped handle taken (or passes -1 on). */
+    private int claim(int handle) {
         if (handle < 0) {
-            Integer stashed = stash.isEmpty() ? null : stash.poll();
-            handle = stashed != null ? stashed : steal();
-            if (handle < 0) {
-                return -1;
-            }
+            return -1;
         }
         // NOTE: acquire fence: pairs with push's release fence, so that what the pusher wrote before
         // pushing is visible to what our caller does with the handle.
         VarHandle.acquireFence();
         if (checked) {
-            if (!STATE.compareAndSet(nodes.memory(), stateOffset(handle), FREE, TAKEN)) {
+            if (!STATE.compareAndSet(states.memory(), stateOffset(handle), FREE, TAKEN)) {
                 throw new IllegalStateException("free-list corrupted: popped handle " + handle + " was not free");
             }
         } else {
-            STATE.setOpaque(nodes.memory(), stateOffset(handle), TAKEN);
+            STATE.setOpaque(states.memory(), stateOffset(handle), TAKEN);
         }
         return handle;
+    }
+
+    /** The pop from an empty magazine: a batch from the depot, else (if {@code steal}) from another magazine. */
+    private int refill(boolean steal) {
+        long[] batch = depot.take();
+        if (batch != null) {
+            return keepOneInstallRest(batch, Depot.size(batch));
+        }
+        return steal ? steal() : -1;
+    }
+
+    /**
+     * Of a batch of {@code n} free handles that is ours ({@code batch[0..n)}), returns the top one and puts
+     * the rest in the current magazine, or, if it has no room for them (or its move cannot fence), in the
+     * depot. Never throws: the batch is never stranded.
+     */
+    private int keepOneInstallRest(long[] batch, int n) {
+        int handle = (int) batch[n - 1];
+        boolean installed;
+        try {
+            installed = n == 1 || ops.arrayCopyIn(magazines, batch, n - 1);
+        } catch (RuntimeException e) {
+            installed = false;      // nothing stored: the depot keeps them
+        }
+        if (installed) {
+            depot.giveBack(batch);
+        } else {
+            depot.put(batch, n - 1);
+        }
+        return handle;
+    }
+
+    /** Takes a batch from the first other region (in index order after ours) whose magazine is not empty. */
+    private int steal() {
+        int regions = magazines.area().regions();
+        int here = ops.currentIndex(magazines.area());
+        long[] batch = depot.borrow();
+        for (int i = 1; i <= regions; i++) {       // i == regions: our own region, once more
+            int r = (here + i) % regions;
+            // NOTE: an opaque peek first, so that empty regions cost a load, not a guard and a membarrier.
+            if (magazines.size(r) == 0) {
+                continue;
+            }
+            int n;
+            try {
+                n = ops.arrayCopyOutFrom(magazines, r, batch, batchSize);
+            } catch (RuntimeException e) {
+                depot.giveBack(batch);      // nothing moved
+                throw e;
+            }
+            if (n > 0) {
+                steals.increment();
+                return keepOneInstallRest(batch, n);
+            }
+        }
+        depot.giveBack(batch);
+        return -1;
     }
 
     /**
@@ -329,75 +446,61 @@ public final class PerCpuFreeList {
      */
     public boolean isFree(int handle) {
         checkHandle(handle);
-        return (int) STATE.getOpaque(nodes.memory(), stateOffset(handle)) == FREE;
+        return (int) STATE.getOpaque(states.memory(), stateOffset(handle)) == FREE;
     }
 
-    /**
-     * Free handles on each CPU's list, walking them: for the pools' accounting and tests, not an
-     * atomic snapshot while other threads push and pop.
-     */
+    /** Free handles in each CPU's magazine: for the pools' accounting and tests, not an atomic snapshot. */
     int[] freePerRegion() {
-        int[] free = new int[lists.regions()];
+        int[] free = new int[magazines.area().regions()];
         for (int r = 0; r < free.length; r++) {
-            long head = lists.getLongOpaque(r, HEAD);
-            for (int n = 0; head != 0 && n <= capacity(); n++) {
-                free[r]++;
-                head = (long) NEXT.getOpaque(nodes.memory(), nodes.offsetOf(nodes.indexOf(head)) + NEXT_OFFSET);
-            }
+            free[r] = magazines.size(r);
         }
         return free;
     }
 
-    /** Free handles on all lists and the stash: the sum of {@link #freePerRegion()} and {@link #stashed()}, with the same caveat. */
+    /** Free handles in all magazines and the depot: the sum of {@link #freePerRegion()} and {@link #inDepot()}, with the same caveat. */
     int freeCount() {
-        int sum = stashed();
+        int sum = inDepot();
         for (int n : freePerRegion()) {
             sum += n;
         }
         return sum;
     }
 
-    /** Free handles on the {@link #stash}: zero unless pushes failed for want of a fence. */
-    int stashed() {
-        return stash.size();
+    /** Free handles in the depot now. */
+    int inDepot() {
+        return depot.handles();
     }
 
-    /** Counts of the rare events (aborts, slow paths, steals' guarded pops) of this list's operations. */
-    PerCpuStats stats() {
+    /** The depot, for tests and the pools' statistics. */
+    Depot depot() {
+        return depot;
+    }
+
+    /** Batches taken from other CPUs' magazines since creation. */
+    long steals() {
+        return steals.sum();
+    }
+
+    /** What this list did and where its free handles rest (see {@link PoolStats}). */
+    public PoolStats stats() {
+        return PoolStats.of(this, 0, 0);
+    }
+
+    /** Counts of the rare events (aborts, slow paths, guard waits) of this list's operations. */
+    PerCpuStats opsStats() {
         return ops.stats();
     }
 
-    /** Pops a batch from the first other region (in index order after ours) whose list is not empty. */
-    private int steal() {
-        int regions = lists.regions();
-        int here = ops.currentIndex(lists);
-        int[] batch = new int[batchSize];
-        for (int i = 1; i <= regions; i++) {       // i == regions: our own region, once more
-            int r = (here + i) % regions;
-            // NOTE: an opaque peek first, so that empty regions cost a load, not a guard and a membarrier.
-            if (lists.getLongOpaque(r, HEAD) == 0) {
-                continue;
-            }
-            int n = ops.popBatch(lists, r, HEAD, nodes, batch, batchSize);
-            if (n > 0) {
-                for (int k = 1; k < n; k++) {
-                    give(batch[k]);     // still free: their states stay FREE
-                }
-                return batch[0];
-            }
-        }
-        return -1;
-    }
-
     private void checkHandle(int handle) {
-        if (handle < 0 || handle >= nodes.capacity()) {
-            throw new IllegalArgumentException("handle must be in [0, " + nodes.capacity() + "), was " + handle);
+        if (handle < 0 || handle >= states.capacity()) {
+            throw new IllegalArgumentException("handle must be in [0, " + states.capacity() + "), was " + handle);
         }
     }
 
-    /** Offset of handle {@code handle}'s state word in the node memory; the handle is checked. */
+    /** Offset of handle {@code handle}'s state word in the state memory; the handle is checked. */
     private long stateOffset(int handle) {
-        return nodes.offsetOf(handle) + STATE_OFFSET;
+        return states.offsetOf(handle) + STATE_OFFSET;
     }
 
     private static IllegalStateException pushedTwice(int handle) {
@@ -406,7 +509,7 @@ public final class PerCpuFreeList {
 
     @Override
     public String toString() {
-        return "PerCpuFreeList[capacity=" + capacity() + ", regions=" + lists.regions() + (checked ? ", checked" : "")
-                + "]";
+        return "PerCpuFreeList[capacity=" + capacity() + ", regions=" + magazines.area().regions() + ", batchSize="
+                + batchSize + (checked ? ", checked" : "") + "]";
     }
 }

@@ -10,9 +10,11 @@ import java.util.Objects;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * A pool of fixed-size off-heap blocks with one free-list per CPU, for buffers and slabs: allocate
- * and free are a restartable pop and push on the current CPU's list in the common case, with no
- * atomic instruction and no call into {@code malloc}.
+ * A pool of fixed-size off-heap blocks with a magazine per CPU, for buffers and slabs: allocate
+ * and free are a restartable pop and push on the current CPU's magazine in the common case, with no
+ * atomic instruction and no call into {@code malloc}. Blocks freed on another CPU than they were
+ * allocated on flow back through a depot of batches shared by all CPUs; only a pool whose every
+ * block is carved takes a batch from another CPU's magazine (see {@link PerCpuFreeList}).
  *
  * <pre>
  *   try (PerCpuMemoryPool pool = PerCpuMemoryPool.builder(4096).maxBlocks(10_000).build()) {
@@ -28,9 +30,10 @@ import java.util.concurrent.locks.LockSupport;
  * native access denied: see {@code Rseq.status()}), the whole range is allocated, zeroed, at build
  * time instead: size {@code maxBlocks} for that case. Blocks are {@code blockSize} bytes at a stride of
  * the block size rounded up to the alignment. A block is zeroed the first time it is handed out and
- * <em>not</em> zeroed on reuse: it holds what its previous holder wrote. The free-lists cost a node per
- * block (see {@link PerCpuFreeList}: 64 bytes up to 16,384 blocks, 16 beyond), native memory beside
- * the blocks, never inside them: a write to a freed block cannot corrupt a list.
+ * <em>not</em> zeroed on reuse: it holds what its previous holder wrote. The free-list costs a state
+ * word per block (see {@link PerCpuFreeList}: 64 bytes up to 16,384 blocks, 16 beyond) and a slot word
+ * per magazine entry, native memory beside the blocks, never inside them: a write to a freed block
+ * cannot corrupt the pool.
  *
  * <p>Errors, never crashes: {@link #allocate()} when all {@code maxBlocks} blocks are out throws
  * {@link OutOfMemoryError} naming the limit. {@link #free} of a segment that is not a block of this
@@ -132,9 +135,8 @@ public final class PerCpuMemoryPool implements AutoCloseable {
         }
 
         /**
-         * The blocks one CPU is meant to hold (default 16): the pool carves new blocks this many at a
-         * time, and a CPU whose list is empty takes half as many from another CPU's list at once. A
-         * CPU's list is not capped at this (blocks freed on a CPU stay there until some CPU needs them).
+         * The blocks one CPU's magazine holds (default 16): the pool carves new blocks this many at a
+         * time, and half as many move between a magazine and the depot at once.
          *
          * @throws IllegalArgumentException if not in [1, {@value PerCpuFreeList.Builder#MAX_BATCH_SIZE}]
          */
@@ -248,11 +250,24 @@ public final class PerCpuMemoryPool implements AutoCloseable {
      */
     public MemorySegment allocate() {
         checkOpen();
-        int handle = free.pop();
+        int handle = free.popWithoutSteal();
         if (handle < 0) {
             handle = carve();
         }
+        if (handle < 0) {
+            // NOTE: every block is carved: only now take from another CPU's magazine (a guard and a membarrier).
+            handle = free.pop();
+            if (handle < 0) {
+                throw new OutOfMemoryError("PerCpuMemoryPool: all maxBlocks = " + blocks.maxBlocks() + " blocks of "
+                        + blocks.blockSize() + " bytes are allocated");
+            }
+        }
         return blocks.block(handle);
+    }
+
+    /** What this pool did and where its free blocks rest (see {@link PoolStats}): {@code created} counts blocks carved. */
+    public PoolStats stats() {
+        return PoolStats.of(free, carved, 0);
     }
 
     /**
@@ -322,21 +337,23 @@ public final class PerCpuMemoryPool implements AutoCloseable {
         return blocks.indexOf(block);
     }
 
-    /** Takes a handle from the carved-but-never-used blocks, carving a batch; the rest go on the current list. */
+    /**
+     * Takes a handle from the carved-but-never-used blocks, carving a batch; the rest go to the current
+     * magazine. Returns -1 when every block is carved.
+     */
     private int carve() {
         long first;
         int n;
         synchronized (this) {
             // NOTE: another thread may have freed or carved since our pop: look again under the lock,
-            // so that a burst of pops on empty lists carves one batch, not one each.
-            int handle = free.pop();
+            // so that a burst of pops on empty magazines carves one batch, not one each.
+            int handle = free.popWithoutSteal();
             if (handle >= 0) {
                 return handle;
             }
             long max = blocks.maxBlocks();
             if (carved >= max) {
-                throw new OutOfMemoryError("PerCpuMemoryPool: all maxBlocks = " + max + " blocks of " + blocks.blockSize()
-                        + " bytes are allocated");
+                return -1;
             }
             first = carved;
             n = (int) Math.min(batch, max - first);
@@ -352,7 +369,7 @@ public final class PerCpuMemoryPool implements AutoCloseable {
             carved = first + n;
         }
         for (int k = 1; k < n; k++) {
-            free.give((int) (first + k));   // never throws: a block it cannot push waits on the list's stash
+            free.give((int) (first + k));   // never throws: a block it cannot push waits in the depot
         }
         return (int) first;
     }

@@ -7,11 +7,12 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * A pool of reusable objects with one free-list per CPU: what a {@code ThreadLocal} cache gives
+ * A pool of reusable objects with a magazine per CPU: what a {@code ThreadLocal} cache gives
  * platform threads (a local, uncontended pool), bounded by the number of CPUs instead of threads.
  *
  * <pre>
@@ -24,21 +25,26 @@ import java.util.function.Supplier;
  *   }
  * </pre>
  *
- * <p>{@link #acquire()} never blocks and never fails for want of objects: it returns a pooled object
- * (from the current CPU's list, or a batch taken from another CPU's), or a new one from the factory.
- * The pool keeps at most {@link Builder#maxSize} objects, created on demand; an object made beyond
- * that is not pooled, and its lease's {@code close()} leaves it to the garbage collector.
- * {@link Lease#close()} returns a pooled object to the list of the CPU the closing thread runs on.
- * In steady state acquire and close allocate nothing: a pooled object's lease is created once, with
- * the object, and reused.
+ * <p>{@link #acquire()} never blocks and never fails for want of objects. It returns a pooled object
+ * from the current CPU's magazine, else from a batch in the depot that all CPUs share, else a new one
+ * from the factory while the pool holds fewer than {@link Builder#maxSize} objects; only a pool at
+ * its maximum size takes a batch from another CPU's magazine (see {@link PerCpuFreeList}), and an
+ * object made beyond that size is not pooled: its lease's {@code close()} leaves it to the garbage
+ * collector. {@link Lease#close()} returns a pooled object to the magazine of the CPU the closing
+ * thread runs on (a full magazine moves a batch to the depot). In steady state acquire and close
+ * allocate nothing: a pooled object's lease is created once, with the object, and reused; and neither
+ * waits for another CPU, even when virtual threads acquire on one CPU and close on another.
  *
  * <p>What differs from a {@code ThreadLocal} pool: objects are kept per CPU, so 100,000 virtual
- * threads share the same few lists (a {@code ThreadLocal} pool keeps objects per thread, and each new
- * thread starts with an empty cache and fills it); an object released on another CPU than it was
- * acquired on migrates with no cost; a thread that ends strands nothing. What differs from a shared
- * concurrent queue ({@code ConcurrentLinkedQueue}, JCTools {@code MpmcArrayQueue}): no compare-and-set
- * on one shared head or index; each CPU's list is updated with plain loads and one plain store in a
- * restartable sequence (a per-CPU lock where rseq is unavailable).
+ * threads share the same few magazines (a {@code ThreadLocal} pool keeps objects per thread, and each
+ * new thread starts with an empty cache and fills it); an object released on another CPU than it was
+ * acquired on flows back through the depot; a thread that ends strands nothing. What differs from a
+ * shared concurrent queue ({@code ConcurrentLinkedQueue}, JCTools {@code MpmcArrayQueue}): no
+ * compare-and-set on one shared head or index; each CPU's magazine is updated with plain loads and
+ * one plain store in a restartable sequence (a per-CPU lock where rseq is unavailable), and the
+ * depot's lock is taken once per batch.
+ *
+ * <p>Memory: at most {@code maxSize} pooled objects, wherever they rest (magazines, depot, leased).
  *
  * <p>Guarantees: an object is never leased to two holders at once, provided each lease is closed at
  * most once. Misuse detection: {@link Lease#get()} after {@code close()} and a second
@@ -68,6 +74,10 @@ public final class PerCpuObjectPool<T> {
     private final Lease<T>[] slots;
     /** Slots filled so far; at most {@code slots.length}. */
     private final AtomicInteger created = new AtomicInteger();
+    /** Objects made beyond the size or rejected by onRelease: left to the garbage collector. */
+    private final LongAdder dropped = new LongAdder();
+    /** Objects made for slots whose object onRelease rejected. */
+    private final LongAdder refilled = new LongAdder();
     private final boolean checked;
     private final int capacityPerCpu;
 
@@ -117,10 +127,8 @@ public final class PerCpuObjectPool<T> {
         }
 
         /**
-         * The objects one CPU is meant to hold (default 8): the unit of the default {@link #maxSize},
-         * and twice the batch a CPU whose list is empty takes from another CPU's list at once. A CPU's
-         * list is not capped at this: a list is linked, so an object released on a CPU stays there
-         * until some CPU needs it, and memory stays bounded by {@code maxSize}.
+         * The objects one CPU's magazine holds (default 8): the unit of the default {@link #maxSize}, and
+         * twice the batch that moves between a magazine and the depot at once.
          *
          * @throws IllegalArgumentException if not in [1, {@value PerCpuFreeList.Builder#MAX_BATCH_SIZE}]
          */
@@ -207,7 +215,12 @@ public final class PerCpuObjectPool<T> {
      * @throws RuntimeException whatever the factory throws (nothing is taken from the pool then)
      */
     public Lease<T> acquire() {
-        int slot = idle.pop();
+        int slot = idle.popWithoutSteal();
+        if (slot < 0 && created.get() >= slots.length) {
+            // NOTE: only a pool at its maximum size takes from another CPU's magazine (a guard and a
+            // membarrier); below it, a new object is cheaper and never waits for another CPU.
+            slot = idle.pop();
+        }
         if (slot >= 0) {
             Lease<T> lease = slots[slot];
             if (lease.object == null) {
@@ -219,6 +232,15 @@ public final class PerCpuObjectPool<T> {
             return handOut(lease);
         }
         return create();
+    }
+
+    /**
+     * What this pool did and where its idle objects rest (see {@link PoolStats}): {@code created} counts
+     * pooled objects (objects refilled after {@code onRelease} rejected one included), {@code dropped}
+     * objects made beyond {@code maxSize} and objects {@code onRelease} rejected.
+     */
+    public PoolStats stats() {
+        return PoolStats.of(idle, created.get() + refilled.sum(), dropped.sum());
     }
 
     /** The free-list under this pool: for tests and diagnostics. */
@@ -235,6 +257,7 @@ public final class PerCpuObjectPool<T> {
                 return handOut(lease);
             }
         }
+        dropped.increment();
         return new Lease<>(null, -1, object, true);
     }
 
@@ -247,6 +270,7 @@ public final class PerCpuObjectPool<T> {
     private void refill(Lease<T> lease) {
         try {
             lease.object = newObject();
+            refilled.increment();
         } catch (Throwable t) {
             idle.give(lease.slot);      // never throws: the factory's exception is the one to see
             throw t;
@@ -269,6 +293,7 @@ public final class PerCpuObjectPool<T> {
                 onRelease.accept(object);
             } catch (Throwable t) {
                 slots[slot].object = null;      // dropped: refilled by a later acquire
+                dropped.increment();
                 idle.give(slot);                // never throws: onRelease's exception is the one to see
                 throw t;
             }

@@ -162,7 +162,7 @@ public final class FenceDeniedProbe {
             }
         });
         check(list.freeCount() == ITEMS, "freeCount=" + list.freeCount() + " of " + ITEMS
-                + " (stashed=" + list.stashed() + ")");
+                + " (inDepot=" + list.inDepot() + ")");
         for (int h = 0; h < ITEMS; h++) {
             check(list.isFree(h), "handle " + h + " is not free");
         }

@@ -1,9 +1,8 @@
 package dev.rseq4j.collections;
 
 import dev.rseq4j.core.CpuIndexing;
-import dev.rseq4j.core.percpu.NodePool;
+import dev.rseq4j.core.percpu.ArrayStack;
 import dev.rseq4j.core.percpu.OpsVariant;
-import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
 import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import org.junit.jupiter.api.Test;
@@ -27,8 +26,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The free-list's contract: pops return pushed handles, each once; a pop on an empty CPU list steals
- * from another; bad input and double pushes are refused with messages naming what is wrong; under
+ * The free-list's contract: pops return pushed handles, each once; a pop on an empty magazine refills
+ * from the depot, then steals from another; bad input and double pushes are refused with messages naming what is wrong; under
  * eight threads no handle is held twice and none is lost.
  */
 class PerCpuFreeListTest {
@@ -65,7 +64,7 @@ class PerCpuFreeListTest {
         assertFalse(list.checked());
         assertEquals(-1, list.pop());
         assertEquals(-1, list.pop(), "still empty");
-        assertEquals(0, sum(list.freePerRegion()));
+        assertEquals(0, list.freeCount());
         for (int h = 0; h < 8; h++) {
             assertFalse(list.isFree(h));
         }
@@ -77,7 +76,7 @@ class PerCpuFreeListTest {
         for (PerCpuFreeList list : List.of(new PerCpuFreeList(4), PerCpuFreeList.builder(4).checked().build())) {
             list.push(2);
             assertTrue(list.isFree(2));
-            assertEquals(1, sum(list.freePerRegion()));
+            assertEquals(1, list.freeCount());
             assertEquals(2, list.pop());
             assertFalse(list.isFree(2));
             assertEquals(-1, list.pop());
@@ -104,10 +103,10 @@ class PerCpuFreeListTest {
             for (int h = capacity - 1; h >= 0; h--) {
                 list.push(h);
             }
-            assertEquals(capacity, sum(list.freePerRegion()));
+            assertEquals(capacity, list.freeCount());
             BitSet seen = drain(list);
             assertEquals(capacity, seen.cardinality(), "every handle once");
-            assertEquals(0, sum(list.freePerRegion()));
+            assertEquals(0, list.freeCount());
         }
     }
 
@@ -155,7 +154,7 @@ class PerCpuFreeListTest {
             list.push(3);
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> list.push(1));
             assertTrue(e.getMessage().contains("handle 1 pushed twice"), e.getMessage());
-            assertEquals(2, sum(list.freePerRegion()), "the list is unchanged: " + list);
+            assertEquals(2, list.freeCount(), "the list is unchanged: " + list);
             BitSet seen = drain(list);
             assertEquals(2, seen.cardinality());
             assertTrue(seen.get(1) && seen.get(3));
@@ -203,8 +202,9 @@ class PerCpuFreeListTest {
     }
 
     /**
-     * Operations that pretend the current region is {@code here} and that its list is empty: every pop
-     * becomes a steal, which must find handles wherever they are, its own region last.
+     * Operations that pretend the current region is {@code here} and that its magazine is always empty:
+     * every pop becomes a refill from the depot, then, with the depot empty, a steal, which must find
+     * handles wherever they are, its own region last.
      */
     private static final class EmptyHereOps extends PinnedOps {
         EmptyHereOps(PerCpuOps delegate, int here) {
@@ -212,46 +212,46 @@ class PerCpuFreeListTest {
         }
 
         @Override
-        public int pop(PerCpuArea area, long headOffset, NodePool pool) {
+        public int arrayPop(ArrayStack stack) {
             return -1;
         }
     }
 
     @Test
-    void popOnAnEmptyListStealsABatchFromAnyRegion() {
+    void popOnAnEmptyMagazineRefillsFromTheDepotThenSteals() {
         int regions = new PerCpuFreeList(1).freePerRegion().length;
         for (int here = 0; here < regions; here++) {
             PerCpuOps ops = OpsVariant.of(CpuIndexing.CPU).create();
             PerCpuFreeList list = new PerCpuFreeList(new EmptyHereOps(ops, here), 40, false, 4);
             for (int h = 0; h < 40; h++) {
-                list.push(h);       // on whatever CPU this thread runs: maybe region `here` itself
+                list.push(h);       // magazines of 8: most go to the depot in batches of 4
             }
-            long slowBefore = ops.stats().slowPaths();
+            assertEquals(40, list.freeCount());
+            assertTrue(list.inDepot() >= 40 - 8 * regions, "full magazines spilled: " + list.stats());
             int h = list.pop();
-            assertTrue(h >= 0 && h < 40, "the steal found a handle: " + h);
+            assertTrue(h >= 0 && h < 40, "the refill found a handle: " + h);
             assertFalse(list.isFree(h));
-            assertEquals(39, sum(list.freePerRegion()), "one taken, the batch's other three pushed back");
-            assertTrue(ops.stats().slowPaths() > slowBefore, "a steal is a guarded popBatch: " + ops.stats());
-            BitSet seen = drain(list);        // every pop a steal from here on
+            assertEquals(39, list.freeCount(), "one taken, the batch's other three installed");
+            assertEquals(1, list.stats().refills(), list.stats().toString());
+            BitSet seen = drain(list);        // refills, then (depot empty) steals
             assertFalse(seen.get(h));
             seen.set(h);
             assertEquals(40, seen.cardinality(), "every handle once, here=" + here);
-            assertEquals(0, sum(list.freePerRegion()));
+            assertEquals(0, list.freeCount());
+            assertTrue(list.stats().steals() > 0, "the last handles were stolen: " + list.stats());
         }
     }
 
     /**
-     * Real steals: with every operation forced onto the slow path of a random region, pushes scatter
-     * over the regions and pops often find their region empty; each such pop costs one more slow path
-     * (the popBatch), so more slow paths than operations prove that steals ran.
+     * Real spills, refills and steals: with every operation forced onto the slow path of a random region,
+     * pushes scatter over the regions and pops often find their magazine empty.
      */
     @Test
     void popsOnRandomRegionsStealAndReturnEveryHandleOnce() {
         assumeTrue(RseqRuntime.get().rseqMode(), "the slow-path hook needs the stubs");
         int regions = new PerCpuFreeList(1).freePerRegion().length;
         assumeTrue(regions >= 2, "needs two regions");
-        // NOTE: a drain steals unless the random regions happen to run empty together (each pop picks
-        // a region at random, so a few percent of drains never find an empty one): up to 5 rounds,
+        // NOTE: a drain steals unless the random regions happen to run empty together: up to 5 rounds,
         // each checked in full, until one shows a steal.
         boolean stole = false;
         for (int round = 0; round < 5 && !stole; round++) {
@@ -261,17 +261,14 @@ class PerCpuFreeListTest {
             for (int h = 0; h < n; h++) {
                 list.push(h);
             }
-            int[] perRegion = list.freePerRegion();
-            assertEquals(n, sum(perRegion));
-            assertTrue(IntStream.of(perRegion).filter(c -> c > 0).count() >= 2,
-                    "random regions: handles on several lists: " + java.util.Arrays.toString(perRegion));
+            assertEquals(n, list.freeCount());
+            assertTrue(list.stats().spills() > 0, "magazines of 6 spilled: " + list.stats());
             BitSet seen = drain(list);
             assertEquals(n, seen.cardinality());
-            long operations = n + n + 1;        // pushes, pops, the final empty pop
-            System.out.println("free-list steals: round " + round + " " + ops.stats() + " operations=" + operations);
-            stole = ops.stats().slowPaths() > operations;
+            System.out.println("free-list steals: round " + round + " " + list.stats());
+            stole = list.stats().steals() > 0;
         }
-        assertTrue(stole, "some pops stole (popBatch) in one of 5 drains");
+        assertTrue(stole, "some pops stole in one of 5 drains");
     }
 
     /**
@@ -365,7 +362,7 @@ class PerCpuFreeListTest {
             throw new AssertionError("worker failed: " + error.get(), error.get());
         }
         int outstanding = kept.stream().mapToInt(List::size).sum();
-        assertEquals(capacity - outstanding, sum(list.freePerRegion()),
+        assertEquals(capacity - outstanding, list.freeCount(),
                 "free handles = pushed - outstanding (outstanding " + outstanding + ")");
         for (int h = 0; h < capacity; h++) {
             assertEquals(owner.get(h) == 0, list.isFree(h), "handle " + h + ": free iff nobody holds it");

@@ -83,7 +83,7 @@ public final class PoolProbe {
                 }
             });
         }
-        PerCpuStats stats = list.stats();      // the shared production operations: every structure's counts
+        PerCpuStats stats = list.opsStats();      // the shared production operations: every structure's counts
         line.append(" aborts=").append(stats.aborts()).append(" slowPaths=").append(stats.slowPaths())
                 .append(" invalidIndex=").append(stats.invalidIndex())
                 .append(" fallbackFences=").append(dev.rseq4j.core.internal.runtime.RseqRuntime.get().fallbackFences());

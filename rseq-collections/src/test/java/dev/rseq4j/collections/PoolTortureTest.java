@@ -63,16 +63,16 @@ class PoolTortureTest {
     void freeListUnderAbortsHoldsNothingTwiceAndLosesNothing() throws Exception {
         PerCpuFreeList list = new PerCpuFreeList(delayed(), 128, false, 4);
         PerCpuFreeListTest.Hammer r = PerCpuFreeListTest.hammer(list, THREADS, MILLIS);
-        report("free-list delayed", r.ops(), list.stats());
-        assertAborted(list.stats());
+        report("free-list delayed", r.ops(), list.opsStats());
+        assertAborted(list.opsStats());
     }
 
     @Test
     void freeListUnderForcedSlowPathsHoldsNothingTwiceAndLosesNothing() throws Exception {
         PerCpuFreeList list = new PerCpuFreeList(mixed(), 128, true, 4);
         PerCpuFreeListTest.Hammer r = PerCpuFreeListTest.hammer(list, THREADS, MILLIS);
-        report("free-list mixed", r.ops(), list.stats());
-        assertMixed(list.stats());
+        report("free-list mixed", r.ops(), list.opsStats());
+        assertMixed(list.opsStats());
     }
 
     @Test
@@ -83,11 +83,11 @@ class PoolTortureTest {
                     .builder(PerCpuObjectPoolTest.counting(new AtomicInteger())).build(list);
             assertEquals(16, pool.maxSize());
             long ops = PerCpuObjectPoolTest.hammer(pool, THREADS, MILLIS);
-            report("object-pool " + (slow ? "mixed" : "delayed"), ops, list.stats());
+            report("object-pool " + (slow ? "mixed" : "delayed"), ops, list.opsStats());
             if (slow) {
-                assertMixed(list.stats());
+                assertMixed(list.opsStats());
             } else {
-                assertAborted(list.stats());
+                assertAborted(list.opsStats());
             }
         }
     }
@@ -99,11 +99,11 @@ class PoolTortureTest {
             try (PerCpuMemoryPool pool = PerCpuMemoryPool.builder(64).capacityPerCpu(8).build(list)) {
                 assertEquals(256, pool.maxBlocks());
                 long ops = PerCpuMemoryPoolTest.hammer(pool, THREADS, MILLIS);
-                report("memory-pool " + (slow ? "mixed" : "delayed"), ops, list.stats());
+                report("memory-pool " + (slow ? "mixed" : "delayed"), ops, list.opsStats());
                 if (slow) {
-                    assertMixed(list.stats());
+                    assertMixed(list.opsStats());
                 } else {
-                    assertAborted(list.stats());
+                    assertAborted(list.opsStats());
                 }
             }
         }
