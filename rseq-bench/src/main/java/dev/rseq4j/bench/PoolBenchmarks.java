@@ -1,7 +1,11 @@
 package dev.rseq4j.bench;
 
+import dev.rseq4j.collections.PerCpuFreeList;
 import dev.rseq4j.collections.PerCpuMemoryPool;
 import dev.rseq4j.collections.PerCpuObjectPool;
+import dev.rseq4j.core.percpu.ArrayStack;
+import dev.rseq4j.core.percpu.PerCpuArea;
+import dev.rseq4j.core.percpu.PerCpuOps;
 import org.jctools.queues.MpmcArrayQueue;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -227,5 +231,45 @@ public class PoolBenchmarks {
         MemorySegment b = (MemorySegment) Blocks.MALLOC.invokeExact(BLOCK);
         bh.consume(b);
         Blocks.FREE.invokeExact(b);
+    }
+
+    /**
+     * The layers under {@code objPerCpuPool}, to attribute its cost: the free-list's pop and push (with
+     * the per-handle state and the fences), and the core's array pop and push alone (two downcalls).
+     */
+    @State(Scope.Benchmark)
+    public static class Layers {
+        static final PerCpuOps OPS = PerCpuOps.cpuIndexed();
+        PerCpuFreeList list;
+        ArrayStack stack;
+
+        @Setup
+        public void setUp() {
+            list = PerCpuFreeList.builder(64).batchSize(4).build();
+            for (int h = 0; h < 64; h++) {
+                list.push(h);
+            }
+            stack = new ArrayStack(PerCpuArea.forPossibleCpus(OPS.indexing(), 128), 8, 16, 8);
+            for (int r = 0; r < stack.area().regions(); r++) {
+                for (int e = 0; e < 4; e++) {
+                    stack.area().setLongRelease(r, 16 + 8L * e, e);
+                }
+                stack.area().setLongRelease(r, 8, 4);
+            }
+        }
+    }
+
+    @Benchmark
+    public void layerFreeListPopPush(Layers s, Blackhole bh) {
+        int h = s.list.pop();
+        bh.consume(h);
+        s.list.push(h);
+    }
+
+    @Benchmark
+    public void layerArrayPopPush(Layers s, Blackhole bh) {
+        int e = Layers.OPS.arrayPop(s.stack);
+        bh.consume(e);
+        Layers.OPS.arrayPush(s.stack, e);
     }
 }

@@ -2,12 +2,11 @@ package dev.rseq4j.collections;
 
 import dev.rseq4j.core.CpuIndexing;
 import dev.rseq4j.core.percpu.ArrayStack;
-import dev.rseq4j.core.percpu.NodePool;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
 import dev.rseq4j.core.percpu.PerCpuStats;
 
-import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.atomic.LongAdder;
@@ -32,10 +31,11 @@ import java.util.concurrent.atomic.LongAdder;
  * design of Bonwick's magazines and tcmalloc's per-CPU caches with their transfer cache. Where rseq
  * is unavailable, each magazine operation takes a per-CPU lock instead.
  *
- * <p>Memory: one slot word per magazine entry and one cache line per CPU for its count, a state word
- * per handle (a 64-byte cache line for lists of up to {@value #PADDED_UP_TO} handles, so that CPUs
- * never write each other's lines; 16 bytes beyond), and the depot's batch arrays; all bounded by the
- * capacity, however many threads (platform or virtual) use the list.
+ * <p>Memory: one slot word per magazine entry and one cache line per CPU for its count (native), a
+ * state per handle (an {@code int} on the Java heap, padded to a 64-byte cache line for lists of up to
+ * {@value #PADDED_UP_TO} handles, so that CPUs never write each other's lines; 16 bytes beyond), and
+ * the depot's batch arrays; all bounded by the capacity, however many threads (platform or virtual)
+ * use the list.
  *
  * <p>A new list is empty: no handle is free until it is pushed. Handles are not ordered: a pop
  * returns any free handle (the last pushed on this CPU, usually).
@@ -70,8 +70,9 @@ import java.util.concurrent.atomic.LongAdder;
  * <pre>
  *   region   +0 guard   +8 count   +16 slot 0 | slot 1 | ... | slot 2*batchSize-1    (8 bytes each)
  * </pre>
- * The states are a {@link NodePool} (node {@code h} is handle {@code h}; its state int at +8: 0 taken,
- * 1 free). The paths, each named by its steps:
+ * The states are an {@code int[]}, handle {@code h}'s at {@code h << stateShift} (0 taken, 1 free): a
+ * Java array, so that a state access is a bounds check and a load, not a native segment's checks. The
+ * paths, each named by its steps:
  * <ul>
  *   <li>push: state, release fence, {@code arrayPush}. When the magazine is full, the spill:
  *       {@code arrayCopyOut(batchSize - 1)} into an array the depot lends, the handle itself added, the
@@ -92,14 +93,13 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class PerCpuFreeList {
     /** Handles are at most this many. */
-    public static final int MAX_CAPACITY = NodePool.MAX_CAPACITY;
+    public static final int MAX_CAPACITY = 1 << 24;
 
     /** A region's magazine: its count word, then its slots. */
     static final long COUNT = 8;
     private static final long SLOTS = 16;
-    /** A handle's state word: {@link #TAKEN} or {@link #FREE}; only this class reads and writes it. */
-    private static final long STATE_OFFSET = 8;
-    private static final VarHandle STATE = ValueLayout.JAVA_INT.varHandle();
+    /** A handle's state: {@link #TAKEN} or {@link #FREE}, an element of {@link #states}; only this class reads and writes it. */
+    private static final VarHandle STATE = MethodHandles.arrayElementVarHandle(int[].class);
     private static final int TAKEN = 0;
     private static final int FREE = 1;
     /** The spill's and the refill's misses before a handle goes to the depot alone (see the class notes). */
@@ -116,8 +116,11 @@ public final class PerCpuFreeList {
     private final PerCpuOps ops;
     /** Each region's magazine. */
     private final ArrayStack magazines;
-    /** Node {@code h} holds handle {@code h}'s state (see the layout in the class notes). */
-    private final NodePool states;
+    /** Handle {@code h}'s state is {@code states[h << stateShift]} (see the layout in the class notes). */
+    private final int[] states;
+    /** 4 (a 64-byte line per state) for lists of up to {@link #PADDED_UP_TO} handles, else 2 (16 bytes). */
+    private final int stateShift;
+    private final int capacity;
     private final Depot depot;
     private final boolean checked;
     private final int batchSize;
@@ -145,7 +148,9 @@ public final class PerCpuFreeList {
         int slots = 2 * batchSize;
         long stride = (SLOTS + (long) slots * ArrayStack.SLOT_BYTES + 63) & -64;
         this.magazines = new ArrayStack(PerCpuArea.forPossibleCpus(ops.indexing(), stride), COUNT, SLOTS, slots);
-        this.states = new NodePool(capacity, capacity <= PADDED_UP_TO ? 64 : 16, 0);
+        this.stateShift = capacity <= PADDED_UP_TO ? 4 : 2;
+        this.states = new int[capacity << stateShift];
+        this.capacity = capacity;
         this.depot = new Depot(batchSize, capacity);
         this.checked = checked;
         this.batchSize = batchSize;
@@ -235,7 +240,7 @@ public final class PerCpuFreeList {
 
     /** Handles are in {@code [0, capacity())}. */
     public int capacity() {
-        return states.capacity();
+        return capacity;
     }
 
     /** Whether every double push is caught ({@link Builder#checked()}). */
@@ -270,16 +275,16 @@ public final class PerCpuFreeList {
      */
     boolean tryPush(int handle) {
         checkHandle(handle);
-        long state = stateOffset(handle);
+        int state = stateIndex(handle);
         if (checked) {
-            if (!STATE.compareAndSet(states.memory(), state, TAKEN, FREE)) {
+            if (!STATE.compareAndSet(states, state, TAKEN, FREE)) {
                 return false;
             }
         } else {
-            if ((int) STATE.getOpaque(states.memory(), state) == FREE) {
+            if ((int) STATE.getOpaque(states, state) == FREE) {
                 return false;
             }
-            STATE.setOpaque(states.memory(), state, FREE);
+            STATE.setOpaque(states, state, FREE);
         }
         // NOTE: release fence: the caller's writes (the object or block behind the handle) come
         // before the push's commit, and so before any pop that returns the handle (see pop).
@@ -292,7 +297,7 @@ public final class PerCpuFreeList {
             // NOTE: the operation changed nothing (its slow path throws before it touches the
             // magazine, and a spill puts back what it moved): give the handle back to the caller, or
             // it would be marked free and in no magazine.
-            STATE.setOpaque(states.memory(), state, TAKEN);
+            STATE.setOpaque(states, state, TAKEN);
             throw t;
         }
         return true;
@@ -326,9 +331,9 @@ public final class PerCpuFreeList {
      * fails, in the depot. Never throws, so that such a handle is never left nowhere.
      */
     void give(int handle) {
-        long state = stateOffset(handle);
-        if ((int) STATE.getOpaque(states.memory(), state) != FREE) {
-            STATE.setOpaque(states.memory(), state, FREE);
+        int state = stateIndex(handle);
+        if ((int) STATE.getOpaque(states, state) != FREE) {
+            STATE.setOpaque(states, state, FREE);
             VarHandle.releaseFence();       // as in tryPush
         }
         try {
@@ -373,11 +378,11 @@ public final class PerCpuFreeList {
         // pushing is visible to what our caller does with the handle.
         VarHandle.acquireFence();
         if (checked) {
-            if (!STATE.compareAndSet(states.memory(), stateOffset(handle), FREE, TAKEN)) {
+            if (!STATE.compareAndSet(states, stateIndex(handle), FREE, TAKEN)) {
                 throw new IllegalStateException("free-list corrupted: popped handle " + handle + " was not free");
             }
         } else {
-            STATE.setOpaque(states.memory(), stateOffset(handle), TAKEN);
+            STATE.setOpaque(states, stateIndex(handle), TAKEN);
         }
         return handle;
     }
@@ -446,7 +451,7 @@ public final class PerCpuFreeList {
      */
     public boolean isFree(int handle) {
         checkHandle(handle);
-        return (int) STATE.getOpaque(states.memory(), stateOffset(handle)) == FREE;
+        return (int) STATE.getOpaque(states, stateIndex(handle)) == FREE;
     }
 
     /** Free handles in each CPU's magazine: for the pools' accounting and tests, not an atomic snapshot. */
@@ -493,14 +498,14 @@ public final class PerCpuFreeList {
     }
 
     private void checkHandle(int handle) {
-        if (handle < 0 || handle >= states.capacity()) {
-            throw new IllegalArgumentException("handle must be in [0, " + states.capacity() + "), was " + handle);
+        if (handle < 0 || handle >= capacity) {
+            throw new IllegalArgumentException("handle must be in [0, " + capacity + "), was " + handle);
         }
     }
 
-    /** Offset of handle {@code handle}'s state word in the state memory; the handle is checked. */
-    private long stateOffset(int handle) {
-        return states.offsetOf(handle) + STATE_OFFSET;
+    /** The index of handle {@code handle}'s state in {@link #states}; the handle is checked. */
+    private int stateIndex(int handle) {
+        return handle << stateShift;
     }
 
     private static IllegalStateException pushedTwice(int handle) {

@@ -389,8 +389,9 @@ public final class PerCpuObjectPool<T> {
         public void close() {
             if (!ownFlag) {
                 // NOTE: a plain check before onRelease, so that a second close does not reset an
-                // object that rests in the pool; the push checks again (see PerCpuFreeList).
-                if (pool.idle.isFree(slot)) {
+                // object that rests in the pool; the push checks again (see PerCpuFreeList), which
+                // without onRelease is the only check needed.
+                if (pool.onRelease != null && pool.idle.isFree(slot)) {
                     throw closedTwice();
                 }
             } else if (pool != null && pool.checked) {

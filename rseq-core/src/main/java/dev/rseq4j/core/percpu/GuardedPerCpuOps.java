@@ -603,7 +603,7 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
 
     @Override
     public int arrayPop(ArrayStack stack) {
-        PerCpuArea area = stack.area();
+        PerCpuArea area = Objects.requireNonNull(stack, "stack must not be null").area();
         checkArea(area);
         try {
             // NOTE: as push: the first attempt inline. COMMITTED and FAILED come indexed (settled); CORRUPT
@@ -620,12 +620,22 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         }
     }
 
-    /** {@link #arrayPop}'s result: the element, -1 when empty; a corrupt count throws. */
+    /** {@link #arrayPop}'s result: the element, -1 when empty; a corrupt count or element throws. */
     private static int popped(long r, ArrayStack stack) {
         if (r == CORRUPT) {
             throw corruptCount(stack);
         }
-        return StubStatus.statusOf(r) == COMMITTED ? (int) StubStatus.valueOf(r) : -1;
+        if (StubStatus.statusOf(r) != COMMITTED) {
+            return -1;
+        }
+        int element = (int) StubStatus.valueOf(r);
+        if (element < 0) {
+            // NOTE: pushes and copy-ins store only elements in [0, 2^31): a negative one was written into a
+            // slot through the area. Reported, so that it is never mistaken for "empty" (-1).
+            throw new IllegalStateException("array stack corrupted: popped a slot that holds no element ("
+                    + element + ") from " + stack);
+        }
+        return element;
     }
 
     private static IllegalStateException corruptCount(ArrayStack stack) {
@@ -648,7 +658,7 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
 
     @Override
     public boolean arrayPush(ArrayStack stack, int element) {
-        PerCpuArea area = stack.area();
+        PerCpuArea area = Objects.requireNonNull(stack, "stack must not be null").area();
         checkArea(area);
         if (element < 0) {
             throw new IllegalArgumentException("element must be in [0, " + Integer.MAX_VALUE + "], was " + element);
@@ -699,7 +709,7 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
 
     @Override
     public boolean arrayCopyOut(ArrayStack stack, long[] into, int n) {
-        PerCpuArea area = stack.area();
+        PerCpuArea area = Objects.requireNonNull(stack, "stack must not be null").area();
         checkArea(area);
         checkBatch(stack, into, n, "into");
         MemorySegment dst = MemorySegment.ofArray(into);
@@ -726,7 +736,7 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
 
     @Override
     public boolean arrayCopyIn(ArrayStack stack, long[] from, int n) {
-        PerCpuArea area = stack.area();
+        PerCpuArea area = Objects.requireNonNull(stack, "stack must not be null").area();
         checkArea(area);
         checkBatch(stack, from, n, "from");
         for (int i = 0; i < n; i++) {
@@ -759,7 +769,7 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
 
     @Override
     public int arrayCopyOutFrom(ArrayStack stack, int index, long[] into, int max) {
-        PerCpuArea area = stack.area();
+        PerCpuArea area = Objects.requireNonNull(stack, "stack must not be null").area();
         checkArea(area);
         area.checkRegion(index);
         Objects.requireNonNull(into, "into must not be null");

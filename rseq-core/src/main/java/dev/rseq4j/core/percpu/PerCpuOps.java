@@ -188,7 +188,8 @@ public interface PerCpuOps {
      *
      * @return the element (in [0, 2^31)), or -1 when that region's stack is empty
      * @throws IllegalStateException if that region's count lies beyond the stack's capacity (it was
-     *         overwritten): nothing is read or stored
+     *         overwritten): nothing is read or stored; or if the popped slot holds no element (a negative
+     *         value written through the area): it is popped, and reported instead of returned
      */
     int arrayPop(ArrayStack stack);
 

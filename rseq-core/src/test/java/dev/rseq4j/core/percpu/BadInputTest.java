@@ -2,13 +2,23 @@ package dev.rseq4j.core.percpu;
 
 import dev.rseq4j.core.CpuIndexing;
 
+import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
 
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -226,6 +236,204 @@ class BadInputTest {
         assertTrue(ops.copyThenCommit(area, 0, 40, 0, 16, 7, src, 16, 1));
         assertTrue(ops.copyThenCommit(area, 0, 8, 0, 104, -1, src, 16, 1));
         assertTrue(ops.copyThenCommit(area, 1, 8, 0, 16, Integer.MIN_VALUE, src, 0, 1));
+    }
+
+    // ---- the array stacks ---------------------------------------------------------------------------
+
+    /** Count word at 8, slots [16, 48): the stack the argument checks use. */
+    private final ArrayStack stack = new ArrayStack(area, 8, 16, 4);
+
+    /** Every region's count and slots, to show that a refused call stored nothing. */
+    private static long[] words(ArrayStack stack) {
+        PerCpuArea a = stack.area();
+        long[] words = new long[a.regions() * (1 + stack.capacity())];
+        int i = 0;
+        for (int r = 0; r < a.regions(); r++) {
+            words[i++] = a.getLongOpaque(r, stack.countOffset());
+            for (int k = 0; k < stack.capacity(); k++) {
+                words[i++] = a.getLongOpaque(r, stack.slotsOffset() + (long) k * ArrayStack.SLOT_BYTES);
+            }
+        }
+        return words;
+    }
+
+    @Test
+    void arrayStackLayout() {
+        rejectsNull("area", () -> new ArrayStack(null, 8, 16, 4));
+        rejects("capacity must be in [1, 4096], was 0", () -> new ArrayStack(area, 8, 16, 0));
+        rejects("capacity must be in [1, 4096], was -1", () -> new ArrayStack(area, 8, 16, -1));
+        PerCpuArea wide = cpuArea(1, 64 * 1024, 0);
+        rejects("capacity must be in [1, 4096], was 4097", () -> new ArrayStack(wide, 8, 64, ArrayStack.MAX_CAPACITY + 1));
+        rejects("capacity must be in [1, 4096], was " + Integer.MIN_VALUE, () -> new ArrayStack(wide, 8, 64, Integer.MIN_VALUE));
+        assertEquals(ArrayStack.MAX_CAPACITY, new ArrayStack(wide, 8, 64, ArrayStack.MAX_CAPACITY).capacity());
+        // the count: a word of a region, outside the guard
+        rejects("countOffset must not lie in the guard word [0, 8), was 0", () -> new ArrayStack(area, 0, 16, 4));
+        rejects("countOffset must be a multiple of 8 in [0, 120], was 12", () -> new ArrayStack(area, 12, 16, 4));
+        rejects("countOffset must be a multiple of 8 in [0, 120], was 128", () -> new ArrayStack(area, 128, 16, 4));
+        rejects("countOffset must be a multiple of 8 in [0, 120], was -8", () -> new ArrayStack(area, -8, 16, 4));
+        PerCpuArea guardAt64 = cpuArea(2, 128, 64);
+        rejects("countOffset must not lie in the guard word [64, 72), was 64", () -> new ArrayStack(guardAt64, 64, 8, 4));
+        // the slots: in a region, off the guard
+        rejects("slotsOffset must not lie in the guard word [0, 8), was 0", () -> new ArrayStack(area, 120, 0, 4));
+        rejects("slotsOffset must be a multiple of 8 in [0, 120], was 20", () -> new ArrayStack(area, 8, 20, 4));
+        rejects("slotsOffset must be a multiple of 8 in [0, 120], was -16", () -> new ArrayStack(area, 8, -16, 4));
+        rejects("slotsOffset must be in [0, 96] for length 32, was 104", () -> new ArrayStack(area, 8, 104, 4));
+        rejects("slotsOffset must be in [0, 8] for length 120, was 16", () -> new ArrayStack(area, 8, 16, 15));
+        rejects("length must be in [0, 128], was 136", () -> new ArrayStack(area, 8, 16, 17));
+        rejects("slotsOffset range [8, 72) must not overlap the guard word [64, 72)",
+                () -> new ArrayStack(guardAt64, 72, 8, 8));
+        // the count among the slots: its first, its last, one inside
+        rejects("countOffset 16 must not lie among the slots [16, 48)", () -> new ArrayStack(area, 16, 16, 4));
+        rejects("countOffset 40 must not lie among the slots [16, 48)", () -> new ArrayStack(area, 40, 16, 4));
+        rejects("countOffset 24 must not lie among the slots [16, 48)", () -> new ArrayStack(area, 24, 16, 4));
+        // the boundaries themselves are accepted: the count right before or right after the slots, a full region
+        assertEquals(4, new ArrayStack(area, 8, 16, 4).capacity());
+        assertEquals(4, new ArrayStack(area, 48, 16, 4).capacity());
+        assertEquals(14, new ArrayStack(area, 120, 8, 14).capacity());
+        assertEquals(14, new ArrayStack(area, 8, 16, 14).capacity());
+    }
+
+    @Test
+    void arrayOperationArguments() {
+        long[] before = words(stack);
+        assertThrows(NullPointerException.class, () -> ops.arrayPop(null));
+        assertThrows(NullPointerException.class, () -> ops.arrayPush(null, 1));
+        assertThrows(NullPointerException.class, () -> ops.arrayCopyOut(null, new long[4], 1));
+        assertThrows(NullPointerException.class, () -> ops.arrayCopyIn(null, new long[4], 1));
+        assertThrows(NullPointerException.class, () -> ops.arrayCopyOutFrom(null, 0, new long[4], 1));
+        rejects("element must be in [0, 2147483647], was -1", () -> ops.arrayPush(stack, -1));
+        rejects("element must be in [0, 2147483647], was " + Integer.MIN_VALUE, () -> ops.arrayPush(stack, Integer.MIN_VALUE));
+        long[] eight = new long[8];
+        for (String name : new String[] {"into", "from"}) {
+            boolean out = name.equals("into");
+            java.util.function.BiFunction<long[], Integer, Boolean> call = out
+                    ? (batch, n) -> ops.arrayCopyOut(stack, batch, n) : (batch, n) -> ops.arrayCopyIn(stack, batch, n);
+            rejectsNull(name, () -> call.apply(null, 1));
+            rejects("n must be in [1, min(capacity 4, " + name + ".length 8)], was 0", () -> call.apply(eight, 0));
+            rejects("n must be in [1, min(capacity 4, " + name + ".length 8)], was -1", () -> call.apply(eight, -1));
+            rejects("n must be in [1, min(capacity 4, " + name + ".length 8)], was 5", () -> call.apply(eight, 5));
+            rejects("n must be in [1, min(capacity 4, " + name + ".length 8)], was " + Integer.MIN_VALUE,
+                    () -> call.apply(eight, Integer.MIN_VALUE));
+            rejects("n must be in [1, min(capacity 4, " + name + ".length 2)], was 3", () -> call.apply(new long[2], 3));
+            rejects("n must be in [1, min(capacity 4, " + name + ".length 0)], was 1", () -> call.apply(new long[0], 1));
+        }
+        // an element of the batch outside [0, 2^31): refused before anything is stored
+        for (long bad : new long[] {-1, Integer.MAX_VALUE + 1L, Long.MIN_VALUE, Long.MAX_VALUE, 1L << 32}) {
+            rejects("from[1] must be in [0, 2147483647], was " + bad, () -> ops.arrayCopyIn(stack, new long[] {5, bad, 6}, 3));
+            rejects("from[0] must be in [0, 2147483647], was " + bad, () -> ops.arrayCopyIn(stack, new long[] {bad}, 1));
+        }
+        // arrayCopyOutFrom: the region, the batch, max
+        int[] badIndexes = {-1, area.regions(), Integer.MAX_VALUE, Integer.MIN_VALUE};
+        for (int bad : badIndexes) {
+            rejectsIndex(() -> ops.arrayCopyOutFrom(stack, bad, new long[4], 1));
+        }
+        rejectsNull("into", () -> ops.arrayCopyOutFrom(stack, 0, null, 1));
+        rejects("max must be in [1, into.length = 4], was 0", () -> ops.arrayCopyOutFrom(stack, 0, new long[4], 0));
+        rejects("max must be in [1, into.length = 4], was -1", () -> ops.arrayCopyOutFrom(stack, 0, new long[4], -1));
+        rejects("max must be in [1, into.length = 4], was 5", () -> ops.arrayCopyOutFrom(stack, 0, new long[4], 5));
+        rejects("max must be in [1, into.length = 0], was 1", () -> ops.arrayCopyOutFrom(stack, 0, new long[0], 1));
+        // a stack over an area of the other indexing
+        ArrayStack cid = new ArrayStack(new PerCpuArea(CpuIndexing.CONCURRENCY_ID, 2, 128, 0), 8, 16, 4);
+        rejects("indexed by CONCURRENCY_ID", () -> ops.arrayPop(cid));
+        rejects("indexed by CONCURRENCY_ID", () -> ops.arrayPush(cid, 1));
+        rejects("indexed by CONCURRENCY_ID", () -> ops.arrayCopyOut(cid, new long[4], 1));
+        rejects("indexed by CONCURRENCY_ID", () -> ops.arrayCopyIn(cid, new long[4], 1));
+        rejects("indexed by CONCURRENCY_ID", () -> ops.arrayCopyOutFrom(cid, 0, new long[4], 1));
+        assertArrayEquals(before, words(stack), "nothing was stored by a refused call");
+
+        // the boundaries are accepted: n = capacity < length, elements 0 and 2^31 - 1, an element past n not
+        // checked (taken back from whichever region the thread ran on)
+        assertTrue(ops.arrayCopyIn(stack, new long[] {0, Integer.MAX_VALUE, 7, 8, -1}, 4));
+        long[] out = {-3, -3, -3, -3, -3};
+        assertEquals(4, drain(stack, out));
+        assertArrayEquals(new long[] {0, Integer.MAX_VALUE, 7, 8, -3}, out);
+        for (int element : new int[] {Integer.MAX_VALUE, 0}) {
+            int popped = -1;
+            for (int attempt = 0; attempt < 100 && popped != element; attempt++) {
+                assertTrue(ops.arrayPush(stack, element));
+                popped = ops.arrayPop(stack);           // -1 if the thread moved to another CPU in between
+                drain(stack, new long[4]);
+            }
+            assertEquals(element, popped);
+        }
+        assertEquals(0, drain(stack, new long[4]), "every region empty again");
+    }
+
+    /** Takes every element of every region's stack into {@code into} with arrayCopyOutFrom; returns how many. */
+    private int drain(ArrayStack s, long[] into) {
+        int n = 0;
+        for (int r = 0; r < s.area().regions(); r++) {
+            long[] part = new long[s.capacity()];
+            int k = ops.arrayCopyOutFrom(s, r, part, part.length);
+            System.arraycopy(part, 0, into, n, k);
+            n += k;
+        }
+        return n;
+    }
+
+    /** The operations in every mode this process has: lock mode, the stubs, and the slow path (portable) alone. */
+    static List<Arguments> modes() {
+        RseqRuntime rt = RseqRuntime.get();
+        List<Arguments> modes = new ArrayList<>();
+        modes.add(Arguments.of("lock mode (portable)", (Supplier<PerCpuOps>) OpsVariant::lockMode));
+        for (CpuIndexing index : CpuIndexing.values()) {
+            if (rt.rseqMode() && (index == CpuIndexing.CPU || rt.status().mmCid())) {
+                modes.add(Arguments.of("stub " + index, (Supplier<PerCpuOps>) () -> GuardedPerCpuOps.production(index)));
+                modes.add(Arguments.of("slow path (portable) " + index,
+                        (Supplier<PerCpuOps>) () -> OpsVariant.of(index).forcingSlowPathEvery(1).create()));
+            }
+        }
+        return modes;
+    }
+
+    /**
+     * A count word overwritten with a value beyond the capacity (through {@link PerCpuArea#setLongRelease}) is
+     * reported by every operation that would read or write slots past it, never followed: arrayPop, arrayCopyOut,
+     * arrayCopyIn and arrayCopyOutFrom throw {@link IllegalStateException}, arrayPush says "full"; nothing is
+     * stored or copied out, and the JVM lives on. Another region's sound stack still works.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("modes")
+    void corruptedArrayCountIsReportedNeverFollowed(String mode, Supplier<PerCpuOps> variant) {
+        PerCpuOps o = variant.get();
+        for (long bad : new long[] {5, 6, 1L << 32, 1L << 32 | 2, -1, -4, Long.MIN_VALUE, Long.MAX_VALUE}) {
+            String what = mode + ", count " + bad;
+            PerCpuArea a = PerCpuArea.forPossibleCpus(o.indexing(), 128);
+            ArrayStack s = new ArrayStack(a, 8, 16, 4);
+            for (int r = 0; r < a.regions(); r++) {
+                a.setLongRelease(r, 8, bad);
+                for (int k = 0; k < 4; k++) {
+                    a.setLongRelease(r, 16 + 8L * k, 40 + k);
+                }
+                a.setLongRelease(r, 48, 77);        // the word past the slots
+            }
+            long[] before = a.memory().toArray(JAVA_LONG);
+            long[] into = {-7, -7, -7, -7};
+            assertCorrupt(what + ": arrayPop", () -> o.arrayPop(s));
+            assertCorrupt(what + ": arrayCopyOut", () -> o.arrayCopyOut(s, into, 1));
+            assertCorrupt(what + ": arrayCopyOut of the capacity", () -> o.arrayCopyOut(s, into, 4));
+            long n = bad < 0 && bad >= -4 ? -bad : 1;     // so that count + n wraps to 0
+            assertCorrupt(what + ": arrayCopyIn", () -> o.arrayCopyIn(s, new long[] {1, 2, 3, 4}, (int) n));
+            for (int r = 0; r < a.regions(); r++) {
+                int region = r;
+                assertCorrupt(what + ": arrayCopyOutFrom region " + r, () -> o.arrayCopyOutFrom(s, region, into, 4));
+            }
+            assertFalse(o.arrayPush(s, 9), what + ": arrayPush finds no room");
+            assertArrayEquals(new long[] {-7, -7, -7, -7}, into, what + ": nothing copied out");
+            assertArrayEquals(before, a.memory().toArray(JAVA_LONG), what + ": nothing stored");
+            if (a.regions() > 1) {       // a sound region beside corrupt ones
+                a.setLongRelease(1, 8, 2);
+                assertEquals(2, o.arrayCopyOutFrom(s, 1, into, 4), what);
+                assertArrayEquals(new long[] {40, 41, -7, -7}, into, what);
+                assertEquals(0, a.getLongOpaque(1, 8), what);
+            }
+            java.lang.ref.Reference.reachabilityFence(a);
+        }
+    }
+
+    private static void assertCorrupt(String what, Executable call) {
+        IllegalStateException e = assertThrows(IllegalStateException.class, call, what);
+        assertTrue(e.getMessage().contains("array stack corrupted"), what + ": " + e.getMessage());
     }
 
     @Test

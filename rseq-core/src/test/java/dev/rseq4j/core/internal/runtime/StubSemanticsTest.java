@@ -502,6 +502,339 @@ class StubSemanticsTest {
         }
     }
 
+    // ---- the array stack operations ------------------------------------------------------------------
+
+    /** The array stacks here: the count word, the first slot and the capacity (the slots end at 128 of 256). */
+    private static final long COUNT = 8;
+    private static final long SLOTS = 64;
+    private static final long CAP = 8;
+
+    /** Region {@code r}'s slot {@code i}. */
+    private static long slot(PerCpuArea area, int r, long i) {
+        return area.region(r).get(JAVA_LONG, SLOTS + 8 * i);
+    }
+
+    /**
+     * An area whose every region's stack holds {@code elements} (bottom first), every other slot and the word past the
+     * last slot holding -1, so that a store anywhere shows.
+     */
+    private static PerCpuArea arrayArea(RseqAbi.Field index, long count, long... elements) {
+        PerCpuArea area = PerCpuArea.forPossibleCpus(indexing(index), STRIDE);
+        for (int r = 0; r < area.regions(); r++) {
+            MemorySegment region = area.region(r);
+            region.set(JAVA_LONG, COUNT, count);
+            for (int i = 0; i <= CAP; i++) {
+                region.set(JAVA_LONG, SLOTS + 8L * i, i < elements.length ? elements[i] : -1);
+            }
+        }
+        return area;
+    }
+
+    /** A batch stub: the descriptor and the batch's segment (the copy's dst or src). */
+    private interface BatchCall {
+        long run(long descriptor, MemorySegment batch) throws Throwable;
+    }
+
+    /** The portable form of a batch operation on one region, with its own copy of the batch. */
+    private interface BatchReference {
+        long apply(MemorySegment region, MemorySegment batch);
+    }
+
+    /**
+     * As {@link #callAndCompare}, for the array copies: the batch ({@code initial}, as a heap array or as native
+     * memory) must also come out as the portable form leaves its own copy of it. An abort may have copied part of a
+     * batch out (the elements are the caller's only at the commit), so the batch is laid anew before each attempt.
+     * Returns the result; {@code batchAfter} receives the stub's batch.
+     */
+    private static long callAndCompareBatch(PerCpuArea area, long[] initial, boolean heap, long[] batchAfter,
+                                            BatchCall stub, BatchReference portable) throws Throwable {
+        MemorySegment batch = heap ? MemorySegment.ofArray(initial.clone())
+                : Arena.ofAuto().allocate(8L * initial.length, 8);
+        for (int attempt = 0; attempt < 1000; attempt++) {
+            MemorySegment.copy(MemorySegment.ofArray(initial), 0, batch, 0, 8L * initial.length);
+            byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
+            long r = stub.run(area.descriptorAddress(), batch);
+            if (r == StubStatus.ABORTED) {
+                continue;
+            }
+            byte[] after = area.memory().toArray(ValueLayout.JAVA_BYTE);
+            long[] got = batch.toArray(JAVA_LONG);
+            for (int i = 0; i < area.regions(); i++) {
+                MemorySegment copy = Arena.ofAuto().allocate(before.length, 4096).copyFrom(MemorySegment.ofArray(before));
+                long[] expectedBatch = initial.clone();
+                long expected = portable.apply(copy.asSlice(i * STRIDE, STRIDE), MemorySegment.ofArray(expectedBatch));
+                if (expected == r && Arrays.equals(after, copy.toArray(ValueLayout.JAVA_BYTE))
+                        && Arrays.equals(got, expectedBatch)) {
+                    System.arraycopy(got, 0, batchAfter, 0, got.length);
+                    return r;
+                }
+            }
+            throw new AssertionError("stub result " + StubStatus.name(r) + ", memory and batch " + Arrays.toString(got)
+                    + " match no region's portable result");
+        }
+        throw new AssertionError("1000 consecutive aborts");
+    }
+
+    /** The one region whose count is not {@code base}; fails unless there is exactly one. */
+    private static int changedRegion(PerCpuArea area, long base) {
+        int which = -1;
+        for (int r = 0; r < area.regions(); r++) {
+            if (area.region(r).get(JAVA_LONG, COUNT) != base) {
+                assertEquals(-1, which, "one region changed, not " + which + " and " + r);
+                which = r;
+            }
+        }
+        assertTrue(which >= 0, "a region's count changed");
+        return which;
+    }
+
+    private static long arrayPop(StubHandles h, PerCpuArea area) throws Throwable {
+        return callOnCurrentRegion(area, d -> (long) h.arrayPop().invokeExact(d, area.address(COUNT), area.address(SLOTS), CAP),
+                region -> PortableOperations.arrayPop(region, COUNT, SLOTS, CAP));
+    }
+
+    private static long arrayPush(StubHandles h, PerCpuArea area, long value) throws Throwable {
+        return callAndCompare(area, d -> (long) h.arrayPush().invokeExact(d, area.address(COUNT), area.address(SLOTS), CAP,
+                        value),
+                region -> PortableOperations.arrayPush(region, COUNT, SLOTS, CAP, value));
+    }
+
+    /**
+     * Push and pop against the portable form: pushes land on the region the section ran on, a push onto a full
+     * stack (every region full) fails and stores nothing, a pop returns the region's top element with its region
+     * (the indexed form), so the elements come back LIFO, and an empty stack's pop is FAILED, indexed, with no value.
+     */
+    @ParameterizedTest
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void arrayPushAndPop(RseqAbi.Field index) throws Throwable {
+        StubHandles h = stubs(index);
+        PerCpuArea area = arrayArea(index, 0);
+        long empty = arrayPop(h, area);
+        assertEquals(StubStatus.FAILED, StubStatus.statusOf(empty), StubStatus.name(empty));
+        assertEquals(0, StubStatus.valueOf(empty), "an empty pop carries no value");
+        long[] pushed = {0, 0x7FFF_FFFF, 1, 12_345};       // 0 is an element, not "empty"
+        for (long e : pushed) {
+            assertEquals(StubStatus.COMMITTED, arrayPush(h, area, e), "push " + e);
+        }
+        assertEquals(pushed.length, total(area, COUNT));
+        // Pop until every pushed element came back (a migration may have spread them): each pop returns its
+        // region's top, the slot just above the count it committed.
+        List<Long> popped = new ArrayList<>();
+        for (int i = 0; i < 100_000 && popped.size() < pushed.length; i++) {
+            long r = arrayPop(h, area);
+            if (StubStatus.statusOf(r) == StubStatus.COMMITTED) {
+                int region = StubStatus.indexOf(r);
+                long count = area.region(region).get(JAVA_LONG, COUNT);
+                assertEquals(slot(area, region, count), StubStatus.valueOf(r), "the top of region " + region);
+                popped.add(StubStatus.valueOf(r));
+            }
+        }
+        assertEquals(List.of(0L, 1L, 12_345L, 0x7FFF_FFFFL), popped.stream().sorted().toList());
+        assertEquals(0, total(area, COUNT));
+
+        // LIFO on one stack: every region holds the same elements, and pops on whichever region return its top.
+        PerCpuArea stacked = arrayArea(index, 4, 10, 11, 12, 0x1_0000_0005L);   // a slot's high bits are not returned
+        long first = arrayPop(h, stacked);
+        assertEquals(StubStatus.COMMITTED, StubStatus.statusOf(first));
+        assertEquals(5, StubStatus.valueOf(first), "the low 32 bits of the slot");
+        for (int i = 0; i < 3; i++) {
+            long r = arrayPop(h, stacked);
+            if (StubStatus.statusOf(r) == StubStatus.COMMITTED) {
+                long count = stacked.region(StubStatus.indexOf(r)).get(JAVA_LONG, COUNT);
+                assertEquals(count == 3 ? 5 : 10 + count, StubStatus.valueOf(r), "LIFO");
+            }
+        }
+
+        // Full on every region: FAILED, nothing stored.
+        PerCpuArea full = arrayArea(index, CAP, 1, 2, 3, 4, 5, 6, 7, 8);
+        byte[] before = full.memory().toArray(ValueLayout.JAVA_BYTE);
+        assertEquals(StubStatus.FAILED, arrayPush(h, full, 99));
+        assertArrayEquals(before, full.memory().toArray(ValueLayout.JAVA_BYTE), "a full stack is left alone");
+        // One below full: the last slot, and nothing past it.
+        PerCpuArea almost = arrayArea(index, CAP - 1, 1, 2, 3, 4, 5, 6, 7);
+        assertEquals(StubStatus.COMMITTED, arrayPush(h, almost, 8));
+        int r = changedRegion(almost, CAP - 1);
+        assertEquals(CAP, almost.region(r).get(JAVA_LONG, COUNT));
+        assertEquals(8, slot(almost, r, CAP - 1));
+        assertEquals(-1, slot(almost, r, CAP), "the word past the array");
+        java.lang.ref.Reference.reachabilityFence(area);
+    }
+
+    private static long copyOut(StubHandles h, PerCpuArea area, long n, boolean heap, long[] dst) throws Throwable {
+        long[] initial = new long[(int) CAP + 2];
+        Arrays.fill(initial, -7);
+        return callAndCompareBatch(area, initial, heap, dst,
+                (d, b) -> (long) h.arrayCopyOut().invokeExact(d, area.address(COUNT), area.address(SLOTS), CAP, n, b),
+                (region, b) -> PortableOperations.arrayCopyOut(region, COUNT, SLOTS, CAP, n, b));
+    }
+
+    private static long copyIn(StubHandles h, PerCpuArea area, long n, boolean heap, long... src) throws Throwable {
+        return callAndCompareBatch(area, src, heap, new long[src.length],
+                (d, b) -> (long) h.arrayCopyIn().invokeExact(d, area.address(COUNT), area.address(SLOTS), CAP, n, b),
+                (region, b) -> PortableOperations.arrayCopyIn(region, COUNT, SLOTS, CAP, n, b));
+    }
+
+    /**
+     * Copy out against the portable form, into a Java array and into native memory: the top {@code n}, bottom
+     * first, into the batch's first {@code n} words (the rest untouched), {@code count - n} committed; FAILED with
+     * fewer than {@code n}, nothing copied or stored; the whole array at once.
+     */
+    @ParameterizedTest
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void arrayCopyOut(RseqAbi.Field index) throws Throwable {
+        StubHandles h = stubs(index);
+        for (boolean heap : new boolean[] {true, false}) {
+            String what = heap ? "into a Java array" : "into native memory";
+            long[] dst = new long[(int) CAP + 2];
+            PerCpuArea area = arrayArea(index, 6, 100, 101, 102, 103, 104, 105);
+            assertEquals(StubStatus.COMMITTED, copyOut(h, area, 4, heap, dst), what);
+            assertArrayEquals(new long[] {102, 103, 104, 105, -7, -7, -7, -7, -7, -7}, dst, what);
+            int r = changedRegion(area, 6);
+            assertEquals(2, area.region(r).get(JAVA_LONG, COUNT), what);
+            assertEquals(List.of(100L, 101L, 102L, 103L, 104L, 105L, -1L, -1L, -1L),
+                    Arrays.stream(area.region(r).asSlice(SLOTS, 8 * (CAP + 1)).toArray(JAVA_LONG)).boxed().toList(),
+                    what + ": a copy out leaves the slots as they were");
+
+            PerCpuArea fewer = arrayArea(index, 3, 100, 101, 102);
+            byte[] before = fewer.memory().toArray(ValueLayout.JAVA_BYTE);
+            assertEquals(StubStatus.FAILED, copyOut(h, fewer, 4, heap, dst), what);
+            assertArrayEquals(new long[] {-7, -7, -7, -7, -7, -7, -7, -7, -7, -7}, dst, what + ": nothing copied");
+            assertArrayEquals(before, fewer.memory().toArray(ValueLayout.JAVA_BYTE), what + ": nothing stored");
+
+            PerCpuArea empty = arrayArea(index, 0);
+            assertEquals(StubStatus.FAILED, copyOut(h, empty, 1, heap, dst), what);
+
+            PerCpuArea full = arrayArea(index, CAP, 1, 2, 3, 4, 5, 6, 7, 8);
+            assertEquals(StubStatus.COMMITTED, copyOut(h, full, CAP, heap, dst), what);
+            assertArrayEquals(new long[] {1, 2, 3, 4, 5, 6, 7, 8, -7, -7}, dst, what + ": the whole array");
+            assertEquals(0, full.region(changedRegion(full, CAP)).get(JAVA_LONG, COUNT), what);
+            java.lang.ref.Reference.reachabilityFence(area);
+        }
+    }
+
+    /**
+     * Copy in against the portable form, from a Java array and from native memory: {@code src[0..n)} above the
+     * top ({@code src[n - 1]} on top), {@code count + n} committed; FAILED without room for all {@code n}, nothing
+     * stored; exactly full, and nothing past the array.
+     */
+    @ParameterizedTest
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void arrayCopyIn(RseqAbi.Field index) throws Throwable {
+        StubHandles h = stubs(index);
+        for (boolean heap : new boolean[] {true, false}) {
+            String what = heap ? "from a Java array" : "from native memory";
+            PerCpuArea area = arrayArea(index, 5, 1, 2, 3, 4, 5);
+            byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
+            assertEquals(StubStatus.FAILED, copyIn(h, area, 4, heap, 300, 301, 302, 303), what + ": 5 + 4 > 8");
+            assertArrayEquals(before, area.memory().toArray(ValueLayout.JAVA_BYTE), what + ": nothing stored");
+            assertEquals(StubStatus.COMMITTED, copyIn(h, area, 3, heap, 300, 301, 302, 999), what + ": exactly full");
+            int r = changedRegion(area, 5);
+            assertEquals(CAP, area.region(r).get(JAVA_LONG, COUNT), what);
+            assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 300L, 301L, 302L, -1L),
+                    Arrays.stream(area.region(r).asSlice(SLOTS, 8 * (CAP + 1)).toArray(JAVA_LONG)).boxed().toList(),
+                    what + ": src[n - 1] on top, src[n] and the word past the array untouched");
+
+            PerCpuArea empty = arrayArea(index, 0);
+            long[] all = {10, 11, 12, 13, 14, 15, 16, 17};
+            assertEquals(StubStatus.COMMITTED, copyIn(h, empty, CAP, heap, all), what + ": the whole array");
+            int e = changedRegion(empty, 0);
+            assertEquals(CAP, empty.region(e).get(JAVA_LONG, COUNT), what);
+            assertArrayEquals(all, empty.region(e).asSlice(SLOTS, 8 * CAP).toArray(JAVA_LONG), what);
+            java.lang.ref.Reference.reachabilityFence(area);
+        }
+    }
+
+    /**
+     * A count beyond the capacity (overwritten through the area) is reported, never followed: pop, copy out and
+     * copy in return CORRUPT, plain, as their portable forms do, and push FAILED (full); nothing is stored, read
+     * into the batch or copied past the array. Counts whose sum with {@code n} wraps to a small number included.
+     */
+    @ParameterizedTest
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void arrayCountBeyondTheCapacityIsCorruptAndNothingIsStored(RseqAbi.Field index) throws Throwable {
+        StubHandles h = stubs(index);
+        for (long bad : new long[] {CAP + 1, CAP + 2, 1L << 32, 1L << 32 | 1, -1, -CAP, Long.MIN_VALUE, Long.MAX_VALUE}) {
+            String what = "count " + bad;
+            PerCpuArea area = arrayArea(index, bad, 50, 51, 52, 53, 54, 55, 56, 57);
+            byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
+            assertEquals(StubStatus.CORRUPT, callAndCompare(area,
+                    d -> (long) h.arrayPop().invokeExact(d, area.address(COUNT), area.address(SLOTS), CAP),
+                    region -> PortableOperations.arrayPop(region, COUNT, SLOTS, CAP)), what + ": pop");
+            long[] dst = new long[(int) CAP + 2];
+            assertEquals(StubStatus.CORRUPT, copyOut(h, area, 1, true, dst), what + ": copy out");
+            long[] untouched = new long[(int) CAP + 2];
+            Arrays.fill(untouched, -7);
+            assertArrayEquals(untouched, dst, what + ": nothing copied out");
+            assertEquals(StubStatus.CORRUPT, copyOut(h, area, CAP, false, dst), what + ": copy out of the capacity");
+            long wrap = bad < 0 && bad >= -CAP ? -bad : 1;  // count + n wraps to 0
+            assertEquals(StubStatus.CORRUPT, copyIn(h, area, wrap, true, 300, 301, 302, 303, 304, 305, 306, 307),
+                    what + ": copy in of " + wrap);
+            assertEquals(StubStatus.FAILED, arrayPush(h, area, 99), what + ": push (full or corrupt: FAILED)");
+            assertArrayEquals(before, area.memory().toArray(ValueLayout.JAVA_BYTE), what + ": nothing stored");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void arrayOperationsReportAnIndexOutOfRange(RseqAbi.Field index) throws Throwable {
+        StubHandles h = stubs(index);
+        PerCpuArea area = arrayArea(index, 2, 1, 2);           // each operation would succeed on any region
+        MemorySegment d = Arena.ofAuto().allocate(32, 32);
+        d.set(JAVA_LONG, 0, area.memory().address());
+        d.set(JAVA_LONG, 8, STRIDE);
+        d.set(ValueLayout.JAVA_INT, 16, 0);                 // count 0: every index out of range, as -1/-2 are
+        long[] batch = {7, 7};
+        MemorySegment b = MemorySegment.ofArray(batch);
+        byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
+        long c = area.address(COUNT);
+        long s = area.address(SLOTS);
+        assertEquals(StubStatus.INDEX_INVALID, (long) h.arrayPop().invokeExact(d.address(), c, s, CAP));
+        assertEquals(StubStatus.INDEX_INVALID, (long) h.arrayPush().invokeExact(d.address(), c, s, CAP, 3L));
+        assertEquals(StubStatus.INDEX_INVALID, (long) h.arrayCopyOut().invokeExact(d.address(), c, s, CAP, 2L, b));
+        assertEquals(StubStatus.INDEX_INVALID, (long) h.arrayCopyIn().invokeExact(d.address(), c, s, CAP, 2L, b));
+        assertArrayEquals(before, area.memory().toArray(ValueLayout.JAVA_BYTE), "nothing written");
+        assertArrayEquals(new long[] {7, 7}, batch, "nothing copied out");
+        java.lang.ref.Reference.reachabilityFence(area);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = RseqAbi.Field.class, names = {"CPU_ID", "MM_CID"})
+    void arrayOperationsReportAHeldGuard(RseqAbi.Field index) throws Throwable {
+        StubHandles h = stubs(index);
+        PerCpuArea area = arrayArea(index, 2, 1, 2);
+        for (int i = 0; i < area.regions(); i++) {
+            assertTrue(area.casGuard(i));
+        }
+        byte[] before = area.memory().toArray(ValueLayout.JAVA_BYTE);
+        long[] batch = {7, 7};
+        MemorySegment b = MemorySegment.ofArray(batch);
+        long c = area.address(COUNT);
+        long s = area.address(SLOTS);
+        long d = area.descriptorAddress();
+        long r;
+        do {
+            r = (long) h.arrayPop().invokeExact(d, c, s, CAP);
+        } while (r == StubStatus.ABORTED);
+        assertEquals(StubStatus.GUARDED, r, "a held guard is a plain status, not indexed");
+        do {
+            r = (long) h.arrayPush().invokeExact(d, c, s, CAP, 3L);
+        } while (r == StubStatus.ABORTED);
+        assertEquals(StubStatus.GUARDED, r, "push");
+        do {
+            r = (long) h.arrayCopyOut().invokeExact(d, c, s, CAP, 2L, b);
+        } while (r == StubStatus.ABORTED);
+        assertEquals(StubStatus.GUARDED, r, "copy out");
+        do {
+            r = (long) h.arrayCopyIn().invokeExact(d, c, s, CAP, 2L, b);
+        } while (r == StubStatus.ABORTED);
+        assertEquals(StubStatus.GUARDED, r, "copy in");
+        assertArrayEquals(before, area.memory().toArray(ValueLayout.JAVA_BYTE), "nothing stored");
+        assertArrayEquals(new long[] {7, 7}, batch, "nothing copied out");
+        for (int i = 0; i < area.regions(); i++) {
+            area.releaseGuard(i);
+        }
+    }
+
     static CpuIndexing indexing(RseqAbi.Field index) {
         return index == RseqAbi.Field.MM_CID ? CpuIndexing.CONCURRENCY_ID : CpuIndexing.CPU;
     }

@@ -355,7 +355,8 @@ public final class AArch64StubGenerator implements StubGenerator {
 
         /**
          * {@code do { *to++ = *from++; } while (from != end)}, 8 bytes at a time ({@code end} is the end of the
-         * source; at least one word): a word loop, restartable at any word. Clobbers x15.
+         * source; at least one word: NOTE: with none it would copy without end, so Java rejects n = 0 before
+         * any call, checkBatch): a word loop, restartable at any word. Clobbers x15.
          */
         private void copyWords(Reg from, Reg to, Reg end) {
             Label copy = new Label();

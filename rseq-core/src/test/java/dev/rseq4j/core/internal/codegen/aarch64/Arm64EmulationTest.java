@@ -103,7 +103,7 @@ class Arm64EmulationTest {
         assertEquals("0", result.group(3), out);
         long tortures = lines.stream().filter(l -> l.startsWith("CHECK torture/")).count();
         boolean mmCid = !kernel.equals("6.1");   // mm_cid arrived in Linux 6.3
-        assertEquals(mmCid ? 23 : 14, tortures, "torture checks run on Linux " + kernel);
+        assertEquals(mmCid ? 35 : 24, tortures, "torture checks run on Linux " + kernel);
         assertEquals(mmCid, lines.stream().anyMatch(l -> l.startsWith("CHECK torture/mmcid")),
                 "mm_cid stubs run exactly where the kernel has mm_cid");
     }
