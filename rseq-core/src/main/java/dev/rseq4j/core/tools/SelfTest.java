@@ -211,7 +211,8 @@ public final class SelfTest {
                         ops.push(area, WORD, nodes, i);   // the nodes this run circulates; not counted
                     }
                 }
-                if (operation == Operation.ARRAY_POP || operation == Operation.ARRAY_COPY_OUT) {
+                if (operation == Operation.ARRAY_POP || operation == Operation.ARRAY_PUSH
+                        || operation == Operation.ARRAY_COPY_OUT || operation == Operation.ARRAY_COPY_IN) {
                     for (int e = id; e < ELEMENTS; e += threads) {
                         ops.arrayPush(stack, e);          // never full: a stack holds all ELEMENTS
                     }
