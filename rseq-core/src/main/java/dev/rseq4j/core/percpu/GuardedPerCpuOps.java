@@ -49,9 +49,15 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * Fast path: call the stub; {@code COMMITTED} (or a result) ends the operation. {@code ABORTED}
  * counts as an attempt, and so does {@code MOVED} (an operation that names its region found the
  * thread on another one); {@code INDEX_INVALID} registers the thread when this library is the
- * registrant and retries; {@code GUARDED} goes straight to the slow path. After two attempts the
- * slow path runs. That bound is what guarantees progress even under constant preemption (the 2016
- * design review's "two attempts, then a lock").
+ * registrant and retries; {@code GUARDED} (another thread's slow path holds the region: a steal, a
+ * reset, an operation that gave up) waits until that guard is released, as a guard waiter does (see
+ * "Waiting"), then counts as an attempt. After two attempts the slow path runs. That bound is what
+ * guarantees progress even under constant preemption (the 2016 design review's "two attempts, then
+ * a lock"). Why a guarded attempt waits instead of taking the guard itself, as the design notes'
+ * protocol first had it: a slow path holds the guard for a membarrier, so every other thread that
+ * runs on that CPU meanwhile finds it held, takes it in turn, and fences again; one steal became a
+ * convoy of slow paths (measured in {@code ServiceBenchmark}, 2026-12-08: 1,969 steals caused 27,508
+ * guard waits). Waiting for the release and attempting again ends the convoy at its first link.
  *
  * <p>Slow path on region {@code c}: the region the operation names (compare operations), else the
  * current CPU's for locality (any region is correct for add, push and pop):
@@ -1045,6 +1051,14 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
                     if (!retry(r) || ++attempt == 2) {
                         break;
                     }
+                    if (r == GUARDED) {
+                        // NOTE: wait for the holder's release, then attempt again, rather than take the
+                        // guard: a slow path of our own would hold the guard (and fence) while the next
+                        // thread on this CPU finds it held, and so on: a convoy of slow paths behind one
+                        // steal. The attempt after the wait sees the release (the guard is loaded with
+                        // acquire semantics inside the section), or is guarded again and goes slow.
+                        awaitGuard(area, region >= 0 ? region : currentIndex(area), false);
+                    }
                     r = fast.call(d);
                 }
             }
@@ -1081,7 +1095,7 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         }
         if (status == GUARDED) {
             stats.recordGuarded();
-            return false;
+            return true;        // after the holder releases (see run)
         }
         assert status == INDEX_INVALID;
         stats.recordInvalidIndex();
@@ -1119,7 +1133,16 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
      * parking with a bounded back-off (see "Waiting" in the class notes). Uninterruptible.
      */
     private void acquireGuard(PerCpuArea area, int c) {
-        if (area.casGuard(c)) {
+        awaitGuard(area, c, true);
+    }
+
+    /**
+     * Waits until region {@code c}'s guard is free, and then takes it if {@code take}: at once if it is
+     * free, else spinning briefly, then parking with a bounded back-off (see "Waiting" in the class
+     * notes). Uninterruptible. A wait is recorded only if the guard was held when looked at.
+     */
+    private void awaitGuard(PerCpuArea area, int c, boolean take) {
+        if (take ? area.casGuard(c) : !area.guardHeld(c)) {
             return;
         }
         long start = System.nanoTime();
@@ -1127,7 +1150,7 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         long park = MIN_PARK_NANOS;
         for (int round = 0; ; round++) {
             // NOTE: test before CAS, so that waiters read a shared line instead of stealing it from the holder.
-            if (!area.guardHeld(c) && area.casGuard(c)) {
+            if (!area.guardHeld(c) && (!take || area.casGuard(c))) {
                 break;
             }
             if (round < SPINS_BEFORE_PARK) {
