@@ -7,6 +7,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -27,10 +28,13 @@ import java.util.function.Supplier;
  *
  * <p>{@link #acquire()} never blocks and never fails for want of objects. It returns a pooled object
  * from the current CPU's magazine, else from a batch in the depot that all CPUs share, else a new one
- * from the factory while the pool holds fewer than {@link Builder#maxSize} objects; only a pool at
- * its maximum size takes a batch from another CPU's magazine (see {@link PerCpuFreeList}), and an
- * object made beyond that size is not pooled: its lease's {@code close()} leaves it to the garbage
- * collector. {@link Lease#close()} returns a pooled object to the magazine of the CPU the closing
+ * from the factory while the pool holds fewer than {@link Builder#maxSize} objects. A pool at its
+ * maximum size makes an object beyond the size, which is not pooled (its lease's {@code close()} leaves
+ * it to the garbage collector); at most once per millisecond it takes a batch from another CPU's
+ * magazine instead (a steal, see {@link PerCpuFreeList}), so that objects resting on CPUs that no
+ * longer acquire come back into use, while a steal's cost (that CPU's guard and a membarrier, which
+ * its operations wait for) stays negligible. Size the pool for the objects in use at once (leases
+ * held across a blocking call count): a pool at its maximum size in steady state makes garbage. {@link Lease#close()} returns a pooled object to the magazine of the CPU the closing
  * thread runs on (a full magazine moves a batch to the depot). In steady state acquire and close
  * allocate nothing: a pooled object's lease is created once, with the object, and reused; and neither
  * waits for another CPU, even when virtual threads acquire on one CPU and close on another.
@@ -80,6 +84,10 @@ public final class PerCpuObjectPool<T> {
     private final LongAdder refilled = new LongAdder();
     private final boolean checked;
     private final int capacityPerCpu;
+    /** When the next steal may run ({@link System#nanoTime()}); see {@link #stealDue()}. */
+    private final AtomicLong nextSteal = new AtomicLong(System.nanoTime());
+    /** A pool at its maximum size steals at most once per this interval (see {@link #stealDue()}). */
+    static final long STEAL_INTERVAL_NANOS = 1_000_000;
 
     @SuppressWarnings("unchecked")
     private PerCpuObjectPool(Builder<T> b, PerCpuFreeList idle) {
@@ -208,17 +216,17 @@ public final class PerCpuObjectPool<T> {
     }
 
     /**
-     * Leases an object: a pooled one if any CPU's list has one, else a new one from the factory
-     * (pooled if the pool has fewer than {@code maxSize} objects). Never blocks.
+     * Leases an object: a pooled one from this CPU's magazine or the depot, else a new one from the
+     * factory (pooled if the pool has fewer than {@code maxSize} objects; at its maximum size, a pooled
+     * one stolen from another CPU's magazine at most once per millisecond, else one that is not pooled).
+     * Never blocks.
      *
      * @throws NullPointerException if the factory returns null
      * @throws RuntimeException whatever the factory throws (nothing is taken from the pool then)
      */
     public Lease<T> acquire() {
         int slot = idle.popWithoutSteal();
-        if (slot < 0 && created.get() >= slots.length) {
-            // NOTE: only a pool at its maximum size takes from another CPU's magazine (a guard and a
-            // membarrier); below it, a new object is cheaper and never waits for another CPU.
+        if (slot < 0 && created.get() >= slots.length && stealDue()) {
             slot = idle.pop();
         }
         if (slot >= 0) {
@@ -232,6 +240,21 @@ public final class PerCpuObjectPool<T> {
             return handOut(lease);
         }
         return create();
+    }
+
+    /**
+     * Whether this acquire, in a pool at its maximum size whose magazine and depot were empty, may take
+     * a batch from another CPU's magazine: true for one caller per {@value #STEAL_INTERVAL_NANOS} ns.
+     */
+    private boolean stealDue() {
+        // NOTE: a steal takes another CPU's guard and fences it, and that CPU's operations wait for the
+        // release; a stolen batch saves a few allocations. So steals are rationed: they bring back
+        // objects that rest on CPUs that no longer acquire (without them, such objects would be out of
+        // reach and every acquire elsewhere would make an object beyond the size), at a rate that
+        // costs the other CPUs almost nothing. Between steals, an object beyond the size is made.
+        long due = nextSteal.get();
+        long now = System.nanoTime();
+        return now - due >= 0 && nextSteal.compareAndSet(due, now + STEAL_INTERVAL_NANOS);
     }
 
     /**

@@ -206,7 +206,8 @@ class PerCpuFreeListTest {
      * every pop becomes a refill from the depot, then, with the depot empty, a steal, which must find
      * handles wherever they are, its own region last.
      */
-    private static final class EmptyHereOps extends PinnedOps {
+    /** Operations pinned to region {@code here} whose magazine pop always finds it empty: every pop refills or steals. */
+    static final class EmptyHereOps extends PinnedOps {
         EmptyHereOps(PerCpuOps delegate, int here) {
             super(delegate, here);
         }

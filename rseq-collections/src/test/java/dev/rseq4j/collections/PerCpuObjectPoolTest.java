@@ -1,6 +1,8 @@
 package dev.rseq4j.collections;
 
+import dev.rseq4j.core.CpuIndexing;
 import dev.rseq4j.core.Rseq;
+import dev.rseq4j.core.percpu.OpsVariant;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -349,5 +351,48 @@ class PerCpuObjectPoolTest {
         }).join();
         assertNull(error.get());
         assertEquals(1, pool.idle());
+    }
+
+    /**
+     * A pool at its maximum size whose magazine and depot are empty steals a batch from another
+     * magazine at most once per {@link PerCpuObjectPool#STEAL_INTERVAL_NANOS}: in between, it makes an
+     * object beyond the size (not pooled, dropped on close) rather than take another CPU's guard again.
+     */
+    @Test
+    void aPoolAtItsMaximumStealsAtMostOncePerInterval() throws InterruptedException {
+        for (int round = 0; ; round++) {
+            PerCpuFreeList list = new PerCpuFreeList(new PerCpuFreeListTest.EmptyHereOps(
+                    OpsVariant.of(CpuIndexing.CPU).create(), 0), 8, false, 4);
+            PerCpuObjectPool<Object> pool = PerCpuObjectPool.builder(Object::new).maxSize(8).build(list);
+            List<PerCpuObjectPool.Lease<Object>> leases = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                leases.add(pool.acquire());     // the magazine looks empty: each one is made
+            }
+            leases.forEach(PerCpuObjectPool.Lease::close);   // all 8 rest in region 0's magazine
+            assertEquals(8, pool.stats().created(), pool.stats().toString());
+            long start = System.nanoTime();
+            PerCpuObjectPool.Lease<Object> stolen = pool.acquire();
+            PerCpuObjectPool.Lease<Object> beyond = pool.acquire();
+            long elapsed = System.nanoTime() - start;
+            assertTrue(stolen.pooled(), "the first miss at the maximum steals: " + pool.stats());
+            assertEquals(1, pool.stats().steals(), pool.stats().toString());
+            if (elapsed >= PerCpuObjectPool.STEAL_INTERVAL_NANOS) {
+                assertTrue(round < 5, "two acquires never ran within the interval in 5 rounds");
+                continue;       // too slow to tell (a loaded machine): again
+            }
+            assertFalse(beyond.pooled(), "a second miss within the interval makes an object: " + pool.stats());
+            assertEquals(1, pool.stats().steals(), pool.stats().toString());
+            beyond.close();
+            assertEquals(1, pool.stats().dropped(), pool.stats().toString());
+            Thread.sleep(PerCpuObjectPool.STEAL_INTERVAL_NANOS / 1_000_000 + 1);
+            PerCpuObjectPool.Lease<Object> later = pool.acquire();
+            assertTrue(later.pooled(), "after the interval a miss steals again: " + pool.stats());
+            assertEquals(2, pool.stats().steals(), pool.stats().toString());
+            later.close();
+            stolen.close();
+            assertEquals(8, pool.stats().inMagazines() + pool.stats().inDepot(), "every pooled object rests: "
+                    + pool.stats());
+            return;
+        }
     }
 }
