@@ -718,26 +718,7 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         PerCpuArea area = Objects.requireNonNull(stack, "stack must not be null").area();
         checkArea(area);
         checkBatch(stack, into, n, "into");
-        MemorySegment dst = MemorySegment.ofArray(into);
-        long count = stack.countOffset();
-        long slots = stack.slotsOffset();
-        long capacity = stack.capacity();
-        try {
-            long r = fastPath()
-                    ? (long) ARRAY_COPY_OUT.invokeExact(stubs, area.descriptorAddress(), area.address(count),
-                            area.address(slots), capacity, (long) n, dst)
-                    : NOT_ATTEMPTED;
-            if (r != COMMITTED && r != FAILED && r != CORRUPT) {
-                r = run(area, ANY_REGION, r, d -> (long) ARRAY_COPY_OUT.invokeExact(stubs, d, area.address(count),
-                                area.address(slots), capacity, (long) n, dst),
-                        region -> PortableOperations.arrayCopyOut(region, count, slots, capacity, n, dst));
-            }
-            return moved(r, stack);
-        } catch (Throwable t) {
-            throw Libc.rethrowUnchecked(t);
-        } finally {
-            Reference.reachabilityFence(area);
-        }
+        return copyBatch(stack, MemorySegment.ofArray(into), n, false);
     }
 
     @Override
@@ -751,19 +732,25 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
                         + from[i]);
             }
         }
-        MemorySegment src = MemorySegment.ofArray(from);
+        return copyBatch(stack, MemorySegment.ofArray(from), n, true);
+    }
+
+    /**
+     * {@link #arrayCopyIn} ({@code in}) or {@link #arrayCopyOut} of {@code n} elements between the top of
+     * the current region's stack and {@code batch} (a checked heap segment): the fast path, then the protocol.
+     */
+    private boolean copyBatch(ArrayStack stack, MemorySegment batch, int n, boolean in) {
+        PerCpuArea area = stack.area();
         long count = stack.countOffset();
         long slots = stack.slotsOffset();
         long capacity = stack.capacity();
         try {
-            long r = fastPath()
-                    ? (long) ARRAY_COPY_IN.invokeExact(stubs, area.descriptorAddress(), area.address(count),
-                            area.address(slots), capacity, (long) n, src)
+            long r = fastPath() ? copyStub(in, area.descriptorAddress(), area, count, slots, capacity, n, batch)
                     : NOT_ATTEMPTED;
             if (r != COMMITTED && r != FAILED && r != CORRUPT) {
-                r = run(area, ANY_REGION, r, d -> (long) ARRAY_COPY_IN.invokeExact(stubs, d, area.address(count),
-                                area.address(slots), capacity, (long) n, src),
-                        region -> PortableOperations.arrayCopyIn(region, count, slots, capacity, n, src));
+                r = run(area, ANY_REGION, r, d -> copyStub(in, d, area, count, slots, capacity, n, batch),
+                        region -> in ? PortableOperations.arrayCopyIn(region, count, slots, capacity, n, batch)
+                                : PortableOperations.arrayCopyOut(region, count, slots, capacity, n, batch));
             }
             return moved(r, stack);
         } catch (Throwable t) {
@@ -771,6 +758,16 @@ record GuardedPerCpuOps(RseqRuntime runtime, StubHandles stubs, CpuIndexing inde
         } finally {
             Reference.reachabilityFence(area);
         }
+    }
+
+    /** One attempt of the copy-in or copy-out stub; each handle is a constant, so each call inlines. */
+    private long copyStub(boolean in, long descriptor, PerCpuArea area, long count, long slots, long capacity, int n,
+                          MemorySegment batch) throws Throwable {
+        return in
+                ? (long) ARRAY_COPY_IN.invokeExact(stubs, descriptor, area.address(count), area.address(slots), capacity,
+                        (long) n, batch)
+                : (long) ARRAY_COPY_OUT.invokeExact(stubs, descriptor, area.address(count), area.address(slots), capacity,
+                        (long) n, batch);
     }
 
     @Override
