@@ -5,7 +5,6 @@ import dev.rseq4j.core.percpu.BlockMemory;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.ref.Cleaner;
 import java.util.Objects;
 import java.util.concurrent.locks.LockSupport;
 
@@ -56,13 +55,17 @@ import java.util.concurrent.locks.LockSupport;
 public final class PerCpuMemoryPool implements AutoCloseable {
     /** Pools are at most this many blocks. */
     public static final long MAX_BLOCKS = PerCpuFreeList.MAX_CAPACITY;
-    private static final Cleaner CLEANER = Cleaner.create();
 
     private final Arena arena;
     private final BlockMemory blocks;
     private final PerCpuFreeList free;
     private final int batch;
-    private final Cleaner.Cleanable cleanable;
+    /**
+     * While this pool is reachable, so is this token; once it is not, the arena is closed (see
+     * {@link BlockMemory#closeWhenUnreachable}): a pool dropped without {@code close()} frees its memory.
+     */
+    @SuppressWarnings("unused")
+    private final Object closesArena;
     /** Blocks handed out at least once, {@code [0, carved)}; guarded by {@code this}, read racily by {@link #carved()}. */
     private volatile long carved;
     private volatile boolean closed;
@@ -77,19 +80,7 @@ public final class PerCpuMemoryPool implements AutoCloseable {
         }
         this.free = free;
         this.batch = b.capacityPerCpu;
-        this.cleanable = CLEANER.register(this, new CloseArena(arena));
-    }
-
-    /** The cleaner's action: no reference to the pool, so that the pool can become unreachable. */
-    private record CloseArena(Arena arena) implements Runnable {
-        @Override
-        public void run() {
-            try {
-                arena.close();
-            } catch (IllegalStateException e) {
-                // closed already, or a block is in a native call right now: left mapped (no crash)
-            }
-        }
+        this.closesArena = BlockMemory.closeWhenUnreachable(arena);
     }
 
     /**
@@ -325,7 +316,6 @@ public final class PerCpuMemoryPool implements AutoCloseable {
                     LockSupport.parkNanos(pause);
                 }
             }
-            cleanable.clean();  // the arena is closed: its action has nothing left to do
         }
     }
 

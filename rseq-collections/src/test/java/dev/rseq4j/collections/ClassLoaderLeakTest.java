@@ -13,9 +13,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * Redeploys must not leak (issue 9): loading the library in a fresh class loader per round and using
- * counters must let every loader be collected and its classes unloaded, and must not map new code
- * per round (installed stubs are shared per process, see {@code ExecutableMemory}). Each case runs
+ * Redeploys must not leak (issues 9 and 24): loading the library in a fresh class loader per round and
+ * using counters, an object pool and a memory pool (closed in half the rounds, dropped open in the
+ * others) must let every loader be collected and its classes unloaded, must not map new code per
+ * round (installed stubs are shared per process, see {@code ExecutableMemory}), and must leave the
+ * process's anonymous mappings flat (each round's memory pool reserves 64 MiB). Each case runs
  * {@link ClassLoaderLeakMain} in a forked JVM, which prints its figures into the build log.
  */
 class ClassLoaderLeakTest {
@@ -51,5 +53,23 @@ class ClassLoaderLeakTest {
     @Test
     void rseqModeDefaultGc() throws Exception {
         deployRounds(List.of(), ROUNDS - 10, "mode=" + Rseq.status().mode());
+    }
+
+    /**
+     * The negative control: memory pools whose arenas stay open beyond their loaders (the close token
+     * kept, the pool dropped) must be caught, and by the mapped bytes: 64 MiB per round.
+     */
+    @Test
+    void negativeControlArenasKeptOpenAreCaught() throws Exception {
+        int rounds = 20;
+        Forked.Result r = Forked.run(ClassLoaderLeakMain.class, Map.of(), SERIAL_GC, String.valueOf(rounds), "0",
+                "keepArenas");
+        System.out.println("ClassLoaderLeakTest negative control: " + r.output().strip().replace('\n', ' '));
+        assertEquals(1, r.exitCode(), r.output());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("mappedMiBAfterFirst=(\\d+) mappedMiBAtEnd=(\\d+)")
+                .matcher(r.output());
+        assertTrue(m.find(), r.output());
+        long grown = Long.parseLong(m.group(2)) - Long.parseLong(m.group(1));
+        assertTrue(grown >= (rounds - 1) * 64L, "every kept pool's 64 MiB range shows: grew " + grown + " MiB");
     }
 }

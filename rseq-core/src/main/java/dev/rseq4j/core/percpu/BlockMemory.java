@@ -40,6 +40,34 @@ public final class BlockMemory {
     private volatile long committed;
 
     /**
+     * Arranges for {@code arena} to be closed once the returned token is unreachable: hold the token in
+     * the object that owns the arena. The close runs on the JDK's own cleaner thread (the token is an
+     * automatic arena, and the close its cleanup action), so that a library loaded once per class
+     * loader starts no thread of its own for it. A close that fails (closed already, or a segment of
+     * the arena is in a native call at that moment) leaves the arena as it is, never throws.
+     */
+    public static Object closeWhenUnreachable(Arena arena) {
+        Objects.requireNonNull(arena, "arena must not be null");
+        Arena token = Arena.ofAuto();
+        // NOTE: a zero-length segment whose cleanup closes the arena; the action holds the arena only,
+        // never the token or its owner, or neither could become unreachable.
+        MemorySegment.NULL.reinterpret(0, token, new CloseQuietly(arena));
+        return token;
+    }
+
+    /** {@link #closeWhenUnreachable}'s cleanup action. */
+    private record CloseQuietly(Arena arena) implements java.util.function.Consumer<MemorySegment> {
+        @Override
+        public void accept(MemorySegment ignored) {
+            try {
+                arena.close();
+            } catch (IllegalStateException e) {
+                // closed already, or a block is in a native call right now: left mapped (no crash)
+            }
+        }
+    }
+
+    /**
      * @param arena     owns the memory: closing it unmaps the range and invalidates every block
      * @param blockSize bytes per block, at least 1
      * @param alignment a power of two, at most the page size ({@link #maxAlignment()})
