@@ -15,9 +15,9 @@ import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 
 /**
  * Two pops race on a {@link PerCpuFreeList} holding handles 0 and 1, both pushed by the state's
- * constructor on one CPU's list: a pop on that CPU takes the fast path while a pop on the other CPU
- * finds its own list empty and steals a batch from that list ({@code popBatch}: guard, membarrier,
- * plain pops) and pushes the rest on its own. Result: (actor 1's handle, actor 2's handle, tally of
+ * constructor into one CPU's magazine: a pop on that CPU takes the fast path while a pop on the other
+ * CPU finds its own magazine and the depot empty and steals a batch from that magazine
+ * ({@code arrayCopyOutFrom}: guard, membarrier, plain copy) and installs the rest in its own. Result: (actor 1's handle, actor 2's handle, tally of
  * what the arbiter popped afterwards: count(0) + 10 * count(1)). Every handle must end up exactly
  * once in the three; a handle popped twice or lost is FORBIDDEN. A pop may return -1 only while
  * the other pop's steal had the handles in flight. Lists are recycled ({@link PoolStress}).

@@ -5,9 +5,10 @@
  * cover {@link dev.rseq4j.collections.PerCpuCounter} on the production fast path, the slow path
  * (forced, on a random CPU's cell, with membarrier) racing the fast path on the same word, the
  * exactly-once guarantee of {@code sumThenReset}, and the monotonicity of {@code sum} under
- * increments; the free-lists under the pools (push and pop races on one list, the production fast
- * path against forced slow paths on the same list heads, a steal's {@code popBatch} against a fast
- * pop: every handle held exactly once) and {@link dev.rseq4j.collections.PerCpuObjectPool} (never
+ * increments; the free-lists under the pools (push and pop races on one list, two CPUs exchanging
+ * handles through the depot, the core's linked lists with the production fast path against forced
+ * slow paths and a {@code popBatch} steal against a fast pop, the magazines' array stack with a
+ * steal's {@code arrayCopyOutFrom} against a fast {@code arrayPop}: every handle held exactly once) and {@link dev.rseq4j.collections.PerCpuObjectPool} (never
  * leased to two holders at once, never lost); {@link dev.rseq4j.collections.PerCpuRingBuffer} (an
  * offer on another CPU races the consumer's poll: every element consumed exactly once; an element's
  * plain fields published by the offer) and {@link dev.rseq4j.collections.PerCpuRecordRingBuffer}
