@@ -1,5 +1,7 @@
 package dev.rseq4j.collections;
 
+import dev.rseq4j.core.percpu.PoolTotals;
+
 import java.util.Arrays;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -81,6 +83,7 @@ final class Depot {
             handles += size;
         }
         puts.increment();
+        PoolTotals.recordSpill();
     }
 
     /**
@@ -101,6 +104,7 @@ final class Depot {
             handles -= size(b);
         }
         takes.increment();
+        PoolTotals.recordRefill();
         return b;
     }
 

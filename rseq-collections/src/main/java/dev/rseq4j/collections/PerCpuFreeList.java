@@ -5,6 +5,7 @@ import dev.rseq4j.core.percpu.ArrayStack;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
 import dev.rseq4j.core.percpu.PerCpuStats;
+import dev.rseq4j.core.percpu.PoolTotals;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -437,6 +438,7 @@ public final class PerCpuFreeList {
             }
             if (n > 0) {
                 steals.increment();
+                PoolTotals.recordSteal();
                 return keepOneInstallRest(batch, n);
             }
         }

@@ -2,6 +2,7 @@ package dev.rseq4j.collections;
 
 import dev.rseq4j.core.CpuIndexing;
 import dev.rseq4j.core.percpu.BlockMemory;
+import dev.rseq4j.core.percpu.PoolTotals;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -357,6 +358,7 @@ public final class PerCpuMemoryPool implements AutoCloseable {
                 throw oom;
             }
             carved = first + n;
+            PoolTotals.recordCreated(n);
         }
         for (int k = 1; k < n; k++) {
             free.give((int) (first + k));   // never throws: a block it cannot push waits in the depot

@@ -2,6 +2,7 @@ package dev.rseq4j.collections;
 
 import dev.rseq4j.core.CpuIndexing;
 import dev.rseq4j.core.Rseq;
+import dev.rseq4j.core.percpu.PoolTotals;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -275,12 +276,14 @@ public final class PerCpuObjectPool<T> {
         T object = newObject();
         for (int s = created.get(); s < slots.length; s = created.get()) {
             if (created.compareAndSet(s, s + 1)) {
+                PoolTotals.recordCreated(1);
                 Lease<T> lease = new Lease<>(this, s, object, false);
                 slots[s] = lease;
                 return handOut(lease);
             }
         }
         dropped.increment();
+        PoolTotals.recordDropped();
         return new Lease<>(null, -1, object, true);
     }
 
@@ -294,6 +297,7 @@ public final class PerCpuObjectPool<T> {
         try {
             lease.object = newObject();
             refilled.increment();
+            PoolTotals.recordCreated(1);
         } catch (Throwable t) {
             idle.give(lease.slot);      // never throws: the factory's exception is the one to see
             throw t;
@@ -317,6 +321,7 @@ public final class PerCpuObjectPool<T> {
             } catch (Throwable t) {
                 slots[slot].object = null;      // dropped: refilled by a later acquire
                 dropped.increment();
+                PoolTotals.recordDropped();
                 idle.give(slot);                // never throws: onRelease's exception is the one to see
                 throw t;
             }

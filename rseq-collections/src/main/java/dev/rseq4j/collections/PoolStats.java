@@ -29,7 +29,8 @@ import dev.rseq4j.core.percpu.PerCpuStats;
  *                       fold into direct calls)
  * @param slowPaths      operations completed under a CPU's guard (every steal; every operation in lock
  *                       mode), shared as {@code aborts}
- * @param guardWaits     slow paths that found a guard held and waited for it, shared as {@code aborts}
+ * @param guardWaits     operations that found a CPU's guard held by another thread (a steal) and waited for
+ *                       its release, shared as {@code aborts}
  */
 public record PoolStats(long refills, long spills, long steals, long created, long dropped, long inMagazines,
                         long inDepot, long aborts, long slowPaths, long guardWaits) {

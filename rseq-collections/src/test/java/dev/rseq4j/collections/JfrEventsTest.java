@@ -6,6 +6,7 @@ import dev.rseq4j.core.RseqStatus;
 import dev.rseq4j.core.percpu.OpsVariant;
 import dev.rseq4j.core.percpu.PerCpuArea;
 import dev.rseq4j.core.percpu.PerCpuOps;
+import dev.rseq4j.core.percpu.PoolTotals;
 import jdk.jfr.Recording;
 import jdk.jfr.consumer.RecordedEvent;
 import jdk.jfr.consumer.RecordingFile;
@@ -46,6 +47,7 @@ class JfrEventsTest {
         List<PoolSelfTest.Result> pools;
         List<RingSelfTest.Result> rings;
         List<LockSelfTest.Result> locks;
+        long[] poolTotals;
         PerCpuCounter counter = new PerCpuCounter();
         PerCpuOps core = Rseq.status().mode() == RseqStatus.Mode.RSEQ
                 ? OpsVariant.of(CpuIndexing.CPU).withDelay(20_000).create() : OpsVariant.lockMode();
@@ -54,8 +56,10 @@ class JfrEventsTest {
             recording.enable("dev.rseq4j.Status");
             recording.enable("dev.rseq4j.PerCpuStatistics").withPeriod(Duration.ofMillis(100));
             recording.enable("dev.rseq4j.LockStatistics").withPeriod(Duration.ofMillis(100));
+            recording.enable("dev.rseq4j.PoolStatistics").withPeriod(Duration.ofMillis(100));
             recording.start();
             pools = PoolSelfTest.run(CpuIndexing.CPU, 20_000, 4, 300);
+            poolTotals = new long[] {PoolTotals.refills(), PoolTotals.spills(), PoolTotals.created()};
             rings = RingSelfTest.run(CpuIndexing.CPU, 20_000, 4, 300);
             locks = LockSelfTest.run(CpuIndexing.CPU, 20_000, 4, 300);
             hammer(counter, 4, 200);
@@ -124,6 +128,16 @@ class JfrEventsTest {
         RecordedEvent lastLock = lockEvents.stream().max((a, b) -> a.getEndTime().compareTo(b.getEndTime())).orElseThrow();
         assertAtLeast(lastLock, "parks", locks.stream().mapToLong(LockSelfTest.Result::parks).sum());
         assertTrue(lastLock.getLong("contended") > 0, "4 threads on a lock whose holders spin 20,000 loops: " + lastLock);
+
+        // the pools' process-wide totals: every period after the pool self-test reports at least them
+        List<RecordedEvent> poolEvents = named(events, "dev.rseq4j.PoolStatistics");
+        assertTrue(poolEvents.size() >= 3, summary(events));
+        RecordedEvent lastPool = poolEvents.stream().max((a, b) -> a.getEndTime().compareTo(b.getEndTime())).orElseThrow();
+        assertAtLeast(lastPool, "refills", poolTotals[0]);
+        assertAtLeast(lastPool, "spills", poolTotals[1]);
+        assertAtLeast(lastPool, "created", poolTotals[2]);
+        assertTrue(poolTotals[2] > 0 && poolTotals[1] > 0, "the self-test's pools made objects and spilled batches: "
+                + java.util.Arrays.toString(poolTotals));
     }
 
     /**

@@ -144,12 +144,16 @@ public final class PerCpuStats {
         return moved.sum();
     }
 
-    /** Slow paths that found their guard held by another slow path and waited for it. */
+    /**
+     * Operations that found a region's guard held by another thread's slow path and waited for its
+     * release: a slow path before taking the guard, or a fast path that found it held (see
+     * {@code GuardedPerCpuOps}).
+     */
     public long guardWaits() {
         return guardWaits.sum();
     }
 
-    /** Total time slow paths spent waiting for guards, in nanoseconds. */
+    /** Total time operations spent waiting for guards ({@link #guardWaits()}), in nanoseconds. */
     public long guardWaitNanos() {
         return guardWaitNanos.sum();
     }

@@ -45,11 +45,11 @@ final class PerCpuStatisticsEvent extends jdk.jfr.Event {
     long moved;
 
     @Label("Guard Waits")
-    @Description("Slow paths that found their guard held by another slow path and waited")
+    @Description("Operations (slow paths, and fast paths that found it held) that waited for a region's guard")
     long guardWaits;
 
     @Label("Guard Wait Time")
-    @Description("Total time slow paths spent waiting for guards")
+    @Description("Total time operations spent waiting for guards")
     @Timespan(Timespan.NANOSECONDS)
     long guardWaitTime;
 }

@@ -9,8 +9,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Registers this library's JDK Flight Recorder events: {@code dev.rseq4j.Status} (every chunk),
- * {@code dev.rseq4j.PerCpuStatistics} (one per structure kind, {@link #tally}) and
- * {@code dev.rseq4j.LockStatistics} (periodic). Enable them as any event: {@code
+ * {@code dev.rseq4j.PerCpuStatistics} (one per structure kind, {@link #tally}),
+ * {@code dev.rseq4j.LockStatistics} and {@code dev.rseq4j.PoolStatistics} (periodic). Enable them as any event: {@code
  * -XX:StartFlightRecording} (they are on in the {@code default} and {@code profile} settings through
  * their annotations), {@code jcmd JFR.start}, or {@code jdk.jfr.Recording#enable("dev.rseq4j.*")}.
  *
@@ -93,6 +93,7 @@ public final class RseqEvents {
             jdk.jfr.FlightRecorder.addPeriodicEvent(StatusEvent.class, RseqEvents::emitStatus);
             jdk.jfr.FlightRecorder.addPeriodicEvent(PerCpuStatisticsEvent.class, RseqEvents::emitPerCpuStatistics);
             jdk.jfr.FlightRecorder.addPeriodicEvent(LockStatisticsEvent.class, RseqEvents::emitLockStatistics);
+            jdk.jfr.FlightRecorder.addPeriodicEvent(PoolStatisticsEvent.class, RseqEvents::emitPoolStatistics);
             emitStatus();   // for a recording that is already running (see the notes)
         } catch (Throwable noJfr) {
             // NOTE: as in register: no events, the library unchanged
@@ -139,6 +140,16 @@ public final class RseqEvents {
         e.wakeups = LockTally.WAKEUPS.sum();
         e.sliceGrants = LockTally.SLICE_GRANTS.sum();
         e.sliceYields = LockTally.SLICE_YIELDS.sum();
+        e.commit();
+    }
+
+    private static void emitPoolStatistics() {
+        PoolStatisticsEvent e = new PoolStatisticsEvent();
+        e.refills = PoolTally.REFILLS.sum();
+        e.spills = PoolTally.SPILLS.sum();
+        e.steals = PoolTally.STEALS.sum();
+        e.created = PoolTally.CREATED.sum();
+        e.dropped = PoolTally.DROPPED.sum();
         e.commit();
     }
 }
