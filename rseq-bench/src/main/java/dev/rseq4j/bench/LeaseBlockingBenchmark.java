@@ -17,7 +17,6 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 import java.nio.ByteBuffer;
-import java.util.ArrayDeque;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -68,16 +67,8 @@ public class LeaseBlockingBenchmark {
     @Param({"yield", "park"})
     String hold;
 
-    /** take, give: the pool as the tasks see it. */
-    interface Pool {
-        Object take();
 
-        ByteBuffer buffer(Object taken);
-
-        void give(Object taken);
-    }
-
-    Pool pool;
+    BufferPools.Pool<ByteBuffer> pool;
     final LongAdder created = new LongAdder();
     final LongAdder torn = new LongAdder();
     long leases;
@@ -85,9 +76,9 @@ public class LeaseBlockingBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         pool = switch (impl) {
-            case "perCpu" -> perCpu();
-            case "clq" -> queue();
-            case "threadLocal" -> threadLocal();
+            case "perCpu" -> BufferPools.perCpu(this::newBuffer, MAX_SIZE);
+            case "clq" -> BufferPools.queue(this::newBuffer);
+            case "threadLocal" -> BufferPools.threadLocal(this::newBuffer);
             default -> throw new IllegalArgumentException("impl must be perCpu, clq or threadLocal, was " + impl);
         };
         if (!hold.equals("yield") && !hold.equals("park")) {
@@ -98,70 +89,6 @@ public class LeaseBlockingBenchmark {
     private ByteBuffer newBuffer() {
         created.increment();
         return ByteBuffer.allocate(BUFFER);
-    }
-
-    private Pool perCpu() {
-        PerCpuObjectPool<ByteBuffer> p = PerCpuObjectPool.builder(this::newBuffer).maxSize(MAX_SIZE).build();
-        return new Pool() {
-            @Override
-            public Object take() {
-                return p.acquire();
-            }
-
-            @Override
-            @SuppressWarnings("unchecked")
-            public ByteBuffer buffer(Object taken) {
-                return ((PerCpuObjectPool.Lease<ByteBuffer>) taken).get();
-            }
-
-            @Override
-            @SuppressWarnings("unchecked")
-            public void give(Object taken) {
-                ((PerCpuObjectPool.Lease<ByteBuffer>) taken).close();
-            }
-        };
-    }
-
-    private Pool queue() {
-        ConcurrentLinkedQueue<ByteBuffer> q = new ConcurrentLinkedQueue<>();
-        return new Pool() {
-            @Override
-            public Object take() {
-                ByteBuffer b = q.poll();
-                return b != null ? b : newBuffer();
-            }
-
-            @Override
-            public ByteBuffer buffer(Object taken) {
-                return (ByteBuffer) taken;
-            }
-
-            @Override
-            public void give(Object taken) {
-                q.offer((ByteBuffer) taken);
-            }
-        };
-    }
-
-    private Pool threadLocal() {
-        ThreadLocal<ArrayDeque<ByteBuffer>> local = ThreadLocal.withInitial(ArrayDeque::new);
-        return new Pool() {
-            @Override
-            public Object take() {
-                ByteBuffer b = local.get().pollLast();
-                return b != null ? b : newBuffer();
-            }
-
-            @Override
-            public ByteBuffer buffer(Object taken) {
-                return (ByteBuffer) taken;
-            }
-
-            @Override
-            public void give(Object taken) {
-                local.get().addLast((ByteBuffer) taken);
-            }
-        };
     }
 
     @Benchmark

@@ -104,20 +104,6 @@ public class ServiceBenchmark {
         long sum(int counter);
     }
 
-    /** A buffer pool: take gives a handle, bytes its buffer, give returns it. */
-    interface Pool {
-        Object take();
-
-        byte[] bytes(Object taken);
-
-        void give(Object taken);
-
-        /** What the pool did, printed at the end of a trial; empty for pools that count nothing. */
-        default String stats() {
-            return "";
-        }
-    }
-
     /** A multi-producer, single-consumer queue. */
     interface Ring {
         boolean offer(Event e);
@@ -131,7 +117,7 @@ public class ServiceBenchmark {
 
     /** Requests (0), bytes (1) and the checksum (2). */
     Counters counters;
-    Pool pool;
+    BufferPools.Pool<byte[]> pool;
     Ring ring;
     boolean full;
 
@@ -194,7 +180,7 @@ public class ServiceBenchmark {
         };
     }
 
-    private void use(Counters c, Pool p, Ring r) {
+    private void use(Counters c, BufferPools.Pool<byte[]> p, Ring r) {
         counters = c;
         pool = p;
         ring = r;
@@ -206,72 +192,18 @@ public class ServiceBenchmark {
      * jdk pool grows to that by itself. With the default size (8 per CPU) nearly every acquire would
      * make a buffer beyond the size, and the run would compare allocation with pooling.
      */
-    private static Pool perCpuPool() {
-        PerCpuObjectPool<byte[]> p = PerCpuObjectPool.builder(() -> new byte[BUFFER]).maxSize(TASKS_PER_BATCH).build();
-        return new Pool() {
-            @Override
-            public Object take() {
-                return p.acquire();
-            }
-
-            @Override
-            @SuppressWarnings("unchecked")
-            public byte[] bytes(Object taken) {
-                return ((PerCpuObjectPool.Lease<byte[]>) taken).get();
-            }
-
-            @Override
-            @SuppressWarnings("unchecked")
-            public void give(Object taken) {
-                ((PerCpuObjectPool.Lease<byte[]>) taken).close();
-            }
-
-            @Override
-            public String stats() {
-                return p.stats().toString();
-            }
-        };
+    private static BufferPools.Pool<byte[]> perCpuPool() {
+        return BufferPools.perCpu(() -> new byte[BUFFER], TASKS_PER_BATCH);
     }
 
     /** The jdk pool: a {@link ConcurrentLinkedQueue} of buffers, a new one when it is empty. */
-    private static Pool queuePool() {
-        ConcurrentLinkedQueue<byte[]> p = new ConcurrentLinkedQueue<>();
-        return new Pool() {
-            @Override
-            public Object take() {
-                byte[] b = p.poll();
-                return b != null ? b : new byte[BUFFER];
-            }
-
-            @Override
-            public byte[] bytes(Object taken) {
-                return (byte[]) taken;
-            }
-
-            @Override
-            public void give(Object taken) {
-                p.offer((byte[]) taken);
-            }
-        };
+    private static BufferPools.Pool<byte[]> queuePool() {
+        return BufferPools.queue(() -> new byte[BUFFER]);
     }
 
     /** No pool: a new buffer per task, left to the collector. */
-    private static Pool newBuffers() {
-        return new Pool() {
-            @Override
-            public Object take() {
-                return new byte[BUFFER];
-            }
-
-            @Override
-            public byte[] bytes(Object taken) {
-                return (byte[]) taken;
-            }
-
-            @Override
-            public void give(Object taken) {
-            }
-        };
+    private static BufferPools.Pool<byte[]> newBuffers() {
+        return BufferPools.unpooled(() -> new byte[BUFFER]);
     }
 
     private static Ring perCpuRing() {
@@ -375,7 +307,7 @@ public class ServiceBenchmark {
         counters.add(1, length(t), h & 0xFF);
         if (full) {
             Object taken = pool.take();
-            byte[] b = pool.bytes(taken);
+            byte[] b = pool.buffer(taken);
             for (int i = 0; i < FILLED; i++) {
                 b[i] = (byte) (h >>> (8 * (i & 7)));
             }
