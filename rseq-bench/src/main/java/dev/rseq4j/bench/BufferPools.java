@@ -30,6 +30,15 @@ final class BufferPools {
         }
     }
 
+    /** A pool whose token is the buffer itself (the peers'). */
+    private abstract static class Direct<B> implements Pool<B> {
+        @Override
+        @SuppressWarnings("unchecked")
+        public final B buffer(Object taken) {
+            return (B) taken;
+        }
+    }
+
     /** Ours: a {@link PerCpuObjectPool} of at most {@code maxSize} buffers; the token is the lease. */
     static <B> Pool<B> perCpu(Supplier<B> factory, int maxSize) {
         PerCpuObjectPool<B> p = PerCpuObjectPool.builder(factory).maxSize(maxSize).build();
@@ -61,17 +70,11 @@ final class BufferPools {
     /** The usual shared pool: a {@link ConcurrentLinkedQueue}, a new buffer when it is empty (unbounded). */
     static <B> Pool<B> queue(Supplier<B> factory) {
         ConcurrentLinkedQueue<B> q = new ConcurrentLinkedQueue<>();
-        return new Pool<>() {
+        return new Direct<>() {
             @Override
             public Object take() {
                 B b = q.poll();
                 return b != null ? b : factory.get();
-            }
-
-            @Override
-            @SuppressWarnings("unchecked")
-            public B buffer(Object taken) {
-                return (B) taken;
             }
 
             @Override
@@ -85,17 +88,11 @@ final class BufferPools {
     /** The usual per-thread pool: a {@code ThreadLocal} stack (each virtual thread starts with an empty one). */
     static <B> Pool<B> threadLocal(Supplier<B> factory) {
         ThreadLocal<ArrayDeque<B>> local = ThreadLocal.withInitial(ArrayDeque::new);
-        return new Pool<>() {
+        return new Direct<>() {
             @Override
             public Object take() {
                 B b = local.get().pollLast();
                 return b != null ? b : factory.get();
-            }
-
-            @Override
-            @SuppressWarnings("unchecked")
-            public B buffer(Object taken) {
-                return (B) taken;
             }
 
             @Override
@@ -108,16 +105,10 @@ final class BufferPools {
 
     /** No pool: a new buffer per take, left to the collector. */
     static <B> Pool<B> unpooled(Supplier<B> factory) {
-        return new Pool<>() {
+        return new Direct<>() {
             @Override
             public Object take() {
                 return factory.get();
-            }
-
-            @Override
-            @SuppressWarnings("unchecked")
-            public B buffer(Object taken) {
-                return (B) taken;
             }
 
             @Override
