@@ -233,14 +233,32 @@ public final class PerCpuMemoryPool implements AutoCloseable {
 
     /**
      * A block of exactly {@link #blockSize()} bytes, aligned to {@link #alignment()}: a free one from
-     * the current CPU's list (or a batch taken from another CPU's), else newly carved ones (zeroed).
-     * Never blocks for long: carving takes a lock shared by all CPUs, but only while the pool grows.
+     * the current CPU's magazine or the depot, else a newly carved one (zeroed), else one taken from
+     * another CPU's magazine. Never blocks for long: carving takes a lock shared by all CPUs, but only
+     * while the pool grows.
      *
      * @throws OutOfMemoryError if all {@code maxBlocks} blocks are allocated (or the system has no
-     *         memory left to commit)
+     *         memory left to commit); {@link #tryAllocate()} returns null for the first instead
      * @throws IllegalStateException if the pool is closed
      */
     public MemorySegment allocate() {
+        MemorySegment block = tryAllocate();
+        if (block == null) {
+            throw new OutOfMemoryError("PerCpuMemoryPool: all maxBlocks = " + blocks.maxBlocks() + " blocks of "
+                    + blocks.blockSize() + " bytes are allocated");
+        }
+        return block;
+    }
+
+    /**
+     * {@link #allocate()}, but {@code null} when all {@code maxBlocks} blocks are allocated: for callers
+     * that treat a full pool as an ordinary outcome (shed load, fall back to the heap), as {@code poll}
+     * returns null on an empty queue.
+     *
+     * @throws OutOfMemoryError if the system has no memory left to commit for new blocks
+     * @throws IllegalStateException if the pool is closed
+     */
+    public MemorySegment tryAllocate() {
         checkOpen();
         int handle = free.popWithoutSteal();
         if (handle < 0) {
@@ -250,8 +268,7 @@ public final class PerCpuMemoryPool implements AutoCloseable {
             // NOTE: every block is carved: only now take from another CPU's magazine (a guard and a membarrier).
             handle = free.pop();
             if (handle < 0) {
-                throw new OutOfMemoryError("PerCpuMemoryPool: all maxBlocks = " + blocks.maxBlocks() + " blocks of "
-                        + blocks.blockSize() + " bytes are allocated");
+                return null;
             }
         }
         return blocks.block(handle);

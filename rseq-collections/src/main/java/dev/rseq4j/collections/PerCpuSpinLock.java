@@ -204,6 +204,27 @@ public final class PerCpuSpinLock {
     }
 
     /**
+     * Takes the lock of the current region if it is free, without waiting: {@link #lock()}'s one
+     * downcall, and nothing else.
+     *
+     * @return the region's index, to pass to {@link #unlock(int)}, or -1 if that region's lock was held
+     * @throws IllegalMonitorStateException if the calling thread already holds that region's lock
+     */
+    public int tryLock() {
+        long owner = ownerWord();
+        long word = requestSlice(owner);
+        int taken = takeCurrentRequested(word);
+        if (taken >= 0) {
+            // NOTE: acquire: the holder's accesses see the previous holder's writes (see the class notes).
+            VarHandle.acquireFence();
+            return taken;
+        }
+        releaseSlice(word);
+        checkNotHeldByCaller(~taken, words.getLongAcquire(~taken, LOCK), owner);
+        return -1;
+    }
+
+    /**
      * Takes region {@code region}'s lock, waiting (parked) while another thread holds it. Costs a system
      * call when the thread does not run on that region's CPU.
      *

@@ -19,6 +19,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import static dev.rseq4j.collections.PerCpuFreeListTest.rejects;
 import static dev.rseq4j.collections.PerCpuFreeListTest.rejectsNull;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -159,6 +161,29 @@ class PerCpuMemoryPoolTest {
             pool.free(again);
             all.forEach(pool::free);
             assertEquals(50, pool.freeBlocks());
+        }
+    }
+
+    /** tryAllocate: null where allocate throws, a block as soon as one is free, and nothing lost between. */
+    @Test
+    void tryAllocateReturnsNullWhenEveryBlockIsOut() {
+        try (PerCpuMemoryPool pool = PerCpuMemoryPool.builder(64).maxBlocks(20).capacityPerCpu(4).build()) {
+            List<MemorySegment> all = new ArrayList<>();
+            for (MemorySegment b = pool.tryAllocate(); b != null; b = pool.tryAllocate()) {
+                all.add(b);
+                assertTrue(all.size() <= 20, "at most maxBlocks blocks");
+            }
+            assertEquals(20, all.size());
+            assertNull(pool.tryAllocate(), "still full");
+            pool.free(all.removeFirst());
+            MemorySegment again = pool.tryAllocate();
+            assertNotNull(again, "one free block: tryAllocate finds it");
+            assertNull(pool.tryAllocate());
+            pool.free(again);
+            all.forEach(pool::free);
+            assertEquals(20, pool.freeBlocks());
+            pool.close();
+            assertThrows(IllegalStateException.class, pool::tryAllocate, "closed");
         }
     }
 

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -141,6 +142,33 @@ class PerCpuSpinLockTest {
             lock.unlock(0);
         }).join();
         assertTrue(got.get());
+    }
+
+    /**
+     * tryLock() on the current region: the region when free, -1 while another thread holds it, and a
+     * second take by the holder is refused as lock() refuses it (the lock is not reentrant).
+     */
+    @Test
+    void tryLockOfTheCurrentRegionTakesItOnlyWhenFree() throws Exception {
+        PinnedOps ops = PinnedOps.lockMode(0);
+        PerCpuSpinLock lock = new PerCpuSpinLock(ops, TimeSliceExtension.forThisProcess());
+        assertEquals(0, lock.tryLock());
+        assertTrue(lock.isLocked(0));
+        assertThrows(IllegalMonitorStateException.class, lock::tryLock, "held by the caller");
+        AtomicInteger other = new AtomicInteger(7);
+        Thread.ofPlatform().start(() -> other.set(lock.tryLock())).join();
+        assertEquals(-1, other.get(), "held by another thread: -1, nothing taken");
+        lock.unlock(0);
+        Thread.ofPlatform().start(() -> {
+            other.set(lock.tryLock());
+            lock.unlock(0);
+        }).join();
+        assertEquals(0, other.get());
+        assertFalse(lock.isLocked(0));
+        PerCpuSpinLock real = new PerCpuSpinLock();
+        int region = real.tryLock();
+        assertTrue(region >= 0 && real.isLocked(region), "free: taken, region " + region);
+        real.unlock(region);
     }
 
     /** A waiter parks (it does not spin), is woken by the unlock, and then holds the lock. */
