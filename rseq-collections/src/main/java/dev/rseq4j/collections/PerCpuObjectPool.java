@@ -35,8 +35,9 @@ import java.util.function.Supplier;
  * magazine instead (a steal, see {@link PerCpuFreeList}), so that objects resting on CPUs that no
  * longer acquire come back into use, while a steal's cost (that CPU's guard and a membarrier, which
  * its operations wait for) stays negligible. Size the pool for the objects in use at once (leases
- * held across a blocking call count): a pool at its maximum size in steady state makes garbage. {@link Lease#close()} returns a pooled object to the magazine of the CPU the closing
- * thread runs on (a full magazine moves a batch to the depot). In steady state acquire and close
+ * held across a blocking call count): a pool at its maximum size in steady state makes garbage.
+ * {@link Lease#close()} returns a pooled object to the magazine of the CPU the closing thread runs on
+ * (a full magazine moves a batch to the depot). In steady state acquire and close
  * allocate nothing: a pooled object's lease is created once, with the object, and reused; and neither
  * waits for another CPU, even when virtual threads acquire on one CPU and close on another.
  *
