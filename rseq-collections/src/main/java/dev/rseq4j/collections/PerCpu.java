@@ -1,7 +1,6 @@
 package dev.rseq4j.collections;
 
 import dev.rseq4j.core.CpuIndexing;
-import dev.rseq4j.core.percpu.PerCpuStats;
 
 import java.util.Objects;
 import java.util.function.BiFunction;
@@ -165,7 +164,7 @@ public final class PerCpu<T> {
     }
 
     /** Counts of the core's rare events (aborts, slow paths) of the locks. */
-    public PerCpuStats stats() {
+    public OperationStats stats() {
         return lock.stats();
     }
 

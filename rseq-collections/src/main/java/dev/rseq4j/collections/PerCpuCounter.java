@@ -1,7 +1,6 @@
 package dev.rseq4j.collections;
 
 import dev.rseq4j.core.percpu.PerCpuOps;
-import dev.rseq4j.core.percpu.PerCpuStats;
 import dev.rseq4j.core.percpu.WordArena;
 
 import java.util.Objects;
@@ -313,24 +312,10 @@ public final class PerCpuCounter extends Number {
     /**
      * Counts of the rare events of this counter's operations, shared by every counter that uses the
      * same operations (process-wide for the default ones). Fast-path commits are not counted: that
-     * would double the cost of an increment; they are the operations minus {@link Stats#slowPaths}.
+     * would double the cost of an increment; they are the operations minus {@link OperationStats#slowPaths}.
      */
-    public Stats stats() {
-        PerCpuOps ops = chunk.arena().ops();
-        PerCpuStats s = ops.stats();
-        return new Stats(ops.restartable(), s.aborts(), s.slowPaths(), s.guarded(), s.invalidIndex());
-    }
-
-    /**
-     * A snapshot of operation counts (not atomic across fields).
-     *
-     * @param restartable  true in rseq mode, false in lock mode (where every operation is a slow path)
-     * @param aborts       restartable sequences the kernel aborted
-     * @param slowPaths    operations completed under a CPU cell's guard
-     * @param guarded      fast paths that found the guard held
-     * @param invalidIndex fast paths whose thread was not yet registered, or whose index was out of range
-     */
-    public record Stats(boolean restartable, long aborts, long slowPaths, long guarded, long invalidIndex) {
+    public OperationStats stats() {
+        return OperationStats.of(chunk.arena().ops());
     }
 
     /** Serialized as its sum, like {@code LongAdder}; deserializes as a new counter in the shared arena. */

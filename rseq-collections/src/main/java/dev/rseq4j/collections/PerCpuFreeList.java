@@ -494,6 +494,11 @@ public final class PerCpuFreeList {
         return PoolStats.of(this, 0, 0);
     }
 
+    /** Whether this list's operations are restartable sequences (rseq mode), not locks. */
+    boolean restartable() {
+        return ops.restartable();
+    }
+
     /** Counts of the rare events (aborts, slow paths, guard waits) of this list's operations. */
     PerCpuStats opsStats() {
         return ops.stats();

@@ -373,8 +373,8 @@ public final class PerCpuRecordRingBuffer {
      * Counts of rare events (aborts, slow paths) of this ring's operations, for diagnostics: shared by every
      * record ring buffer of the same indexing (not per ring), and by no other kind of structure.
      */
-    public PerCpuStats stats() {
-        return ops.stats();
+    public OperationStats stats() {
+        return OperationStats.of(ops);
     }
 
     @Override

@@ -604,8 +604,8 @@ public final class PerCpuRingBuffer<E> extends AbstractQueue<E> implements Messa
      * Counts of rare events (aborts, slow paths) of this queue's operations, for diagnostics: shared by every
      * ring buffer of the same indexing (not per queue), and by no other kind of structure.
      */
-    public PerCpuStats stats() {
-        return ops.stats();
+    public OperationStats stats() {
+        return OperationStats.of(ops);
     }
 
     /**

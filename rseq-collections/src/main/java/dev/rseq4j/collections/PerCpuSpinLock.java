@@ -139,7 +139,7 @@ public final class PerCpuSpinLock {
     }
 
     /** For tests and the builder: locks over the given operations and time-slice extension. */
-    @SuppressWarnings("unchecked")
+    @SuppressWarnings({"unchecked", "rawtypes"})     // the array of queues: no generic array creation in Java
     PerCpuSpinLock(PerCpuOps ops, TimeSliceExtension slice) {
         this.ops = Objects.requireNonNull(ops, "ops must not be null");
         this.slice = Objects.requireNonNull(slice, "slice must not be null");
@@ -317,8 +317,8 @@ public final class PerCpuSpinLock {
      * Counts of the core's rare events (aborts, slow paths) of this lock's operations: shared by every lock
      * (and {@link PerCpu}) of the same indexing, not per lock, and by no other kind of structure.
      */
-    public PerCpuStats stats() {
-        return ops.stats();
+    public OperationStats stats() {
+        return OperationStats.of(ops);
     }
 
     /**

@@ -14,6 +14,7 @@ import dev.rseq4j.core.percpu.PerCpuStats;
  * that free items pile up on CPUs that do not take them while the depot is empty (a larger
  * {@code maxSize} helps).
  *
+ * @param restartable    true in rseq mode, false in lock mode (where every magazine operation takes a lock)
  * @param refills        batches a take moved from the depot into an empty magazine
  * @param spills         batches put in the depot: by a give onto a full magazine, or the rest of a refill or
  *                       steal that found the magazine filled meanwhile
@@ -32,8 +33,9 @@ import dev.rseq4j.core.percpu.PerCpuStats;
  * @param guardWaits     operations that found a CPU's guard held by another thread (a steal) and waited for
  *                       its release, shared as {@code aborts}
  */
-public record PoolStats(long refills, long spills, long steals, long created, long dropped, long inMagazines,
-                        long inDepot, long aborts, long slowPaths, long guardWaits) {
+public record PoolStats(boolean restartable, long refills, long spills, long steals, long created, long dropped,
+                        long inMagazines, long inDepot, long aborts, long slowPaths, long guardWaits)
+        implements PerCpuStatistics {
 
     /** The statistics of {@code list}, with the items a pool over it created and dropped. */
     static PoolStats of(PerCpuFreeList list, long created, long dropped) {
@@ -43,7 +45,7 @@ public record PoolStats(long refills, long spills, long steals, long created, lo
         for (int n : list.freePerRegion()) {
             free += n;
         }
-        return new PoolStats(depot.takes(), depot.puts(), list.steals(), created, dropped, free, depot.handles(),
-                ops.aborts(), ops.slowPaths(), ops.guardWaits());
+        return new PoolStats(list.restartable(), depot.takes(), depot.puts(), list.steals(), created, dropped, free,
+                depot.handles(), ops.aborts(), ops.slowPaths(), ops.guardWaits());
     }
 }

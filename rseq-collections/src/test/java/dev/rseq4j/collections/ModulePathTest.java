@@ -62,7 +62,10 @@ class ModulePathTest {
             import dev.rseq4j.collections.PerCpuRecordRingBuffer;
             import dev.rseq4j.collections.PerCpuRingBuffer;
             import dev.rseq4j.collections.PerCpuSpinLock;
+            import dev.rseq4j.collections.PerCpuFreeList;
+            import dev.rseq4j.collections.PerCpuStatistics;
             import dev.rseq4j.core.CpuIndexing;
+            import dev.rseq4j.core.RseqStatus;
             import org.jctools.queues.MessagePassingQueue;
             import java.lang.foreign.MemorySegment;
             import java.lang.foreign.ValueLayout;
@@ -116,10 +119,12 @@ class ModulePathTest {
                         pooled = lease.get().isEmpty() && pool.created() == 1;
                     }
                     String blockAfterClose;
+                    PerCpuStatistics blockStats;
                     try (PerCpuMemoryPool blocks = PerCpuMemoryPool.builder(256).maxBlocks(64).build()) {
                         MemorySegment block = blocks.allocate();
                         block.set(ValueLayout.JAVA_LONG, 0, 42);
                         blocks.free(block);
+                        blockStats = blocks.stats();
                         blocks.close();
                         try {
                             block.get(ValueLayout.JAVA_LONG, 0);
@@ -128,7 +133,8 @@ class ModulePathTest {
                             blockAfterClose = "IllegalStateException";
                         }
                     }
-                    MessagePassingQueue<String> queue = new PerCpuRingBuffer<>(64);   // JCTools comes transitively
+                    PerCpuRingBuffer<String> ring = new PerCpuRingBuffer<>(64);
+                    MessagePassingQueue<String> queue = ring;   // JCTools comes transitively
                     queue.offer("hello");
                     String polled = queue.poll();
                     PerCpuRecordRingBuffer records = new PerCpuRecordRingBuffer(4096);
@@ -144,6 +150,13 @@ class ModulePathTest {
                     int region = lock.lock();
                     lock.unlock(region);
                     long shardSum = shards.reduce(0L, (sum, a) -> sum + a[0]);
+                    // Every structure's stats(), read through the one public type from this module.
+                    java.util.List<PerCpuStatistics> stats = java.util.List.of(counters[0].stats(), pool.stats(),
+                            blockStats, new PerCpuFreeList(4).stats(), ring.stats(), records.stats(), lock.stats(),
+                            shards.stats());
+                    boolean rseq = Rseq.status().mode() == RseqStatus.Mode.RSEQ;
+                    boolean statsOk = stats.stream().allMatch(st -> st.restartable() == rseq && st.aborts() >= 0
+                            && st.slowPaths() >= 0 && st.guardWaits() >= 0);
                     System.out.println("DEMO module=" + Main.class.getModule().getName()
                             + " library=" + PerCpuCounter.class.getModule().getName()
                             + " mode=" + Rseq.status().mode()
@@ -157,7 +170,8 @@ class ModulePathTest {
                             + " blockAfterClose=" + blockAfterClose
                             + " ring=" + polled
                             + " records=" + read
-                            + " shards=" + shardSum + (lock.isLocked(region) ? "/locked" : "/free"));
+                            + " shards=" + shardSum + (lock.isLocked(region) ? "/locked" : "/free")
+                            + " stats=" + stats.size() + (statsOk ? "/ok" : "/WRONG"));
                 }
             }
             """;
@@ -213,6 +227,7 @@ class ModulePathTest {
         assertEquals("IllegalStateException", f.get("blockAfterClose"), line);
         assertEquals("hello", f.get("ring"), line);
         assertEquals("7:rec", f.get("records"), line);
+        assertEquals("8/ok", f.get("stats"), "stats() of every structure, through PerCpuStatistics: " + line);
         assertEquals("5/free", f.get("shards"), line);
         // The documented flag is enough: the same mode as this JVM (which has native access), and no
         // warning about restricted methods (which would name the module that lacks access).

@@ -64,7 +64,7 @@ class PerCpuCounterGroupTest {
             }
             PerCpuCounter.Group g = group(OpsVariant.of(index).withDelay(2_000).forcingSlowPathEvery(64).create());
             long n = hammer(g, THREADS, 50_000);
-            PerCpuCounter.Stats s = g.counter(0).stats();
+            OperationStats s = g.counter(0).stats();
             System.out.printf("group forced-fallback %s: updates=%d slowPaths=%d aborts=%d sums=%s%n",
                     index, n, s.slowPaths(), s.aborts(), g);
             assertSums(g, n);

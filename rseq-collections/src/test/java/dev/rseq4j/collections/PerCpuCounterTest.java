@@ -103,7 +103,7 @@ class PerCpuCounterTest {
             PerCpuOps ops = OpsVariant.of(index).withDelay(2_000).forcingSlowPathEvery(64).create();
             PerCpuCounter c = counter(ops);
             long expected = hammer(c, THREADS, 100_000);
-            PerCpuCounter.Stats s = c.stats();
+            OperationStats s = c.stats();
             System.out.printf("forced-fallback %s: ops=%d fastCommits=%d slowPaths=%d aborts=%d guarded=%d sum=%d%n",
                     index, expected, expected - s.slowPaths(), s.slowPaths(), s.aborts(), s.guarded(), c.sum());
             assertEquals(expected, c.sum(), s.toString());
