@@ -229,7 +229,8 @@ public final class FenceDeniedProbe {
 
     /**
      * {@value #THREADS} producers offer ids {@code t, t + THREADS, ...} (retrying a full ring) for
-     * {@value #MILLIS} ms while this thread consumes; then every offered id must have been seen once.
+     * {@value #MILLIS} ms (longer, until a call threw) while this thread consumes; then every offered
+     * id must have been seen once.
      */
     private static long exactlyOnce(Producer producer, Consumer consumer) throws InterruptedException {
         int max = 1 << 22;
@@ -239,14 +240,22 @@ public final class FenceDeniedProbe {
         AtomicBoolean producing = new AtomicBoolean(true);
         AtomicReference<Throwable> error = new AtomicReference<>();
         long end = System.nanoTime() + MILLIS * 1_000_000;
+        // NOTE: at least MILLIS, and on (up to ten times as long) until some call threw: on a loaded
+        // machine the producers may get through too few calls in MILLIS for a forced slow path on
+        // another CPU's region, and a part that saw no throw proves nothing.
+        long latest = end + 9 * MILLIS * 1_000_000;
+        java.util.function.BooleanSupplier over = () -> {
+            long now = System.nanoTime();
+            return now - end > 0 && (thrown.sum() > 0 || now - latest > 0);
+        };
         List<Thread> producers = new ArrayList<>();
         for (int t = 0; t < THREADS; t++) {
             int me = t;
             producers.add(Thread.ofPlatform().start(() -> {
                 try {
-                    for (int id = me; id < max && System.nanoTime() < end; id += THREADS) {
+                    for (int id = me; id < max && !over.getAsBoolean(); id += THREADS) {
                         while (!producer.offer(id, thrown)) {
-                            if (System.nanoTime() - end > 0 || error.get() != null) {
+                            if (over.getAsBoolean() || error.get() != null) {
                                 return;             // full at the end, or the consumer failed: id not offered
                             }
                             Thread.yield();         // full: the consumer catches up
