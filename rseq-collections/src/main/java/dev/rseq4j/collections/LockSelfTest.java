@@ -34,11 +34,16 @@ final class LockSelfTest {
     private LockSelfTest() {
     }
 
-    record Result(String structure, long ops, long aborts, long slowPaths, long lost, long overlaps, long parks) {
+    /**
+     * One hammer's figures; {@code sliceGrants} and {@code sliceYields} are the lock's time-slice
+     * extension counts (see {@link PerCpuSpinLock.LockStats}): 0 on a kernel without the extension.
+     */
+    record Result(String structure, long ops, long aborts, long slowPaths, long lost, long overlaps, long parks,
+                  long sliceGrants, long sliceYields) {
         @Override
         public String toString() {
-            return String.format("op=%-28s ops=%d aborts=%d slowPaths=%d lost=%d overlaps=%d parks=%d", structure, ops,
-                    aborts, slowPaths, lost, overlaps, parks);
+            return String.format("op=%-28s ops=%d aborts=%d slowPaths=%d lost=%d overlaps=%d parks=%d sliceGrants=%d"
+                    + " sliceYields=%d", structure, ops, aborts, slowPaths, lost, overlaps, parks, sliceGrants, sliceYields);
         }
 
         boolean ok() {
@@ -120,8 +125,9 @@ final class LockSelfTest {
         }
         long counted = perCpu.reduce(0L, (sum, s) -> sum + s.count);
         long overlaps = perCpu.reduce(0L, (sum, s) -> sum + s.overlaps) + released.sum();
+        PerCpuSpinLock.LockStats held = lock.lockStats();
         return new Result(shards ? "PerCpu.withCurrent" : "PerCpuSpinLock", total, ops.stats().aborts(),
-                ops.stats().slowPaths(), total - counted, overlaps, lock.lockStats().parks());
+                ops.stats().slowPaths(), total - counted, overlaps, held.parks(), held.sliceGrants(), held.sliceYields());
     }
 
     /** Every region's shard, in region order: for threads that lock by index and then touch a shard. */
