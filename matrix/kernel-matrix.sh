@@ -13,7 +13,9 @@
 #                                       fetch what is missing, boot each target, print the summary;
 #                                       exit 1 if any configuration failed
 #   kernel-matrix.sh targets            the targets: x86_64-6.1 x86_64-6.12 x86_64-7.2 x86_64-7.2-trixie
-#                                       arm64-6.12 arm64-7.2 (-trixie: trixie's JDK and glibc 2.41)
+#                                       x86_64-7.2-slice arm64-6.12 arm64-7.2 (-trixie: trixie's JDK and
+#                                       glibc 2.41; -slice: 7.2 built here with the time-slice extension,
+#                                       by build-slice-kernel.sh, on the first run that needs it)
 #
 # Configurations (guest-job.sh): glibc-cpu glibc-mmcid self-cpu self-mmcid lock pinned
 #   glibc-*  glibc registered rseq (x86_64: the host's glibc 2.36, a 32-byte registration; arm64 and
@@ -31,7 +33,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 cache="${RSEQ4J_CACHE:-$HOME/.cache/rseq4j}/matrix"
-all_targets="x86_64-6.1 x86_64-6.12 x86_64-7.2 x86_64-7.2-trixie arm64-6.12 arm64-7.2"
+all_targets="x86_64-6.1 x86_64-6.12 x86_64-7.2 x86_64-7.2-trixie x86_64-7.2-slice arm64-6.12 arm64-7.2"
 all_configs="glibc-cpu glibc-mmcid self-cpu self-mmcid lock pinned"
 # Modules a guest may need for virtiofs and its console, in load order; those a kernel builds in are
 # simply absent from its packages.
@@ -43,8 +45,13 @@ log() { echo "kernel-matrix: $*" >&2; }
 # A target is ARCH-VERSION, or ARCH-VERSION-trixie for an x86_64 guest that runs Debian trixie's
 # JDK and glibc 2.41 (the kernel's "V2" registration) instead of the host's; arm64 always does.
 arch_of() { echo "${1%%-*}"; }
-version_of() { local v="${1#*-}"; echo "${v%-trixie}"; }
-uses_trixie_root() { [ "$(arch_of "$1")" = arm64 ] || [ "${1%-trixie}" != "$1" ]; }
+version_of() { local v="${1#*-}"; v="${v%-trixie}"; echo "${v%-slice}"; }
+# x86_64-7.2-slice: Debian's 7.2 source built here with CONFIG_RSEQ_SLICE_EXTENSION (build-slice-kernel.sh).
+is_slice() { [ "${1%-slice}" != "$1" ]; }
+kernel_dir() { if is_slice "$1"; then echo "$cache/$1"; else echo "$cache/$(arch_of "$1")-$(version_of "$1")"; fi; }
+# The slice kernel runs trixie's root too: the extension applies only to registrations longer than
+# 32 bytes ("V2"), which glibc 2.41 makes and the host's glibc 2.36 does not.
+uses_trixie_root() { [ "$(arch_of "$1")" = arm64 ] || [ "${1%-trixie}" != "$1" ] || is_slice "$1"; }
 suite_of() { case "$1" in 6.1) echo bookworm;; 6.12) echo trixie;; 7.2) echo sid;; *) die "unknown kernel $1";; esac; }
 debarch_of() { case "$1" in x86_64) echo amd64;; arm64) echo arm64;; *) die "unknown architecture $1";; esac; }
 # What each kernel must report (measured once by hand, then fixed here so that a change is noticed):
@@ -142,7 +149,11 @@ fetch() { # fetch TARGET...
   fetch_busybox amd64      # also packs every initramfs on the host
   for t in "$@"; do
     arch="$(arch_of "$t")"
-    fetch_kernel "$arch" "$(version_of "$t")"
+    if is_slice "$t"; then
+      RSEQ4J_CACHE="${cache%/matrix}" "$here/build-slice-kernel.sh" > /dev/null
+    else
+      fetch_kernel "$arch" "$(version_of "$t")"
+    fi
     fetch_busybox "$(debarch_of "$arch")"
     if uses_trixie_root "$t"; then fetch_rootfs "$(debarch_of "$arch")"; fi
   done
@@ -162,7 +173,7 @@ slice_probe() { # slice_probe ARCH: a static build of slice-probe.c, rebuilt whe
 
 boot() { # boot TARGET SECONDS CONFIGS LOG
   local t="$1" seconds="$2" configs="$3" logfile="$4" arch version kdir run java limit status=0 pids=()
-  arch="$(arch_of "$t")"; version="$(version_of "$t")"; kdir="$cache/$arch-$version"
+  arch="$(arch_of "$t")"; version="$(version_of "$t")"; kdir="$(kernel_dir "$t")"
   run="$(mktemp -d)"
   : > "$logfile.virtiofsd"
   mkdir -p "$run/initrd/modules" "$run/initrd/bin"
@@ -267,6 +278,26 @@ check() { # check TARGET LOG: prints rows "target config mode registrant fs ops 
   ' < <(tr -d '\r' < "$logfile")
 }
 
+# The slice kernel must have the extension: the probe's prctl GET and syscall 471 answer (not
+# ENOTSUPP or ENOSYS), and the library reports rseq.sliceExtension=true where glibc 2.41 registered (a 32-byte
+# registration, the self-* configurations for now, keeps the legacy behaviour without it). The lock
+# holders' grants and yields, summed over the lock self-tests, are reported beside.
+slice_check() { # slice_check TARGET LOG
+  local t="$1" logfile="$2" probe on grants yields
+  probe="$(grep -a '^MATRIX-SLICE' "$logfile" | tr -d '\r' || true)"
+  on="$(tr -d '\r' < "$logfile" | grep -ac '^rseq.sliceExtension=true' || true)"
+  grants="$(tr -d '\r' < "$logfile" | sed -n 's/^op=PerCpuSpinLock .*sliceGrants=\([0-9]*\).*/\1/p' | awk '{s += $1} END {print s + 0}')"
+  yields="$(tr -d '\r' < "$logfile" | sed -n 's/^op=PerCpuSpinLock .*sliceYields=\([0-9]*\).*/\1/p' | awk '{s += $1} END {print s + 0}')"
+  echo "$t: sliceExtension=true in $on configurations, lock holders' grants=$grants yields=$yields"
+  # NOTE: only GET and syscall 471: the probe is static with the host's glibc 2.36, whose 32-byte
+  # registration keeps the legacy behaviour, so its SET answers ENOTSUPP even here.
+  if ! echo "$probe" | grep -q 'prctlGet=[0-9]' || ! echo "$probe" | grep -q 'yield471=[0-9]'; then
+    echo "$t: FAIL(the slice kernel does not offer the extension: ${probe:-no probe line})"; return 1
+  fi
+  if [ "$on" = 0 ]; then echo "$t: FAIL(the library never reported rseq.sliceExtension=true)"; return 1; fi
+  return 0
+}
+
 run() {
   local seconds=1 configs="$all_configs" t c logfile rows="" failed=0 missing targets=()
   while [ $# -gt 0 ]; do   # options and targets in any order
@@ -308,6 +339,7 @@ run() {
   done <<< "$rows"
   for t in "$@"; do
     echo "$t: $(grep -a '^MATRIX-SLICE' "$cache/logs/$t.log" | tr -d '\r' | cut -d' ' -f2- || echo 'slice probe: no answer')"
+    if is_slice "$t"; then slice_check "$t" "$cache/logs/$t.log" || failed=1; fi
   done
   if [ "$failed" = 0 ]; then echo "matrix=PASS"; else echo "matrix=FAIL (logs in $cache/logs)"; fi
   return "$failed"
