@@ -12,6 +12,9 @@ package dev.rseq4j.collections;
  * rings together, say), not the one instance. Fast-path commits are not counted: a count per
  * operation would cost as much as the operation. Sums of adders read one after another: not an
  * atomic snapshot while the structure is in use.
+ *
+ * <p>Thread-safety and ordering: the records are immutable values, safe to share; a {@code stats()}
+ * call reads each count once (opaque adder sums), with no happens-before to the operations it counts.
  */
 public sealed interface PerCpuStatistics permits OperationStats, PoolStats {
     /** True in rseq mode; false in lock mode, where every operation is a slow path. */

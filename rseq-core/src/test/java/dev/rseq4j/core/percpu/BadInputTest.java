@@ -2,16 +2,13 @@ package dev.rseq4j.core.percpu;
 
 import dev.rseq4j.core.CpuIndexing;
 
-import dev.rseq4j.core.internal.runtime.RseqRuntime;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 
@@ -371,29 +368,15 @@ class BadInputTest {
         return n;
     }
 
-    /** The operations in every mode this process has: lock mode, the stubs, and the slow path (portable) alone. */
-    static List<Arguments> modes() {
-        RseqRuntime rt = RseqRuntime.get();
-        List<Arguments> modes = new ArrayList<>();
-        modes.add(Arguments.of("lock mode (portable)", (Supplier<PerCpuOps>) OpsVariant::lockMode));
-        for (CpuIndexing index : CpuIndexing.values()) {
-            if (rt.rseqMode() && (index == CpuIndexing.CPU || rt.status().mmCid())) {
-                modes.add(Arguments.of("stub " + index, (Supplier<PerCpuOps>) () -> GuardedPerCpuOps.production(index)));
-                modes.add(Arguments.of("slow path (portable) " + index,
-                        (Supplier<PerCpuOps>) () -> OpsVariant.of(index).forcingSlowPathEvery(1).create()));
-            }
-        }
-        return modes;
-    }
-
     /**
      * A count word overwritten with a value beyond the capacity (through {@link PerCpuArea#setLongRelease}) is
      * reported by every operation that would read or write slots past it, never followed: arrayPop, arrayCopyOut,
      * arrayCopyIn and arrayCopyOutFrom throw {@link IllegalStateException}, arrayPush says "full"; nothing is
-     * stored or copied out, and the JVM lives on. Another region's sound stack still works.
+     * stored or copied out, and the JVM lives on. Another region's sound stack still works. In every mode
+     * this process has (lock mode, the stubs, the slow path alone): {@code PopCorruptHeadTest.modes}.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource("modes")
+    @MethodSource("dev.rseq4j.core.percpu.PopCorruptHeadTest#modes")
     void corruptedArrayCountIsReportedNeverFollowed(String mode, Supplier<PerCpuOps> variant) {
         PerCpuOps o = variant.get();
         for (long bad : new long[] {5, 6, 1L << 32, 1L << 32 | 2, -1, -4, Long.MIN_VALUE, Long.MAX_VALUE}) {

@@ -668,6 +668,11 @@ class StubSemanticsTest {
                 (region, b) -> PortableOperations.arrayCopyOut(region, COUNT, SLOTS, CAP, n, b));
     }
 
+    /** Region {@code r}'s {@value #CAP} slots and the word past them, bottom first. */
+    private static List<Long> slotsAndOnePast(PerCpuArea area, int r) {
+        return Arrays.stream(area.region(r).asSlice(SLOTS, 8 * (CAP + 1)).toArray(JAVA_LONG)).boxed().toList();
+    }
+
     private static long copyIn(StubHandles h, PerCpuArea area, long n, boolean heap, long... src) throws Throwable {
         return callAndCompareBatch(area, src, heap, new long[src.length],
                 (d, b) -> (long) h.arrayCopyIn().invokeExact(d, area.address(COUNT), area.address(SLOTS), CAP, n, b),
@@ -692,7 +697,7 @@ class StubSemanticsTest {
             int r = changedRegion(area, 6);
             assertEquals(2, area.region(r).get(JAVA_LONG, COUNT), what);
             assertEquals(List.of(100L, 101L, 102L, 103L, 104L, 105L, -1L, -1L, -1L),
-                    Arrays.stream(area.region(r).asSlice(SLOTS, 8 * (CAP + 1)).toArray(JAVA_LONG)).boxed().toList(),
+                    slotsAndOnePast(area, r),
                     what + ": a copy out leaves the slots as they were");
 
             PerCpuArea fewer = arrayArea(index, 3, 100, 101, 102);
@@ -731,7 +736,7 @@ class StubSemanticsTest {
             int r = changedRegion(area, 5);
             assertEquals(CAP, area.region(r).get(JAVA_LONG, COUNT), what);
             assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 300L, 301L, 302L, -1L),
-                    Arrays.stream(area.region(r).asSlice(SLOTS, 8 * (CAP + 1)).toArray(JAVA_LONG)).boxed().toList(),
+                    slotsAndOnePast(area, r),
                     what + ": src[n - 1] on top, src[n] and the word past the array untouched");
 
             PerCpuArea empty = arrayArea(index, 0);
